@@ -1,0 +1,67 @@
+"""`musicgan` command line: `musicgan course [--profile quick|full] [--only 01,03] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from .course import CourseError, run_course
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"-p expects NAME=VALUE, got {text!r}")
+    name, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musicgan", description="MusicGAN Lab tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    course = sub.add_parser("course", help="run the book's notebooks headless and write a summary")
+    course.add_argument("--profile", default="quick", help="quick (laptop CPU, default) or full (GPU)")
+    course.add_argument("--only", default="", help="comma-separated chapter ids, e.g. 01,03")
+    course.add_argument("--out", default="runs/course", help="output folder (default runs/course)")
+    course.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    course.add_argument("--seed", type=int, default=0)
+    course.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
+                        help="extra notebook parameter (repeatable)")
+    course.add_argument("--fail-fast", action="store_true", help="stop at the first failing chapter")
+    course.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds")
+    course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "course":
+        kwargs = {}
+        if args.notebooks:
+            kwargs["notebooks_dir"] = Path(args.notebooks)
+        try:
+            results = run_course(
+                args.out,
+                profile=args.profile,
+                only=[x for x in args.only.split(",") if x.strip()],
+                device=args.device,
+                seed=args.seed,
+                params=dict(args.param),
+                fail_fast=args.fail_fast,
+                timeout=args.timeout,
+                **kwargs,
+            )
+        except CourseError as exc:
+            print(f"musicgan course: error: {exc}", file=sys.stderr)
+            return 2
+        return 0 if all(r.status == "ok" for r in results) else 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

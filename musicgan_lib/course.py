@@ -1,0 +1,192 @@
+"""The course runner: execute the book's notebooks in order with papermill and summarise them.
+
+Each chapter runs with the notebooks folder's copy as working directory, an execution
+timeout (widget cells can otherwise hang papermill forever), PROFILE/SEED/DEVICE injected,
+and MUSICGAN_METRICS_FILE pointing at a per-chapter JSON file that `record()` fills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .device import DEVICE_CHOICES
+from .profiles import PROFILES
+from .record import METRICS_FILE_ENV, OUTPUT_DIR_ENV
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+DEFAULT_NOTEBOOKS = PACKAGE_ROOT.parent / "notebooks"
+INJECTED = ("PROFILE", "SEED", "DEVICE")
+
+
+class CourseError(ValueError):
+    """Bad arguments to the course runner, reported before anything runs."""
+
+
+@dataclass
+class Chapter:
+    id: str
+    path: Path
+    title: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass
+class ChapterResult:
+    id: str
+    title: str
+    status: str
+    seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    notebook: str = ""
+    error: dict[str, Any] | None = None
+
+
+def _title(nb: dict, fallback: str) -> str:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def _parameters(nb: dict) -> tuple[str, ...]:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", ""))
+            return tuple(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=]*)?=", source, flags=re.M))
+    return ()
+
+
+def discover(notebooks_dir: Path = DEFAULT_NOTEBOOKS) -> list[Chapter]:
+    """The chapters in order: notebooks named NN_*.ipynb."""
+    chapters = []
+    for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text())
+        chapters.append(Chapter(path.name[:2], path, _title(nb, path.stem), _parameters(nb)))
+    if not chapters:
+        raise CourseError(f"no notebooks named NN_*.ipynb in {notebooks_dir}")
+    return chapters
+
+
+def select(chapters: list[Chapter], only: list[str] | None) -> list[Chapter]:
+    if not only:
+        return chapters
+    known = {c.id: c for c in chapters}
+    wanted = [o.strip().zfill(2) for o in only if o.strip()]
+    unknown = [o for o in wanted if o not in known]
+    if unknown:
+        raise CourseError(f"unknown chapter id(s) {unknown}; valid ids: {', '.join(known)}")
+    return [c for c in chapters if c.id in wanted]
+
+
+def check_parameters(chapters: list[Chapter], params: dict[str, Any]) -> None:
+    valid = sorted({p for c in chapters for p in c.parameters} | set(INJECTED))
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise CourseError(f"unknown parameter(s) {unknown}; valid names: {', '.join(valid)}")
+
+
+def run_course(
+    out_dir: str | Path,
+    *,
+    profile: str = "quick",
+    only: list[str] | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    fail_fast: bool = False,
+    timeout: int = 1800,
+    notebooks_dir: str | Path = DEFAULT_NOTEBOOKS,
+) -> list[ChapterResult]:
+    """Run the selected chapters into out_dir; write summary.json and summary.md there."""
+    import papermill as pm  # heavy import, only when actually running
+
+    params = dict(params or {})
+    if profile not in PROFILES:
+        raise CourseError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    if device.split(":")[0] not in DEVICE_CHOICES:
+        raise CourseError(f"unknown device {device!r}; valid: {', '.join(DEVICE_CHOICES)}")
+    chapters = select(discover(Path(notebooks_dir)), only)
+    check_parameters(chapters, params)
+
+    out = Path(out_dir).resolve()
+    work = out / "notebooks"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(notebooks_dir, work, ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints", "src"))
+    (out / "metrics").mkdir(parents=True, exist_ok=True)
+
+    results: list[ChapterResult] = []
+    course_start = time.perf_counter()
+    for n, chapter in enumerate(chapters, 1):
+        metrics_file = out / "metrics" / f"{chapter.id}.json"
+        metrics_file.unlink(missing_ok=True)
+        executed = out / chapter.path.name
+        injected = {"PROFILE": profile, "SEED": seed, "DEVICE": device, **params}
+        injected = {k: v for k, v in injected.items() if k in chapter.parameters}
+        print(f"[{n}/{len(chapters)}] {chapter.id} {chapter.title} ... (course elapsed {time.perf_counter() - course_start:.0f} s)", flush=True)
+        env_before = {k: os.environ.get(k) for k in (METRICS_FILE_ENV, OUTPUT_DIR_ENV, "MUSICGAN_BATCH")}
+        os.environ.update({METRICS_FILE_ENV: str(metrics_file), OUTPUT_DIR_ENV: str(out / "files"), "MUSICGAN_BATCH": "1"})
+        start = time.perf_counter()
+        error = None
+        try:
+            pm.execute_notebook(
+                str(work / chapter.path.name),
+                str(executed),
+                parameters=injected,
+                cwd=str(work),
+                execution_timeout=timeout,
+                progress_bar=False,
+                kernel_name="python3",
+            )
+            status = "ok"
+        except pm.PapermillExecutionError as exc:
+            status = "failed"
+            error = {"cell": exc.cell_index, "execution_count": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
+        except Exception as exc:  # kernel died, timeout, ...
+            status = "failed"
+            error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc), "traceback": traceback.format_exc(limit=3)}
+        finally:
+            for k, v in env_before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        seconds = time.perf_counter() - start
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        results.append(ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error))
+        line = f"    {status} in {seconds:.1f} s"
+        if error:
+            line += f" -- cell {error.get('cell')}: {error['ename']}: {error['evalue'][:300]}"
+        print(line, flush=True)
+        write_summary(out, results, profile=profile, device=device)
+        if status != "ok" and fail_fast:
+            print("stopping (--fail-fast)")
+            break
+    print(f"course finished in {time.perf_counter() - course_start:.0f} s; summary: {out / 'summary.md'}")
+    return results
+
+
+def write_summary(out: Path, results: list[ChapterResult], *, profile: str, device: str) -> None:
+    data = {
+        "profile": profile,
+        "device": device,
+        "chapters": [r.__dict__ for r in results],
+    }
+    (out / "summary.json").write_text(json.dumps(data, indent=2))
+    lines = [f"# MusicGAN Lab course run (profile {profile}, device {device})", "",
+             "| chapter | title | status | seconds | metrics |", "|---|---|---|---|---|"]
+    for r in results:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())) or "-"
+        status = r.status if not r.error else f"{r.status} (cell {r.error.get('cell')}: {r.error['ename']})"
+        lines.append(f"| {r.id} | {r.title} | {status} | {r.seconds:.1f} | {metrics} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,68 @@
+"""Device choice and seeding: one place that decides where tensors live and makes CPU runs repeatable."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def pick_device(requested: str | torch.device = "auto") -> torch.device:
+    """Return the device to train on: cuda, then mps, then cpu for "auto"; check explicit requests.
+
+    An explicit device that is not there is an error rather than a silent fallback, so a
+    run that was meant for a GPU never quietly takes hours on a CPU.
+    """
+    if isinstance(requested, torch.device):
+        requested = str(requested)
+    name = str(requested).strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in DEVICE_CHOICES:
+        raise ValueError(
+            f"unknown device {requested!r}: use one of {', '.join(DEVICE_CHOICES)} (e.g. DEVICE='auto')"
+        )
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "DEVICE='cuda' was asked for but PyTorch sees no CUDA GPU here; "
+            "use DEVICE='auto' (picks cuda, then mps, then cpu) or DEVICE='cpu'"
+        )
+    if kind == "mps" and not _mps_available():
+        raise RuntimeError(
+            "DEVICE='mps' was asked for but Apple's Metal backend is not available; "
+            "use DEVICE='auto' or DEVICE='cpu'"
+        )
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices) and return a fresh CPU generator for data.
+
+    Training code draws its noise and data indices from the returned generator so that a
+    checkpoint can store and restore the exact random stream.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"SEED must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    return torch.Generator().manual_seed(seed)
+
+
+def is_batch_run() -> bool:
+    """True under the course runner, nbval or CI: progress bars become a few plain lines."""
+    return any(os.environ.get(k) for k in ("MUSICGAN_BATCH", "CI"))

@@ -1,0 +1,98 @@
+"""GAN losses as small objects the training loop calls: one for the critic, one for the generator.
+
+Every loss works on raw critic outputs (logits / scores), never on sigmoids, so the log
+terms stay numerically stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _score(critic: nn.Module, x: Tensor) -> Tensor:
+    """One score per critic output row (a packed critic returns fewer rows than samples)."""
+    out = critic(x)
+    return out.reshape(out.shape[0], -1).mean(dim=1)
+
+
+@dataclass
+class MinimaxLoss:
+    """Goodfellow et al.'s original game: G minimises log(1 - D(G(z))), which saturates early on."""
+
+    name: str = "minimax"
+
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        real_logit, fake_logit = _score(critic, real), _score(critic, fake)
+        loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+        return loss, {"d_real": torch.sigmoid(real_logit).mean().detach(), "d_fake": torch.sigmoid(fake_logit).mean().detach()}
+
+    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        # log(1 - sigmoid(l)) = -softplus(l)
+        return -F.softplus(_score(critic, fake)).mean()
+
+
+@dataclass
+class NonSaturatingLoss(MinimaxLoss):
+    """The usual fix: G maximises log D(G(z)) instead, so its gradient is strong when D wins."""
+
+    name: str = "non-saturating"
+
+    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        return F.softplus(-_score(critic, fake)).mean()
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """Gulrajani et al.'s two-sided penalty E[(||grad D(x_hat)|| - 1)^2] at random interpolates.
+
+    One interpolation weight per sample, and the norm is taken per sample over all of its
+    dimensions (not per channel). Returns (penalty, per-sample gradient norms).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches must match for the penalty: {tuple(real.shape)} vs {tuple(fake.shape)}")
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    interp = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(interp)
+    (grad,) = torch.autograd.grad(scores.sum(), interp, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean(), norms
+
+
+@dataclass
+class WassersteinLoss:
+    """Wasserstein critic loss E[D(fake)] - E[D(real)], with weight clipping or gradient penalty.
+
+    clip: Arjovsky et al.'s weight clipping bound (0.01); gp_weight: Gulrajani et al.'s lambda
+    (10); drift: Karras et al.'s epsilon for E[D(real)^2] (0.001) that keeps scores near zero.
+    """
+
+    clip: float | None = None
+    gp_weight: float = 0.0
+    drift: float = 0.0
+    name: str = "wasserstein"
+
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        real_score, fake_score = _score(critic, real), _score(critic, fake)
+        distance = real_score.mean() - fake_score.mean()
+        loss = -distance
+        logs = {"w_distance": distance.detach()}
+        if self.gp_weight:
+            penalty, norms = gradient_penalty(critic, real, fake)
+            loss = loss + self.gp_weight * penalty
+            logs["gp"] = penalty.detach()
+            logs["grad_norm"] = norms.mean().detach()
+        if self.drift:
+            loss = loss + self.drift * (real_score**2).mean()
+        return loss, logs
+
+    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        return -_score(critic, fake).mean()
+
+    @torch.no_grad()
+    def after_critic_step(self, critic: nn.Module) -> None:
+        if self.clip is not None:
+            for p in critic.parameters():
+                p.clamp_(-self.clip, self.clip)

@@ -1,0 +1,1 @@
+"""Chapter recipes: the experiments each notebook runs, with their sizes per profile."""

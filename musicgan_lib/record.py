@@ -1,0 +1,61 @@
+"""Recording a chapter's key results so batch runs can collect them into one summary.
+
+`record(name, value)` prints the value, keeps it in memory and, when the course runner
+set MUSICGAN_METRICS_FILE, merges it into that JSON file (written atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+METRICS_FILE_ENV = "MUSICGAN_METRICS_FILE"
+OUTPUT_DIR_ENV = "MUSICGAN_OUT"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_recorded: dict[str, float] = {}
+
+
+def record(name: str, value: float) -> float:
+    """Record one named metric (a plain, finite number) for this chapter and return it."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"metric name {name!r} must be lower_snake_case, e.g. 'ring_modes'")
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"metric {name!r} must be a plain number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"metric {name!r} is {value}; record only finite numbers")
+    value = float(value)
+    _recorded[name] = value
+    path = os.environ.get(METRICS_FILE_ENV)
+    if path:
+        _merge_into(Path(path), {name: value})
+    print(f"recorded {name} = {value:.6g}")
+    return value
+
+
+def recorded() -> dict[str, float]:
+    """All metrics recorded in this process so far."""
+    return dict(_recorded)
+
+
+def _merge_into(path: Path, values: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(values)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(current, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def output_dir(chapter: str) -> Path:
+    """Folder for a chapter's files (GIFs, WAVs, caches): $MUSICGAN_OUT/<chapter> or ./runs/<chapter>."""
+    root = Path(os.environ.get(OUTPUT_DIR_ENV) or "runs")
+    folder = root / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

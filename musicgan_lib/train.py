@@ -1,0 +1,298 @@
+"""One training loop for the whole book.
+
+`TrainLoop` owns what every training run needs: the step counter, a progress bar, the
+NaN/Inf stop, atomic checkpoints with RNG state (so a resumed run equals an uninterrupted
+one), and callbacks for sampling and metrics. What happens inside a step comes from a
+step function; `GANTrainer` supplies the GAN one (n_critic, pluggable losses, EMA).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .device import is_batch_run
+
+StepFn = Callable[["TrainLoop"], Mapping[str, Tensor | float]]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or Inf; the message names the step, the loss and the last good checkpoint."""
+
+
+@dataclass
+class Every:
+    """Call `fn(loop)` every `steps` steps (and after the last step when `at_end`)."""
+
+    steps: int
+    fn: Callable[["TrainLoop"], None]
+    at_end: bool = True
+
+
+class TrainLoop:
+    """Runs `step_fn` until a target step, with progress, NaN stop, checkpoints and callbacks."""
+
+    def __init__(
+        self,
+        step_fn: StepFn,
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        *,
+        rng: torch.Generator,
+        checkpoint_path: str | Path | None = None,
+        checkpoint_every: int = 0,
+        callbacks: Iterable[Every] = (),
+        description: str = "training",
+        sync_every: int | None = None,
+        meta: Mapping[str, object] | None = None,
+    ) -> None:
+        self.step_fn = step_fn
+        self.modules = dict(modules)
+        self.optimizers = dict(optimizers)
+        self.rng = rng
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.checkpoint_every = checkpoint_every
+        self.callbacks = list(callbacks)
+        self.description = description
+        self.meta = dict(meta or {})
+        self.step = 0
+        self.history: dict[str, list[float]] = {"step": []}
+        self.last_checkpoint_step: int | None = None
+        self._pending: list[tuple[int, Mapping[str, Tensor | float]]] = []
+        devices = {p.device.type for m in self.modules.values() for p in m.parameters()}
+        self.sync_every = sync_every or (1 if devices <= {"cpu"} else 25)
+        self.seconds = 0.0
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def state_tensors(self) -> dict[str, Tensor]:
+        tensors = {"rng/torch": torch.get_rng_state(), "rng/data": self.rng.get_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            tensors["rng/cuda"] = torch.cuda.get_rng_state()
+        return tensors
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write a checkpoint (atomically) of modules, optimizers, RNG streams and history."""
+        target = Path(path) if path else self.checkpoint_path
+        if target is None:
+            raise ValueError("no checkpoint path: pass one here or as checkpoint_path=")
+        self._flush()
+        meta = {"step": self.step, "history": self.history, "seconds": self.seconds, **self.meta}
+        save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
+        self.last_checkpoint_step = self.step
+        return target
+
+    def load(self, path: str | Path | None = None) -> dict:
+        """Restore everything `save` wrote; the next step continues the same random streams."""
+        source = Path(path) if path else self.checkpoint_path
+        if source is None:
+            raise ValueError("no checkpoint path: pass one here or as checkpoint_path=")
+        meta, tensors = load_checkpoint(source, self.modules, self.optimizers)
+        torch.set_rng_state(tensors["rng/torch"])
+        self.rng.set_state(tensors["rng/data"])
+        if "rng/cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng/cuda"])
+        self.step = int(meta["step"])
+        self.history = {k: list(v) for k, v in meta["history"].items()}
+        self.seconds = float(meta.get("seconds", 0.0))
+        self.last_checkpoint_step = self.step
+        return meta
+
+    def resume(self) -> bool:
+        """Load the checkpoint at checkpoint_path if there is one; True when it did."""
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.load()
+            return True
+        return False
+
+    # ---- the loop ----------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Turn pending step logs into floats, stopping at the first non-finite one."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        for step, logs in pending:
+            values = {k: float(v) for k, v in logs.items()}
+            for name, value in values.items():
+                if not math.isfinite(value):
+                    where = (
+                        f"the last good checkpoint (step {self.last_checkpoint_step}) is {self.checkpoint_path}"
+                        if self.last_checkpoint_step is not None
+                        else "no checkpoint was written yet"
+                    )
+                    raise TrainingDiverged(
+                        f"{self.description}: {name} became {value} at step {step}; training stopped and {where}. "
+                        "Lower the learning rate, check the data for NaN, or resume from that checkpoint."
+                    )
+            self.history["step"].append(step)
+            for name, value in values.items():
+                self.history.setdefault(name, []).append(value)
+
+    def run(self, total_steps: int) -> dict[str, list[float]]:
+        """Train until `total_steps` steps are done (a resumed loop only does the rest)."""
+        if total_steps < self.step:
+            raise ValueError(f"asked to train to step {total_steps}, but the loop is already at step {self.step}")
+        quiet = is_batch_run()
+        bar = tqdm(total=total_steps, initial=self.step, desc=self.description, disable=quiet, leave=True)
+        marks = {total_steps * q // 4 for q in (1, 2, 3, 4)} if quiet else set()
+        start = time.perf_counter()
+        try:
+            while self.step < total_steps:
+                for m in self.modules.values():
+                    m.train()
+                logs = self.step_fn(self)
+                self.step += 1
+                self._pending.append((self.step, {k: v.detach() if isinstance(v, Tensor) else v for k, v in logs.items()}))
+                if len(self._pending) >= self.sync_every or self.step == total_steps:
+                    self._flush()
+                    if not quiet:
+                        bar.update(self.step - bar.n)
+                        last = {k: f"{v[-1]:.3g}" for k, v in self.history.items() if k != "step" and v}
+                        bar.set_postfix(last, refresh=False)
+                for cb in self.callbacks:
+                    if self.step % cb.steps == 0 or (cb.at_end and self.step == total_steps):
+                        self._flush()
+                        cb.fn(self)
+                if self.checkpoint_path and self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                    self.save()
+                if self.step in marks:
+                    self._flush()
+                    last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if k != "step" and v)
+                    print(f"{self.description}: step {self.step}/{total_steps} ({time.perf_counter() - start:.1f} s) {last}")
+        except KeyboardInterrupt:
+            saved = f"step {self.last_checkpoint_step} in {self.checkpoint_path}" if self.last_checkpoint_step is not None else "none"
+            print(f"{self.description}: interrupted at step {self.step}; last good checkpoint: {saved}")
+            raise
+        finally:
+            self.seconds += time.perf_counter() - start
+            bar.close()
+        if self.checkpoint_path and self.checkpoint_every and self.last_checkpoint_step != self.step:
+            self.save()
+        return self.history
+
+
+def latent_sampler(latent_dim: int) -> Callable[[int, torch.Generator], Tensor]:
+    """Standard normal latents drawn from the loop's own generator (so checkpoints restore them)."""
+
+    def sample(batch_size: int, rng: torch.Generator) -> Tensor:
+        return torch.randn(batch_size, latent_dim, generator=rng)
+
+    return sample
+
+
+class GANTrainer:
+    """A GAN on top of `TrainLoop`: n_critic critic steps per generator step, any loss from `losses`.
+
+    sample_real(batch, rng) and sample_latent(batch, rng) draw from the loop's generator, so a
+    resumed run sees exactly the data and noise an uninterrupted one would have.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        loss,
+        g_optimizer: torch.optim.Optimizer,
+        d_optimizer: torch.optim.Optimizer,
+        sample_real: Callable[[int, torch.Generator], Tensor],
+        sample_latent: Callable[[int, torch.Generator], Tensor],
+        *,
+        batch_size: int,
+        rng: torch.Generator,
+        device: torch.device | str = "cpu",
+        n_critic: int = 1,
+        ema_decay: float | None = None,
+        amp: bool = False,
+        checkpoint_path: str | Path | None = None,
+        checkpoint_every: int = 0,
+        callbacks: Iterable[Every] = (),
+        description: str = "GAN",
+    ) -> None:
+        self.generator, self.critic, self.loss = generator, critic, loss
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.sample_real, self.sample_latent = sample_real, sample_latent
+        self.batch_size, self.n_critic = batch_size, n_critic
+        self.device = torch.device(device)
+        self.amp = amp and self.device.type == "cuda"
+        self.ema = (
+            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            if ema_decay
+            else None
+        )
+        modules = {"generator": generator, "critic": critic}
+        if self.ema is not None:
+            modules["generator_ema"] = self.ema
+        self.loop = TrainLoop(
+            self._step,
+            modules,
+            {"generator": g_optimizer, "critic": d_optimizer},
+            rng=rng,
+            checkpoint_path=checkpoint_path,
+            checkpoint_every=checkpoint_every,
+            callbacks=callbacks,
+            description=description,
+        )
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def _latent(self, n: int) -> Tensor:
+        return self.sample_latent(n, self.loop.rng).to(self.device, non_blocking=True)
+
+    def _step(self, loop: TrainLoop) -> dict[str, Tensor]:
+        logs: dict[str, Tensor] = {}
+        for _ in range(self.n_critic):
+            real = self.sample_real(self.batch_size, loop.rng).to(self.device, non_blocking=True)
+            with torch.no_grad(), self._autocast():
+                fake = self.generator(self._latent(self.batch_size))
+            with self._autocast():
+                d_loss, logs = self.loss.critic_loss(self.critic, real, fake.float() if self.amp else fake)
+            self.d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_optimizer.step()
+            if hasattr(self.loss, "after_critic_step"):
+                self.loss.after_critic_step(self.critic)
+        for p in self.critic.parameters():
+            p.requires_grad_(False)
+        with self._autocast():
+            g_loss = self.loss.generator_loss(self.critic, self.generator(self._latent(self.batch_size)))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        for p in self.critic.parameters():
+            p.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs}
+
+    # ---- conveniences ------------------------------------------------------------------
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return self.loop.history
+
+    @property
+    def step(self) -> int:
+        return self.loop.step
+
+    def run(self, total_steps: int) -> dict[str, list[float]]:
+        return self.loop.run(total_steps)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, use_ema: bool = True, rng: torch.Generator | None = None, latents: Tensor | None = None) -> Tensor:
+        """Generate n samples in eval mode (from the EMA generator when there is one), on the CPU."""
+        model = self.ema.module if (use_ema and self.ema is not None) else self.generator
+        was_training = model.training
+        model.eval()
+        if latents is None:
+            latents = self.sample_latent(n, rng or torch.Generator().manual_seed(12345))
+        out = torch.cat([model(z.to(self.device)).float().cpu() for z in latents.split(1024)])
+        model.train(was_training)
+        return out

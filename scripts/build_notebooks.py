@@ -1,0 +1,54 @@
+"""Build the committed notebooks from their jupytext sources and execute them in place.
+
+    python scripts/build_notebooks.py            # every notebooks/src/NN_*.py
+    python scripts/build_notebooks.py 01 05      # only these chapters
+
+Each notebooks/src/NN_name.py (jupytext percent format) becomes notebooks/NN_name.ipynb,
+executed with the notebooks folder as working directory and the default (quick) profile,
+so the committed book shows real outputs before anyone runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "notebooks" / "src"
+OUT = ROOT / "notebooks"
+
+
+def build(source: Path, timeout: int = 1800) -> Path:
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.pop("jupytext", None)
+    target = OUT / f"{source.stem}.ipynb"
+    os.environ["MUSICGAN_BATCH"] = "1"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}})
+    start = time.perf_counter()
+    client.execute()
+    nbformat.write(nb, target)
+    print(f"built {target.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s")
+    return target
+
+
+def main(argv: list[str]) -> int:
+    sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
+    if argv:
+        sources = [s for s in sources if s.name[:2] in argv]
+        if not sources:
+            print(f"no notebook sources match {argv}; have {[s.name for s in SRC.glob('*.py')]}")
+            return 2
+    for source in sources:
+        build(source)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

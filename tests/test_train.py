@@ -1,0 +1,109 @@
+import pytest
+import torch
+from torch import nn
+
+from musicgan_lib.data.toy2d import ring
+from musicgan_lib.losses import NonSaturatingLoss, WassersteinLoss
+from musicgan_lib.models.toy_mlp import MLPDiscriminator, MLPGenerator
+from musicgan_lib.train import Every, GANTrainer, TrainingDiverged, TrainLoop, latent_sampler
+from musicgan_lib.device import seed_everything
+
+
+def _trainer(tmp_path=None, seed=0, loss=None, n_critic=1, every=0, callbacks=(), ema=None):
+    rng = seed_everything(seed)
+    g, d = MLPGenerator(2, 16, 2), MLPDiscriminator(16, 2, pack=2)
+    return GANTrainer(
+        g, d, loss or NonSaturatingLoss(),
+        torch.optim.Adam(g.parameters(), 1e-3, betas=(0.5, 0.999)),
+        torch.optim.Adam(d.parameters(), 1e-3, betas=(0.5, 0.999)),
+        ring().sampler(), latent_sampler(2), batch_size=32, rng=rng, n_critic=n_critic,
+        checkpoint_path=(tmp_path / "ck.safetensors") if tmp_path else None, checkpoint_every=every,
+        callbacks=callbacks, ema_decay=ema,
+    )
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.loop.modules["generator"].state_dict().items()} | {
+        "d." + k: v.clone() for k, v in trainer.loop.modules["critic"].state_dict().items()
+    }
+
+
+@pytest.mark.parametrize("n_critic,ema", [(1, None), (3, 0.9)])
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, n_critic, ema):
+    straight = _trainer(n_critic=n_critic, ema=ema)
+    straight.run(30)
+    first = _trainer(tmp_path, n_critic=n_critic, every=10, ema=ema)
+    first.run(20)
+    # a fresh process would build everything anew (with a different seed even) and resume
+    resumed = _trainer(tmp_path, seed=123, n_critic=n_critic, every=10, ema=ema)
+    assert resumed.loop.resume() and resumed.step == 20
+    resumed.run(30)
+    a, b = _weights(straight), _weights(resumed)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert straight.history["g_loss"] == resumed.history["g_loss"]
+    assert len(resumed.history["step"]) == 30
+    if ema:
+        for x, y in zip(straight.ema.parameters(), resumed.ema.parameters()):
+            assert torch.equal(x, y)
+
+
+def test_training_moves_the_generator_and_calls_callbacks():
+    seen = []
+    t = _trainer(callbacks=[Every(5, lambda loop: seen.append(loop.step))])
+    before = _weights(t)
+    t.run(12)
+    assert seen == [5, 10, 12]
+    assert any(not torch.equal(before[k], v) for k, v in _weights(t).items())
+    assert t.sample(10).shape == (10, 2)
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
+    class Poison(NonSaturatingLoss):
+        def generator_loss(self, critic, fake):
+            loss = super().generator_loss(critic, fake)
+            return loss * float("nan") if self.armed else loss
+
+    loss = Poison()
+    loss.armed = False
+    t = _trainer(tmp_path, loss=loss, every=5)
+    arm = Every(7, lambda loop: setattr(loss, "armed", True), at_end=False)
+    t.loop.callbacks.append(arm)
+    with pytest.raises(TrainingDiverged, match=r"g_loss became nan at step 8.*last good checkpoint \(step 5\)"):
+        t.run(20)
+    again = _trainer(tmp_path)
+    assert again.loop.resume() and again.step == 5
+    assert all(torch.isfinite(p).all() for p in again.generator.parameters())
+
+
+def test_weight_clipping_applies_after_each_critic_step():
+    t = _trainer(loss=WassersteinLoss(clip=0.01), n_critic=2)
+    t.run(3)
+    assert max(p.abs().max().item() for p in t.critic.parameters()) <= 0.01 + 1e-7
+
+
+def test_run_backwards_is_refused():
+    t = _trainer()
+    t.run(3)
+    with pytest.raises(ValueError, match="already at step 3"):
+        t.run(2)
+
+
+def test_generic_loop_trains_any_step_function(tmp_path):
+    rng = seed_everything(0)
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(loop):
+        x = torch.randn(16, 1, generator=loop.rng)
+        loss = ((model(x) - 3 * x) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    loop = TrainLoop(step, {"m": model}, {"opt": opt}, rng=rng, checkpoint_path=tmp_path / "m.safetensors", checkpoint_every=50)
+    loop.run(100)
+    assert model.weight.item() == pytest.approx(3.0, abs=1e-2)
+    assert loop.history["loss"][-1] < loop.history["loss"][0]
+    assert (tmp_path / "m.safetensors").exists()
