@@ -1,0 +1,163 @@
+"""The shipped sprite attribute classifier and the coverage / KL / mode-collapse metrics on cases with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import pytest
+import torch
+
+from musicgan_lib.data.sprites import (
+    ATTRIBUTE_NAMES,
+    N_COMBINATIONS,
+    SPRITE_ATTRIBUTES,
+    expected_coverage,
+    make_sprites,
+    render_sprites,
+)
+from musicgan_lib.metrics.attributes import (
+    ASSET_PATH,
+    AttributeReport,
+    SpriteAttributeClassifier,
+    attribute_accuracy,
+    attribute_report,
+    load_sprite_classifier,
+    mode_collapse_plot,
+    save_sprite_classifier,
+    train_attribute_classifier,
+)
+
+matplotlib.use("Agg")
+
+HAIR = ATTRIBUTE_NAMES.index("hair_colour")
+N_HAIR = len(SPRITE_ATTRIBUTES["hair_colour"])
+
+
+@pytest.fixture(scope="module")
+def clf() -> SpriteAttributeClassifier:
+    return load_sprite_classifier("cpu")
+
+
+def all_combinations() -> torch.Tensor:
+    grids = torch.meshgrid(*[torch.arange(len(v)) for v in SPRITE_ATTRIBUTES.values()], indexing="ij")
+    return torch.stack([g.reshape(-1) for g in grids], 1)
+
+
+def test_shipped_asset_is_small_and_documented(clf):
+    assert ASSET_PATH.exists() and ASSET_PATH.stat().st_size < 1_000_000
+    assert clf.config["feature_dim"] <= 64
+    assert not clf.training and not any(p.requires_grad for p in clf.parameters())
+    accs = clf.meta["held_out_accuracy"]
+    assert set(accs) == set(ATTRIBUTE_NAMES) and min(accs.values()) >= 0.98
+    assert clf.feature_extractor().num_features == clf.config["feature_dim"]
+
+
+def test_held_out_accuracy_per_head(clf):
+    x, y = make_sprites(3000, seed=424_242)
+    acc = attribute_accuracy(clf, x, y)
+    assert set(acc) == set(ATTRIBUTE_NAMES)
+    for k, a in acc.items():
+        assert a >= 0.98, (k, a)
+
+
+def test_missing_or_stale_asset_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make_sprite_classifier.py"):
+        load_sprite_classifier(path=tmp_path / "nope.safetensors")
+    other = SpriteAttributeClassifier({"hair_colour": ("a", "b")}, width=4, feature_dim=8)
+    save_sprite_classifier(other, tmp_path / "stale.safetensors")
+    with pytest.raises(ValueError, match="make_sprite_classifier.py"):
+        load_sprite_classifier(path=tmp_path / "stale.safetensors")
+
+
+def test_real_sprites_cover_everything_with_no_kl(clf):
+    real = make_sprites(2000, seed=31).images
+    rep = attribute_report(clf, real)
+    assert isinstance(rep, AttributeReport)
+    assert rep.n == 2000 and rep.n_combinations == N_COMBINATIONS
+    assert rep.high_quality > 0.97
+    assert rep.coverage >= expected_coverage(2000) - 0.03
+    assert rep.kl < 0.02
+    for k, h in rep.histograms.items():
+        assert h.shape == (len(SPRITE_ATTRIBUTES[k]),) and abs(float(h.sum()) - 1) < 1e-9
+    assert "coverage" in rep.summary()
+
+
+def test_every_combination_once_gives_full_coverage(clf):
+    labels = all_combinations()
+    rep = attribute_report(clf, render_sprites(labels, seed=1))
+    assert rep.n_covered == N_COMBINATIONS and rep.coverage == 1.0
+    assert rep.kl < 1e-3  # the histograms are exactly uniform if the classifier is right
+
+
+def test_only_red_hair_is_collapse(clf):
+    labels = make_sprites(1000, seed=2).labels
+    labels[:, HAIR] = SPRITE_ATTRIBUTES["hair_colour"].index("red")
+    rep = attribute_report(clf, render_sprites(labels, seed=3))
+    assert rep.coverage <= 1 / N_HAIR
+    assert rep.kl_per_attribute["hair_colour"] == pytest.approx(math.log(N_HAIR), abs=0.02)
+    assert rep.kl == pytest.approx(sum(rep.kl_per_attribute.values()))
+    assert rep.histograms["hair_colour"][2] > 0.99
+
+
+def test_kl_of_a_half_half_histogram(clf):
+    labels = make_sprites(1000, seed=4).labels
+    labels[:, HAIR] = torch.arange(1000) % 2  # black / blonde only
+    rep = attribute_report(clf, render_sprites(labels, seed=5))
+    # KL(p || uniform over 5) with p = (1/2, 1/2, 0, 0, 0) = log(5/2)
+    assert rep.kl_per_attribute["hair_colour"] == pytest.approx(math.log(N_HAIR / 2), abs=0.01)
+    assert rep.kl_per_attribute["skin"] < 0.02
+
+
+def test_custom_true_distribution(clf):
+    labels = make_sprites(500, seed=6).labels
+    labels[:, HAIR] = 0
+    true = {k: torch.ones(len(v)) / len(v) for k, v in SPRITE_ATTRIBUTES.items()}
+    true["hair_colour"] = torch.tensor([1.0, 0, 0, 0, 0])
+    rep = attribute_report(clf, render_sprites(labels, seed=7), true_distribution=true)
+    assert rep.kl_per_attribute["hair_colour"] < 1e-6
+
+
+def test_noise_and_blends_are_not_high_quality(clf):
+    g = torch.Generator().manual_seed(0)
+    noise = torch.rand(500, 3, 32, 32, generator=g) * 2 - 1
+    assert attribute_report(clf, noise).high_quality < 0.3
+    x = make_sprites(500, seed=8).images
+    blend = 0.5 * (x + x.roll(1, 0))
+    assert attribute_report(clf, blend).high_quality < 0.5
+
+
+def test_threshold_and_range_checks(clf):
+    x = make_sprites(50, seed=9).images
+    assert attribute_report(clf, x, threshold=1.0).high_quality <= attribute_report(clf, x, threshold=0.5).high_quality
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        attribute_report(clf, (x + 1) * 127.5)
+    with pytest.raises(ValueError, match="threshold"):
+        attribute_report(clf, x, threshold=0)
+    with pytest.raises(ValueError, match="shape"):
+        attribute_report(clf, x[:, :, :16, :16])
+
+
+def test_mode_collapse_plot(clf):
+    real = attribute_report(clf, make_sprites(300, seed=10).images)
+    labels = make_sprites(300, seed=11).labels
+    labels[:, HAIR] = 2
+    red = attribute_report(clf, render_sprites(labels, seed=12))
+    for ref in (real, None, {k: torch.ones(len(v)) for k, v in SPRITE_ATTRIBUTES.items()}):
+        fig = mode_collapse_plot(red, ref)
+        axes = fig.get_axes()
+        assert len(axes) == len(ATTRIBUTE_NAMES)
+        hair_ax = axes[HAIR]
+        heights = [p.get_height() for p in hair_ax.patches]
+        assert len(heights) == 2 * N_HAIR and max(heights[:N_HAIR]) > 0.99  # generated: all red
+        w, h = fig.get_size_inches()
+        assert w <= 12 and h <= 3
+        matplotlib.pyplot.close(fig)
+
+
+def test_training_smoke():
+    model = train_attribute_classifier(steps=3, batch_size=16, width=4, feature_dim=8)
+    assert not model.training and set(model.heads) == set(ATTRIBUTE_NAMES)
+    feats = model.features(make_sprites(64, 1).images)
+    assert feats.shape == (64, 8) and torch.isfinite(feats).all()
+    assert float(model.feature_scale) > 0
