@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import random
 
 import numpy as np
@@ -66,3 +67,18 @@ def seed_everything(seed: int) -> torch.Generator:
 def is_batch_run() -> bool:
     """True under the course runner, nbval or CI: progress bars become a few plain lines."""
     return any(os.environ.get(k) for k in ("MUSICGAN_BATCH", "CI"))
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run a block with n intra-op threads, then restore the previous setting.
+
+    Tiny models (the 2-D toy MLPs) are dominated by per-op overhead; extra threads only add
+    synchronisation, and on a busy 2-core laptop they can make a step ten times slower.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

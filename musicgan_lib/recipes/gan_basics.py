@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..data.toy2d import GaussianMixture2D
-from ..device import seed_everything
+from ..device import seed_everything, torch_threads
 from ..losses import MinimaxLoss, NonSaturatingLoss, WassersteinLoss
 from ..metrics.modes import ModeReport, mode_report
 from ..models.toy_mlp import MLPDiscriminator, MLPGenerator
@@ -32,6 +32,7 @@ class MethodSpec:
     name: str
     loss: object
     pack: int = 1
+    minibatch_std: bool = False
     n_critic: int = 1
     betas: tuple[float, float] = (0.5, 0.999)
 
@@ -40,6 +41,7 @@ METHODS: dict[str, MethodSpec] = {
     "minimax": MethodSpec("minimax", MinimaxLoss()),
     "non-saturating": MethodSpec("non-saturating", NonSaturatingLoss()),
     "pacgan4": MethodSpec("pacgan4", NonSaturatingLoss(), pack=4),
+    "minibatch-std": MethodSpec("minibatch-std", NonSaturatingLoss(), minibatch_std=True),
     "wgan-gp": MethodSpec("wgan-gp", WassersteinLoss(gp_weight=0.1), n_critic=5, betas=(0.5, 0.9)),
 }
 
@@ -51,6 +53,7 @@ class ToyConfig:
     latent_dim: int = 2
     hidden: int = 128
     layers: int = 3
+    batchnorm: bool = False
     lr: float = 1e-3
     final_lr_fraction: float = 0.1
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -82,12 +85,17 @@ def linear_lr_decay(optimizers, base_lr: float, total_steps: int, final_fraction
 
 @dataclass
 class ToyRun:
+    """One trained toy GAN: its measurements, networks, loss history and sample snapshots."""
+
     mixture: str
     method: str
     seed: int
     report: ModeReport
-    trainer: GANTrainer
+    generator: MLPGenerator
+    critic: MLPDiscriminator
+    history: dict[str, list[float]]
     snapshots: list[tuple[int, Tensor]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def make_toy_trainer(
@@ -98,8 +106,8 @@ def make_toy_trainer(
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     spec = METHODS[method]
     rng = seed_everything(seed)
-    generator = MLPGenerator(config.latent_dim, config.hidden, config.layers).to(device)
-    critic = MLPDiscriminator(config.hidden, config.layers, pack=spec.pack).to(device)
+    generator = MLPGenerator(config.latent_dim, config.hidden, config.layers, config.batchnorm).to(device)
+    critic = MLPDiscriminator(config.hidden, config.layers, pack=spec.pack, minibatch_std=spec.minibatch_std).to(device)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=spec.betas)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=spec.betas)
     snapshots: list[tuple[int, Tensor]] = []
@@ -119,11 +127,114 @@ def train_toy_gan(
     mixture: GaussianMixture2D, method: str, seed: int, config: ToyConfig, device: torch.device | str = "cpu", quiet: bool = False
 ) -> ToyRun:
     """Train one toy GAN and measure its mode coverage on 2,500 samples."""
-    trainer, snapshots = make_toy_trainer(mixture, method, seed, config, device)
-    if quiet:
-        with redirect_stdout(io.StringIO()):
+    with torch_threads(1):
+        trainer, snapshots = make_toy_trainer(mixture, method, seed, config, device)
+        if quiet:
+            with redirect_stdout(io.StringIO()):
+                trainer.run(config.steps)
+        else:
             trainer.run(config.steps)
+        samples = trainer.sample(EVAL_SAMPLES, rng=torch.Generator().manual_seed(10_000 + seed))
+    return ToyRun(
+        mixture.name, method, seed, mode_report(samples, mixture), trainer.generator.cpu(), trainer.critic.cpu(),
+        trainer.history, snapshots, trainer.loop.seconds,
+    )
+
+
+def _train_job(job: tuple[GaussianMixture2D, str, int, ToyConfig, str]) -> ToyRun:
+    mixture, method, seed, config, device = job
+    return train_toy_gan(mixture, method, seed, config, device, quiet=True)
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """Mean (and range) over seeds of one method on one mixture."""
+
+    mixture: str
+    method: str
+    modes_mean: float
+    modes_min: int
+    modes_max: int
+    high_quality_mean: float
+    n_modes: int
+    seeds: int
+
+
+def summarise(runs: list[ToyRun]) -> list[MethodSummary]:
+    """Group runs by (mixture, method) and average over seeds."""
+    groups: dict[tuple[str, str], list[ToyRun]] = {}
+    for run in runs:
+        groups.setdefault((run.mixture, run.method), []).append(run)
+    out = []
+    for (mixture, method), rs in groups.items():
+        modes = [r.report.modes_covered for r in rs]
+        out.append(MethodSummary(
+            mixture, method, sum(modes) / len(modes), min(modes), max(modes),
+            sum(r.report.high_quality for r in rs) / len(rs), rs[0].report.n_modes, len(rs),
+        ))
+    return out
+
+
+def compare_methods(
+    mixtures: list[GaussianMixture2D],
+    methods: list[str],
+    config: ToyConfig,
+    device: torch.device | str = "cpu",
+    workers: int | None = None,
+) -> list[ToyRun]:
+    """Train every (mixture, method, seed) and measure it, one line per run.
+
+    Toy MLPs are too small to use two cores inside one step, so independent runs go to
+    separate worker processes instead (one per core by default; workers=1 runs in-process).
+    """
+    import multiprocessing as mp
+    import os
+
+    from tqdm.auto import tqdm
+
+    from ..device import is_batch_run
+
+    jobs = [(m, meth, s, config, str(device)) for m in mixtures for meth in methods for s in config.seeds]
+    workers = workers or min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
+    if str(device) != "cpu":
+        workers = 1  # one GPU: keep it in this process
+    bar = tqdm(total=len(jobs), desc="toy GANs", disable=is_batch_run())
+    runs: list[ToyRun] = []
+
+    def done(run: ToyRun) -> None:
+        runs.append(run)
+        bar.update(1)
+        if is_batch_run():
+            print(f"{run.mixture:5s} {run.method:15s} seed {run.seed}: {run.report}")
+
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for run in pool.imap(_train_job, jobs):
+                done(run)
     else:
-        trainer.run(config.steps)
-    samples = trainer.sample(EVAL_SAMPLES, rng=torch.Generator().manual_seed(10_000 + seed))
-    return ToyRun(mixture.name, method, seed, mode_report(samples, mixture), trainer, snapshots)
+        for job in jobs:
+            done(_train_job(job))
+    bar.close()
+    return runs
+
+
+def best_method(summaries: list[MethodSummary], mixture: str) -> MethodSummary:
+    """The method with most modes covered on average, ties broken by high-quality fraction."""
+    candidates = [s for s in summaries if s.mixture == mixture]
+    return max(candidates, key=lambda s: (s.modes_mean, s.high_quality_mean))
+
+
+def results_table(summaries: list[MethodSummary]) -> str:
+    """A plain-text table: one row per method, one column pair per mixture."""
+    mixtures = sorted({s.mixture for s in summaries}, key=lambda m: (m != "ring", m))
+    methods = list(dict.fromkeys(s.method for s in summaries))
+    by = {(s.mixture, s.method): s for s in summaries}
+    header = f"{'method':16s}" + "".join(f"| {m + ' modes':>16s} {m + ' HQ':>9s} " for m in mixtures)
+    lines = [header, "-" * len(header)]
+    for method in methods:
+        row = f"{method:16s}"
+        for m in mixtures:
+            s = by[(m, method)]
+            row += f"| {s.modes_mean:6.2f}/{s.n_modes:<2d} ({s.modes_min}-{s.modes_max}) {100 * s.high_quality_mean:8.1f}% "
+        lines.append(row)
+    return "\n".join(lines)

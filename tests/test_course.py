@@ -1,0 +1,99 @@
+"""The course runner: argument errors before anything runs, summaries, failures, metrics."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from musicgan_lib import course
+from musicgan_lib.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, title: str, body: str, params: str = 'PROFILE = "quick"\nSEED = 0\nDEVICE = "auto"\nSTEPS = 3') -> None:
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), p, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def toy_book(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "data.txt").write_text("41")  # a file next to the notebooks, read via the working directory
+    _notebook(book / "01_first.ipynb", "First chapter",
+              "from musicgan_lib.record import record\n"
+              "record('answer', int(open('data.txt').read()) + 1)\nrecord('steps', STEPS)\nprint(PROFILE, SEED, DEVICE)")
+    _notebook(book / "02_broken.ipynb", "Broken chapter", "x = 1\nraise RuntimeError('boom in chapter 2')")
+    _notebook(book / "03_third.ipynb", "Third chapter", "from musicgan_lib.record import record\nrecord('ok', 1)")
+    return book
+
+
+def test_discover_reads_titles_and_parameters(toy_book):
+    chapters = course.discover(toy_book)
+    assert [c.id for c in chapters] == ["01", "02", "03"]
+    assert chapters[0].title == "First chapter"
+    assert chapters[0].parameters == ("PROFILE", "SEED", "DEVICE", "STEPS")
+
+
+def test_unknown_chapter_and_parameter_are_refused_before_running(toy_book, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["course", "--notebooks", str(toy_book), "--out", str(out), "--only", "09"]) == 2
+    assert "unknown chapter id(s) ['09']; valid ids: 01, 02, 03" in capsys.readouterr().err
+    assert main(["course", "--notebooks", str(toy_book), "--out", str(out), "-p", "STPES=3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter(s) ['STPES']" in err and "STEPS" in err
+    assert main(["course", "--notebooks", str(toy_book), "--out", str(out), "--profile", "huge"]) == 2
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path):
+    out = tmp_path / "out"
+    code = main(["course", "--notebooks", str(toy_book), "--out", str(out), "-p", "STEPS=7", "--device", "cpu", "--timeout", "120"])
+    assert code == 1  # chapter 2 failed
+    summary = json.loads((out / "summary.json").read_text())
+    by_id = {c["id"]: c for c in summary["chapters"]}
+    assert by_id["01"]["status"] == "ok" and by_id["01"]["metrics"] == {"answer": 42.0, "steps": 7.0}
+    assert by_id["02"]["status"] == "failed" and by_id["02"]["error"]["ename"] == "RuntimeError"
+    assert "boom in chapter 2" in by_id["02"]["error"]["evalue"] and by_id["02"]["error"]["cell"] is not None
+    assert by_id["03"]["status"] == "ok"  # later chapters still run
+    assert (out / "02_broken.ipynb").exists()  # the partial notebook is kept
+    executed = nbformat.read(out / "01_first.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "quick 0 cpu" in printed
+    md = (out / "summary.md").read_text()
+    assert "| 02 | Broken chapter | failed (cell" in md and "answer=42" in md
+
+
+@pytest.mark.slow
+def test_fail_fast_stops_at_first_failure(toy_book, tmp_path):
+    out = tmp_path / "out"
+    assert main(["course", "--notebooks", str(toy_book), "--out", str(out), "--fail-fast", "--only", "02,03"]) == 1
+    assert [c["id"] for c in json.loads((out / "summary.json").read_text())["chapters"]] == ["02"]
+
+
+@pytest.mark.slow
+def test_chapter_one_through_the_console_script_meets_its_targets(tmp_path):
+    """`musicgan course --only 01` as a user would run it, checked against the issue's targets."""
+    exe = Path(sys.executable).with_name("musicgan")
+    out = tmp_path / "run"
+    proc = subprocess.run([str(exe), "course", "--only", "01", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[1/1] 01" in proc.stdout
+    chapter = json.loads((out / "summary.json").read_text())["chapters"][0]
+    assert chapter["status"] == "ok" and chapter["id"] == "01"
+    m = chapter["metrics"]
+    assert m["ring_modes"] == 8
+    assert m["grid_modes"] >= 22
+    assert m["ring_high_quality"] >= 0.5 and m["grid_high_quality"] >= 0.5
+    assert 0 <= m["vanilla_ring_modes"] <= 8
+    assert chapter["seconds"] < 600
