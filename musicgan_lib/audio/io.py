@@ -1,0 +1,202 @@
+"""WAV input and output with soundfile, and checks that turn bad audio into clear messages.
+
+`read_wav` refuses what it cannot repair (not a WAV, truncated, empty, NaN/Inf samples,
+float samples beyond +-1) with an AudioFileError that names the file and the problem, and
+repairs what it can while saying so in an AudioInputWarning: stereo is mixed down to mono,
+another sample rate is resampled with torchaudio, 8- and 24-bit PCM are converted to float
+(8-bit with a note about its coarse resolution). strict=True turns every repair into an error.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["AudioFileError", "AudioInputWarning", "read_wav", "write_wav", "wav_info"]
+
+
+class AudioFileError(ValueError):
+    """An audio file that cannot be used as it is; the message names the file and the problem."""
+
+
+class AudioInputWarning(UserWarning):
+    """An audio file was usable after a repair (downmix, resampling, bit depth); the message says which."""
+
+
+_BIT_DEPTH = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+
+
+def _riff_chunks(path: Path, size: int) -> dict[str, tuple[int, int]]:
+    """Walk the RIFF chunks: {id: (declared size, bytes actually present)}."""
+    chunks: dict[str, tuple[int, int]] = {}
+    with open(path, "rb") as f:
+        f.seek(12)
+        pos = 12
+        while pos + 8 <= size:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            cid = head[:4].decode("latin-1")
+            (csize,) = struct.unpack("<I", head[4:])
+            present = max(min(csize, size - pos - 8), 0)
+            chunks.setdefault(cid, (csize, present))
+            pos += 8 + csize + (csize & 1)
+            f.seek(pos)
+    return chunks
+
+
+def wav_info(path: str | os.PathLike) -> dict:
+    """Check that a file is a complete WAV and describe it (sample rate, channels, frames, format).
+
+    Raises FileNotFoundError or AudioFileError (not a WAV, empty, truncated, unreadable).
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such audio file")
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a folder, not a WAV file")
+    size = p.stat().st_size
+    if size == 0:
+        raise AudioFileError(f"{p}: the file is empty (0 bytes), not a WAV recording")
+    with open(p, "rb") as f:
+        head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"RIFX") or head[8:12] != b"WAVE":
+        raise AudioFileError(
+            f"{p}: not a WAV file (it starts with {head[:12]!r}, a WAV starts with b'RIFF....WAVE'); "
+            "convert it first, e.g. `ffmpeg -i input.mp3 -ar 16000 output.wav`"
+        )
+    if head[:4] == b"RIFF":
+        chunks = _riff_chunks(p, size)
+        if "fmt " not in chunks:
+            raise AudioFileError(f"{p}: truncated or damaged WAV: no 'fmt ' chunk describing the samples")
+        if "data" not in chunks:
+            raise AudioFileError(f"{p}: truncated WAV: the header is there but the 'data' chunk with the samples is missing")
+        declared, present = chunks["data"]
+        if present < declared and declared != 0xFFFFFFFF:  # all ones: a streaming writer never filled it in
+            raise AudioFileError(
+                f"{p}: truncated WAV: the header declares {declared} bytes of samples but only {present} "
+                "are in the file (an interrupted download or copy?)"
+            )
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile's own words are the best description here
+        raise AudioFileError(f"{p}: unreadable WAV ({exc})") from exc
+    return {
+        "sr": int(info.samplerate),
+        "channels": int(info.channels),
+        "frames": int(info.frames),
+        "subtype": info.subtype,
+        "bits": _BIT_DEPTH.get(info.subtype),
+        "seconds": info.frames / info.samplerate if info.samplerate else 0.0,
+    }
+
+
+def _notice(msg: str, strict: bool) -> None:
+    if strict:
+        raise AudioFileError(msg + " (strict=True: fix the file or call with strict=False)")
+    warnings.warn(msg, AudioInputWarning, stacklevel=3)
+
+
+def read_wav(
+    path: str | os.PathLike,
+    sr: int | None = 16000,
+    *,
+    mono: bool = True,
+    strict: bool = False,
+    on_clip: str = "error",
+) -> tuple[torch.Tensor, int]:
+    """Read a WAV file as float32 in [-1, 1]: ([samples] if mono else [channels, samples], sample rate).
+
+    sr: the sample rate wanted (None keeps the file's); other rates are resampled, with a
+    warning. on_clip: what to do with float samples beyond +-1: "error", "clip" or "normalize".
+    """
+    import soundfile as sf
+
+    if on_clip not in ("error", "clip", "normalize"):
+        raise ValueError(f"on_clip must be 'error', 'clip' or 'normalize', got {on_clip!r}")
+    p = Path(path)
+    info = wav_info(p)
+    if info["frames"] == 0:
+        raise AudioFileError(f"{p}: the WAV holds no samples (zero length)")
+    try:
+        data, file_sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioFileError(f"{p}: unreadable WAV ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{p}: the WAV holds no samples (zero length)")
+    bad = ~np.isfinite(data)
+    if bad.any():
+        first = int(np.argwhere(bad)[0][0])
+        raise AudioFileError(
+            f"{p}: {int(bad.sum())} NaN/Inf samples (the first at sample {first}, {first / file_sr:.3f} s); "
+            "the file is corrupt or was written from a diverged model"
+        )
+    bits = info["bits"]
+    if bits == 8:
+        _notice(f"{p}: 8-bit PCM has only 256 levels (noise floor about -48 dB); converted to float32", strict)
+    elif bits == 24:
+        _notice(f"{p}: 24-bit PCM converted to float32", strict)
+    peak = float(np.abs(data).max())
+    if peak > 1.0:
+        over = int((np.abs(data) > 1.0).sum())
+        if on_clip == "error":
+            raise AudioFileError(
+                f"{p}: {over} samples exceed +-1 (peak {peak:.3g}); float WAV beyond full scale would clip on "
+                "playback. Read with on_clip='normalize' (scale to peak 1) or on_clip='clip'"
+            )
+        if on_clip == "normalize":
+            data = data / peak
+        else:
+            data = np.clip(data, -1.0, 1.0)
+        done = "scaled to peak 1" if on_clip == "normalize" else "clipped to +-1"
+        _notice(f"{p}: {over} samples beyond +-1 (peak {peak:.3g}); {done}", strict=False)
+    audio = torch.from_numpy(np.ascontiguousarray(data.T))  # [channels, samples]
+    if mono and audio.shape[0] > 1:
+        _notice(f"{p}: {audio.shape[0]} channels (stereo) mixed down to mono", strict)
+        audio = audio.mean(dim=0, keepdim=True)
+    if sr is not None and file_sr != sr:
+        _notice(f"{p}: sample rate {file_sr} Hz resampled to {sr} Hz", strict)
+        import torchaudio.functional as AF
+
+        audio = AF.resample(audio, file_sr, sr)
+        file_sr = sr
+    return (audio[0] if mono else audio), int(file_sr)
+
+
+def write_wav(path: str | os.PathLike, audio, sr: int, *, subtype: str = "PCM_16") -> Path:
+    """Write [samples] or [channels, samples] audio in [-1, 1] to a WAV file, atomically.
+
+    NaN/Inf or samples beyond +-1 are refused (they would be silently wrapped or clipped):
+    scale the audio first, e.g. audio / audio.abs().max().
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    x = audio.detach().cpu().float().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio, np.float32)
+    if x.ndim == 2:
+        x = x.T  # soundfile wants [frames, channels]
+    elif x.ndim != 1:
+        raise ValueError(f"audio must be [samples] or [channels, samples], got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"refusing to write {p}: the audio is empty")
+    if not np.isfinite(x).all():
+        raise ValueError(f"refusing to write {p}: the audio has NaN/Inf samples")
+    peak = float(np.abs(x).max())
+    if peak > 1.0 + 1e-6:
+        raise ValueError(f"refusing to write {p}: peak {peak:.3g} exceeds full scale 1; scale the audio first")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.stem}.tmp-{os.getpid()}.wav")
+    try:
+        sf.write(str(tmp), np.clip(x, -1.0, 1.0), int(sr), subtype=subtype, format="WAV")
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p

@@ -1,0 +1,67 @@
+"""Plotting helpers shared by the chapters: small committed figures and grids.
+
+Figures end up inside committed notebooks, so they are kept small: `small_figures()` sets a
+low resolution and a compact default size once per notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def small_figures(dpi: int = 72, size: tuple[float, float] = (5.0, 2.5), font_size: float = 8.0) -> None:
+    """Make matplotlib figures small (low dpi, compact size and fonts) for committed notebooks."""
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt  # noqa: F401  (activates the notebook backend first, so it cannot undo this)
+
+    mpl.rcParams.update({
+        "figure.dpi": dpi,
+        "savefig.dpi": dpi,
+        "figure.figsize": size,
+        "font.size": font_size,
+        "axes.titlesize": font_size + 1,
+        "axes.labelsize": font_size,
+        "xtick.labelsize": font_size - 1,
+        "ytick.labelsize": font_size - 1,
+        "legend.fontsize": font_size - 1,
+        "figure.constrained_layout.use": True,
+    })
+
+
+def spectrogram_grid(
+    audios: Sequence,
+    sr: int,
+    *,
+    ncols: int,
+    titles: Sequence[str] | None = None,
+    row_labels: Sequence[str] | None = None,
+    log_freq: bool = True,
+    cell: tuple[float, float] = (1.3, 1.0),
+    n_fft: int = 512,
+    hop: int = 128,
+    colors: int | None = 12,
+):
+    """A grid of small spectrograms (one per sound), e.g. instrument families x pitches.
+
+    The colour map is quantised to `colors` levels by default: the PNG stays small in a
+    committed notebook and the picture barely changes."""
+    import matplotlib.pyplot as plt
+
+    from .audio.analysis import plot_spectrogram
+
+    n = len(audios)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell[0] * ncols + 0.8, cell[1] * nrows + 0.3), squeeze=False,
+                             sharex=True, sharey=True, layout="none")  # constrained layout is slow for big grids
+    fig.subplots_adjust(left=0.75 / (cell[0] * ncols + 0.8), right=0.98, bottom=0.3 / (cell[1] * nrows + 0.3),
+                        top=1 - 0.25 / (cell[1] * nrows + 0.3), wspace=0.08, hspace=0.35)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        plot_spectrogram(audios[i], sr, ax=ax, log_freq=log_freq, n_fft=n_fft, hop=hop, labels=False,
+                         title=titles[i] if titles else None, colors=colors)
+        ax.tick_params(labelsize=6)
+        if row_labels is not None and i % ncols == 0:
+            ax.set_ylabel(row_labels[i // ncols], fontsize=7)
+    return fig
