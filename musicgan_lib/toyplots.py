@@ -24,7 +24,6 @@ def scatter_over_training(mixture: GaussianMixture2D, snapshots: list[tuple[int,
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.7", label="real")
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.5, label="generated")
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), title=f"step {step}", xticks=[], yticks=[], aspect="equal")
-    fig.tight_layout()
     return fig
 
 
@@ -38,7 +37,13 @@ def decision_surface(critic: nn.Module, mixture: GaussianMixture2D, generated: T
     pack = getattr(critic, "pack", 1)
     was_training = critic.training
     critic.eval()
-    logits = critic(points.repeat_interleave(pack, dim=0)).reshape(-1)
+    if getattr(critic, "minibatch_std", False):
+        # This critic also looks at its batch's spread: score each point as part of a
+        # generated batch, the way it meets points in training.
+        chunks = [critic(torch.cat([generated, chunk]))[len(generated):] for chunk in points.split(64)]
+        logits = torch.cat(chunks).reshape(-1)
+    else:
+        logits = critic(points.repeat_interleave(pack, dim=0)).reshape(-1)
     critic.train(was_training)
     prob = torch.sigmoid(logits).reshape(resolution, resolution)
     fig, ax = plt.subplots(figsize=(3.6, 3.2))
@@ -47,7 +52,6 @@ def decision_surface(critic: nn.Module, mixture: GaussianMixture2D, generated: T
     ax.scatter(mixture.modes[:, 0], mixture.modes[:, 1], s=30, marker="x", c="gold")
     fig.colorbar(im, ax=ax, label="D(x): P(real)")
     ax.set(title="discriminator's decision surface", xticks=[], yticks=[])
-    fig.tight_layout()
     return fig
 
 
@@ -65,7 +69,6 @@ def loss_curves(history: dict[str, list[float]], keys=("d_loss", "g_loss"), smoo
             ax.plot(steps, values, label=key)
     ax.set(xlabel="step", ylabel="loss", title=title)
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
@@ -79,5 +82,4 @@ def samples_by_method(runs, mixture_name: str, seed: int = 0):
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.5)
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
         ax.set(title=f"{run.method}\n{run.report.modes_covered}/{run.report.n_modes} modes", xticks=[], yticks=[], aspect="equal")
-    fig.tight_layout()
     return fig

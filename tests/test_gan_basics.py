@@ -80,9 +80,17 @@ def test_summary_best_method_and_table():
     mm = next(s for s in summaries if s.method == "minimax")
     assert (mm.modes_mean, mm.modes_min, mm.modes_max, mm.seeds) == (7.0, 6, 8, 2)
     assert mm.high_quality_mean == pytest.approx(0.8)
-    assert ch1.best_method(summaries, "ring").method == "non-saturating"  # ties on modes broken by quality
+    assert ch1.best_method(summaries, "ring").method == "non-saturating"
+    # harmonic mean of coverage (7/8) and quality (0.8)
+    assert ch1.balance_score(mm) == pytest.approx(2 * 0.875 * 0.8 / (0.875 + 0.8))
     table = ch1.results_table(summaries)
-    assert "minimax" in table and "7.00/8  (6-8)" in table and "85.0%" in table
+    assert "minimax" in table and "7.00/8  (6-8)" in table and "85.0%" in table and "0.836" in table
+
+
+def test_best_method_prefers_balance_over_coverage_alone():
+    runs = [_fake_run("grid", "blurry", 0, 25, 0.30, n=25), _fake_run("grid", "sharp", 0, 23, 0.60, n=25),
+            _fake_run("grid", "collapsed", 0, 3, 1.0, n=25)]
+    assert ch1.best_method(ch1.summarise(runs), "grid").method == "sharp"
 
 
 @pytest.mark.slow
@@ -91,3 +99,19 @@ def test_compare_methods_in_worker_processes_matches_in_process():
     parallel = ch1.compare_methods([grid()], ["minimax"], config, workers=2)
     serial = ch1.compare_methods([grid()], ["minimax"], config, workers=1)
     assert [r.report for r in parallel] == [r.report for r in serial]
+
+
+def test_plots_draw_from_a_short_run():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from musicgan_lib import toyplots
+
+    config = replace(ch1.ToyConfig(steps=20, hidden=16, layers=2, batch_size=64, seeds=(0,)), snapshot_every=10)
+    for method in ("non-saturating", "minibatch-std", "pacgan4"):
+        run = ch1.train_toy_gan(grid(), method, 0, config, quiet=True)
+        assert len(toyplots.scatter_over_training(grid(), run.snapshots).axes) == 2
+        fig = toyplots.decision_surface(run.critic, grid(), run.snapshots[-1][1], resolution=20)
+        assert fig.axes[0].images[0].get_array().shape == (20, 20)
+    assert toyplots.loss_curves(run.history, smooth=5).axes[0].lines
+    assert len(toyplots.samples_by_method([run], "grid").axes) == 1
