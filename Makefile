@@ -33,7 +33,10 @@ test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: install system-deps
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	@# Live widgets need a kernel that is not in batch mode; the venv's python3 kernel first.
+	env -u MUSICGAN_BATCH -u CI -u MPLBACKEND JUPYTER_PREFER_ENV_PATH=1 \
+	  JUPYTER_CONFIG_PATH="$(CURDIR)/scripts/lab_config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks"
 
 notebooks: install system-deps
 	$(BIN)/python scripts/build_notebooks.py $(NB)
