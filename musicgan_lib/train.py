@@ -215,13 +215,15 @@ class GANTrainer:
         checkpoint_every: int = 0,
         callbacks: Iterable[Every] = (),
         description: str = "GAN",
+        cpu_amp: bool = False,
     ) -> None:
         self.generator, self.critic, self.loss = generator, critic, loss
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.sample_real, self.sample_latent = sample_real, sample_latent
         self.batch_size, self.n_critic = batch_size, n_critic
         self.device = torch.device(device)
-        self.amp = amp and self.device.type == "cuda"
+        # bf16 autocast: `amp` on CUDA; `cpu_amp` also on CPUs (pays off with AVX512-BF16 / AMX).
+        self.amp = (amp and self.device.type == "cuda") or (cpu_amp and self.device.type == "cpu")
         self.ema = (
             AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             if ema_decay

@@ -1,0 +1,237 @@
+"""One DCGAN training step: this project's training core vs a plain eager loop, side by side.
+
+    .venv/bin/python benchmarks/bench_dcgan_step.py                  # CPU (or the GPU if there is one)
+    .venv/bin/python benchmarks/bench_dcgan_step.py --compile        # also torch.compile'd modules
+    .venv/bin/python benchmarks/bench_dcgan_step.py --device cuda    # GPU: bf16 autocast (+ --compile)
+
+What is timed: one full G+D step at batch 128, 32x32 RGB, ngf = ndf = 32 (`--width`), the same
+DCGAN architecture on both sides:
+* reference: written like pytorch/examples' dcgan/main.py: NCHW tensors, a Sigmoid at the end of
+  D and nn.BCELoss, default Adam(lr 2e-4, betas (0.5, 0.999)), `netD.zero_grad()`, a D step on
+  real then on `fake.detach()`, a G step through D(fake) (D's weight gradients computed and
+  thrown away), `.item()` on the logged values every step, fp32 (cudnn.benchmark on a GPU);
+* core: `musicgan_lib.train.GANTrainer` with `models.dcgan` networks as chapter 2 trains them:
+  channels_last memory format, fused Adam, logits + softplus losses, D frozen during the G step
+  (no wasted weight gradients), losses kept on the device between log flushes; on a GPU bf16
+  autocast. `--compile` adds a variant with torch.compile'd G and D.
+Both sides draw their batch from the same in-memory sprite tensor.
+
+Timing: every variant is built, warmed up (`--warmup` steps; compilation happens there and is
+reported separately), then the variants take turns for `--rounds` rounds of `--steps` steps, so
+a busy machine slows them alike. Reported: median ms per step over rounds, images/s
+(batch / step time) and each variant's speed-up over the reference, in wall-clock time and in
+process CPU time (on a shared machine, CPU time is what a step costs on a core of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference, as pytorch/examples writes it (dcgan/main.py), sized for 32x32.
+class RefGenerator(nn.Module):
+    def __init__(self, nz: int, ngf: int, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+        )  # fmt: skip
+
+    def forward(self, x):
+        return self.main(x)
+
+
+class RefDiscriminator(nn.Module):
+    def __init__(self, ndf: int, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
+        )  # fmt: skip
+
+    def forward(self, x):
+        return self.main(x).view(-1, 1).squeeze(1)
+
+
+def weights_init(m: nn.Module) -> None:
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif classname.find("BatchNorm") != -1:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: int, nz: int = 100):
+    netG = RefGenerator(nz, width).to(device)
+    netG.apply(weights_init)
+    netD = RefDiscriminator(width).to(device)
+    netD.apply(weights_init)
+    criterion = nn.BCELoss()
+    optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(0)
+    real_label, fake_label = 1.0, 0.0
+
+    def step() -> None:
+        idx = torch.randint(data.shape[0], (batch,), generator=gen)
+        # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+        netD.zero_grad()
+        real_cpu = data[idx.to(data.device)]
+        batch_size = real_cpu.size(0)
+        label = torch.full((batch_size,), real_label, dtype=real_cpu.dtype, device=device)
+        output = netD(real_cpu)
+        errD_real = criterion(output, label)
+        errD_real.backward()
+        D_x = output.mean().item()
+        noise = torch.randn(batch_size, nz, 1, 1, device=device)
+        fake = netG(noise)
+        label.fill_(fake_label)
+        output = netD(fake.detach())
+        errD_fake = criterion(output, label)
+        errD_fake.backward()
+        D_G_z1 = output.mean().item()
+        errD = errD_real + errD_fake
+        optimizerD.step()
+        # (2) Update G network: maximize log(D(G(z)))
+        netG.zero_grad()
+        label.fill_(real_label)
+        output = netD(fake)
+        errG = criterion(output, label)
+        errG.backward()
+        D_G_z2 = output.mean().item()
+        optimizerG.step()
+        _ = (errD.item(), errG.item(), D_x, D_G_z1, D_G_z2)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            step()
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# This project's core.
+def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool):
+    from musicgan_lib.data.sprites import tensor_sampler
+    from musicgan_lib.losses import NonSaturatingLoss
+    from musicgan_lib.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
+    from musicgan_lib.train import GANTrainer, latent_sampler
+
+    g = DCGANGenerator(100, width).to(device, memory_format=torch.channels_last)
+    d = DCGANDiscriminator(width).to(device, memory_format=torch.channels_last)
+    g_opt, d_opt = dcgan_optimizers(g, d)
+    if compile_:
+        g, d = torch.compile(g), torch.compile(d)
+    images = data.contiguous(memory_format=torch.channels_last)
+    trainer = GANTrainer(
+        g, d, NonSaturatingLoss(), g_opt, d_opt, tensor_sampler(images), latent_sampler(100),
+        batch_size=batch, rng=torch.Generator().manual_seed(0), device=device, amp=amp, cpu_amp=amp, description="bench",
+    )  # fmt: skip
+
+    def run(n: int) -> None:
+        trainer.loop.run(trainer.step + n)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--width", type=int, default=32, help="ngf = ndf")
+    p.add_argument("--steps", type=int, default=5, help="steps per timed round")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: leave the default)")
+    p.add_argument("--compile", action="store_true", help="add a variant with torch.compile'd G and D")
+    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast variant (GPU: core in fp32)")
+    args = p.parse_args(argv)
+
+    os.environ.setdefault("MUSICGAN_BATCH", "1")  # the core's progress bar stays quiet
+    from musicgan_lib.data.sprites import make_sprites
+    from musicgan_lib.device import pick_device
+
+    device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(0)
+    data = make_sprites(4096, seed=0).images.to(device)
+    amp = device.type == "cuda" and not args.no_amp
+    cpu_bf16 = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() and not args.no_amp
+
+    variants = {"reference (eager fp32, NCHW)": lambda: make_reference(data, device, args.width, args.batch)}
+    core_name = "core (channels_last, fused Adam" + (", bf16)" if amp else ")")
+    variants[core_name] = lambda: make_core(data, device, args.width, args.batch, False, amp)
+    if args.compile:
+        variants[core_name[:-1] + ", compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, amp)
+    if cpu_bf16:  # CPUs with native bf16 (AVX512-BF16 / AMX): autocast pays there too
+        variants["core (channels_last, fused Adam, bf16)"] = lambda: make_core(data, device, args.width, args.batch, False, True)
+        if args.compile:
+            variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, True)
+
+    import io
+    from contextlib import redirect_stdout
+
+    steps, setup = {}, {}
+    for name, make in variants.items():
+        t0 = time.perf_counter()
+        with redirect_stdout(io.StringIO()):  # the core prints progress lines in batch mode
+            fn = make()
+            fn(args.warmup)
+        _sync(device)
+        steps[name], setup[name] = fn, time.perf_counter() - t0
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    cpu: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(args.rounds):
+        for name, fn in steps.items():
+            _sync(device)
+            t0, c0 = time.perf_counter(), time.process_time()
+            with redirect_stdout(io.StringIO()):
+                fn(args.steps)
+            _sync(device)
+            times[name].append((time.perf_counter() - t0) / args.steps)
+            cpu[name].append((time.process_time() - c0) / args.steps)
+
+    ref = statistics.median(next(iter(times.values())))
+    ref_cpu = statistics.median(next(iter(cpu.values())))
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"DCGAN step, batch {args.batch}, 32x32, ngf = ndf = {args.width}, on {where}, torch {torch.__version__}")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'variant':48s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
+    for name, ts in times.items():
+        med, c = statistics.median(ts), statistics.median(cpu[name])
+        print(
+            f"{name:48s} {1000 * med:9.1f} {1000 * min(ts):8.1f} {args.batch / med:9.0f} {ref / med:8.2f}x "
+            f"{1000 * c:8.1f} {ref_cpu / c:6.2f}x {setup[name]:10.1f}"
+        )
+    print("ms/step, images/s: wall clock (median over rounds); CPU ms: process CPU time per step (all threads);")
+    print("speed-up and CPU x: the reference's median over the variant's (wall clock / CPU time)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Image helpers for the image chapters: grids, training-progress GIFs, latent interpolation.
+
+Plain NumPy + Pillow + imageio (no torchvision): a grid is just a padded reshape, and a GIF
+is a list of uint8 frames. Images come in as tensors [N, C, H, W] in [-1, 1] (what the
+generators produce) and go out as uint8 arrays [H, W, 3] that matplotlib, Pillow and
+imageio all understand. Pixel art is upscaled with nearest neighbour so pixels stay crisp.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def to_uint8(images: Tensor | np.ndarray) -> np.ndarray:
+    """[N, C, H, W] (or [C, H, W]) in [-1, 1] -> uint8 [N, H, W, 3] (grey images are repeated to RGB)."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected images [N, 1 or 3, H, W] in [-1, 1], got shape {tuple(x.shape)}")
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscale of a uint8 [H, W, C] array by an integer factor (crisp pixel art)."""
+    if factor < 1 or int(factor) != factor:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    if factor == 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def image_grid(
+    images: Tensor | np.ndarray,
+    nrow: int | None = None,
+    padding: int = 1,
+    pad_value: int = 255,
+    scale: int = 1,
+) -> np.ndarray:
+    """Tile images [N, C, H, W] in [-1, 1] into one uint8 [rows*H', nrow*W', 3] picture.
+
+    `nrow` images per row (default: as square as possible); `padding` pixels of `pad_value`
+    between tiles and around the edge; `scale` upscales the whole grid (nearest neighbour).
+    """
+    tiles = to_uint8(images)
+    n, h, w, c = tiles.shape
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    hp, wp = h + padding, w + padding
+    grid = np.full((rows * hp + padding, nrow * wp + padding, c), pad_value, dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[padding + r * hp : padding + r * hp + h, padding + col * wp : padding + col * wp + w] = tiles[i]
+    return upscale(grid, scale)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode a uint8 [H, W, 3] array as PNG (for IPython.display.Image without a file)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def label_frame(image: np.ndarray, text: str, height: int = 12, background: int = 255, colour: int = 0) -> np.ndarray:
+    """Add a strip with `text` (Pillow's built-in bitmap font) under a uint8 [H, W, 3] image."""
+    from PIL import Image, ImageDraw
+
+    h, w, c = image.shape
+    strip = Image.new("RGB", (w, height), (background,) * 3)
+    ImageDraw.Draw(strip).text((2, max(0, (height - 11) // 2)), text, fill=(colour,) * 3)
+    return np.concatenate([image, np.asarray(strip, dtype=np.uint8)[..., :c]], axis=0)
+
+
+def progress_gif_frames(frames: Sequence[tuple[int, np.ndarray]], scale: int = 2, nrow: int = 4) -> list[np.ndarray]:
+    """Turn stored training frames (step, uint8 [n, H, W, 3] samples) into grids labelled "step N"."""
+    out = []
+    for step, samples in frames:
+        tiles = np.ascontiguousarray(samples)
+        imgs = torch.from_numpy(tiles).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        out.append(label_frame(image_grid(imgs, nrow=nrow, scale=scale), f"step {step}"))
+    return out
+
+
+def write_gif(
+    frames: Sequence[np.ndarray],
+    path: str | os.PathLike,
+    fps: float = 4.0,
+    hold_last: int = 4,
+    loop: int = 0,
+) -> Path:
+    """Write uint8 frames [H, W, 3] (all the same size) as an animated GIF with imageio.
+
+    The last frame is shown `hold_last` times as long, so the final result can be looked at
+    before the animation starts over. Returns the path.
+    """
+    import imageio.v2 as imageio
+
+    if not frames:
+        raise ValueError("write_gif needs at least one frame")
+    shapes = {tuple(f.shape) for f in frames}
+    if len(shapes) != 1:
+        raise ValueError(f"all GIF frames must have the same shape, got {sorted(shapes)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame_ms = 1000.0 / fps
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * max(1, hold_last)]
+    imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], format="GIF", duration=durations, loop=loop)
+    return path
+
+
+def read_gif(path: str | os.PathLike) -> np.ndarray:
+    """All frames of a GIF as uint8 [T, H, W, 3] (to check what `write_gif` wrote)."""
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(Path(path))
+    return np.stack([np.asarray(f)[..., :3] for f in frames])
+
+
+def show_gif(path: str | os.PathLike, width: int = 240):
+    """An IPython display object that shows a GIF inline at `width` pixels (small in the committed notebook)."""
+    from IPython.display import Image
+
+    return Image(filename=str(path), width=width)
+
+
+def slerp(z0: Tensor, z1: Tensor, t: Tensor | float) -> Tensor:
+    """Spherical interpolation between latents (White, 2016): stays on the shell where Gaussian
+    latents live, whereas the straight line's midpoint has a norm about 1/sqrt(2) as large."""
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+    a, b = z0.flatten(), z1.flatten()
+    cos = (a @ b / (a.norm() * b.norm()).clamp_min(1e-12)).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    t = t.reshape(-1, *([1] * z0.dim()))
+    if omega.abs() < 1e-6:  # (anti)parallel: fall back to a straight line
+        return (1 - t) * z0 + t * z1
+    s = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / s * z0 + torch.sin(t * omega) / s * z1
+
+
+def interpolate_latents(z0: Tensor, z1: Tensor, steps: int = 8, mode: str = "slerp") -> Tensor:
+    """`steps` latents from z0 to z1 (both included), [steps, *z0.shape], spherical or linear."""
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype, device=z0.device)
+    if mode == "slerp":
+        return slerp(z0, z1, t)
+    if mode == "linear":
+        return (1 - t.reshape(-1, *([1] * z0.dim()))) * z0 + t.reshape(-1, *([1] * z0.dim())) * z1
+    raise ValueError(f"mode must be 'slerp' or 'linear', got {mode!r}")
+
+
+def show_grid(grid: np.ndarray, title: str | None = None, width: float = 4.0):
+    """Show a uint8 grid with matplotlib (no axes, nearest interpolation); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    h, w = grid.shape[:2]
+    fig, ax = plt.subplots(figsize=(width, width * h / w + (0.3 if title else 0.0)))
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout(pad=0.2)
+    return fig

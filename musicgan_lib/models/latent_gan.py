@@ -1,0 +1,261 @@
+"""A conditional GAN whose samples are not sounds but *encodings* of sounds.
+
+Chapter 6's autoencoder squeezes a one-second note into a small per-note latent z (timbre,
+envelope, loudness) plus the pitch curve f0. Its decoder turns any (z, f0) back into audio. So
+a GAN that learns the distribution of z, given the pitch and instrument family we ask for,
+is a note generator: sample z, decode it at the pitch's frequency, and you have a new note.
+The GAN's job is tiny (16 numbers instead of 16,000 samples), which is why it trains in
+minutes on a CPU, and the decoder guarantees that every sample is at least a plausible sound.
+
+Both networks see the condition (pitch, family):
+* the generator maps noise + pitch embedding + family embedding to a latent through an MLP;
+* the critic scores (latent, condition) with an MLP plus a *projection* term
+  <embed(condition), features(latent)> (Miyato & Koyama, 2018), which makes "is this a
+  plausible latent *for this pitch and family*" easy to express.
+
+GANTrainer passes one tensor around, so conditions travel with the data as extra columns:
+generator input [noise | pitch | family] -> output [latent | pitch | family], the critic reads
+the same layout. The critic turns the condition columns into embeddings through integer
+indices, so no gradient flows into them and the gradient penalty constrains the critic in the
+latent only. `conditional_samplers` gives the fakes of every critic step the *same*
+conditions as the real batch, so the penalty's interpolates stay inside one condition.
+
+The GAN works on standardised latents (zero mean, unit variance per coordinate of the training
+set); the generator stores that affine map and `to_autoencoder` undoes it. (Full PCA whitening,
+which also scales the directions the autoencoder barely uses up to unit variance, was tried and
+is much worse: the real latents lie on a curved surface of 3-4 dimensions, and whitening
+stretches its slight curvature across the thin directions into structure the GAN cannot match.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "LatentCritic",
+    "LatentGenerator",
+    "conditional_samplers",
+    "interpolate",
+    "pack_conditions",
+    "principal_basis",
+    "slerp",
+]
+
+PITCH_LO, PITCH_HI = 48, 84  # the notes data set's range (chapter 5)
+N_FAMILIES = 8
+
+
+def pack_conditions(x: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
+    """[x | pitch | family] as one float tensor: the layout GANTrainer passes to G and the critic."""
+    return torch.cat([x, pitch.to(x).reshape(-1, 1), family.to(x).reshape(-1, 1)], dim=1)
+
+
+class _Conditioner(nn.Module):
+    """Pitch (embedding + a scalar for "how high") and family (embedding of a one-hot or soft mix)."""
+
+    def __init__(self, embed_dim: int, pitch_range: tuple[int, int], n_families: int) -> None:
+        super().__init__()
+        self.pitch_lo, self.pitch_hi = pitch_range
+        self.n_pitches = self.pitch_hi - self.pitch_lo + 1
+        self.n_families = n_families
+        self.pitch = nn.Embedding(self.n_pitches, embed_dim)
+        self.family = nn.Linear(n_families, embed_dim, bias=False)
+        self.out_dim = 2 * embed_dim + 1
+
+    def forward(self, pitch: Tensor, family: Tensor) -> Tensor:
+        p = pitch.round().long().reshape(-1)
+        if p.numel() and (p.min() < self.pitch_lo or p.max() > self.pitch_hi):
+            raise ValueError(f"pitch outside the model's MIDI range {self.pitch_lo}..{self.pitch_hi}")
+        if family.ndim == 2 and family.shape[1] == self.n_families:
+            fam = family.float()  # a soft mix of families (timbre morphs)
+        else:
+            f = family.round().long().reshape(-1)
+            if f.numel() and (f.min() < 0 or f.max() >= self.n_families):
+                raise ValueError(f"family index outside 0..{self.n_families - 1}")
+            fam = F.one_hot(f, self.n_families).float()
+        height = ((p.float() - (self.pitch_lo + self.pitch_hi) / 2) / (self.pitch_hi - self.pitch_lo) * 2).unsqueeze(1)
+        return torch.cat([self.pitch(p - self.pitch_lo), self.family(fam.to(self.family.weight)), height.to(fam)], dim=1)
+
+
+def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*mods)
+
+
+class LatentGenerator(nn.Module):
+    """noise [B, noise_dim] + (pitch, family) -> standardised autoencoder latent [B, latent_dim]."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        noise_dim: int = 32,
+        hidden: int = 256,
+        layers: int = 3,
+        embed_dim: int = 16,
+        pitch_range: tuple[int, int] = (PITCH_LO, PITCH_HI),
+        n_families: int = N_FAMILIES,
+    ) -> None:
+        super().__init__()
+        self.latent_dim, self.noise_dim = latent_dim, noise_dim
+        self.cond = _Conditioner(embed_dim, pitch_range, n_families)
+        self.body = _mlp(noise_dim + self.cond.out_dim, hidden, layers)
+        self.head = nn.Linear(hidden, latent_dim)
+        # the affine map between the GAN's (whitened) latents x and the autoencoder's z:
+        # z = x @ unwhiten + mean,  x = (z - mean) @ whiten
+        self.register_buffer("z_mean", torch.zeros(latent_dim))
+        self.register_buffer("z_whiten", torch.eye(latent_dim))
+        self.register_buffer("z_unwhiten", torch.eye(latent_dim))
+        # the head's output coordinates: standardised latent = head(h) @ out_basis (see set_output_basis)
+        self.register_buffer("out_basis", torch.eye(latent_dim))
+
+    def set_latent_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Per-coordinate standardisation (a diagonal whitening)."""
+        std = std.reshape(-1).clamp(min=1e-6)
+        self.set_latent_transform(mean, torch.diag(1.0 / std), torch.diag(std))
+
+    def set_latent_transform(self, mean: Tensor, whiten: Tensor, unwhiten: Tensor) -> None:
+        """Any affine map: x = (z - mean) @ whiten, z = x @ unwhiten + mean."""
+        self.z_mean.copy_(mean.reshape(-1))
+        self.z_whiten.copy_(whiten)
+        self.z_unwhiten.copy_(unwhiten)
+
+    def set_output_basis(self, basis: Tensor) -> None:
+        """Express the head's output in a basis of the standardised latent space (rows = basis vectors)."""
+        self.out_basis.copy_(basis)
+
+    def generate(self, noise: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
+        """Standardised latents [B, latent_dim] for noise [B, noise_dim], pitch [B] (MIDI), family [B] or [B, n_families]."""
+        return self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1))) @ self.out_basis
+
+    def forward(self, packed: Tensor) -> Tensor:
+        """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family]."""
+        noise, pitch, family = packed[:, : self.noise_dim], packed[:, self.noise_dim], packed[:, self.noise_dim + 1]
+        return pack_conditions(self.generate(noise, pitch, family), pitch, family)
+
+    def to_autoencoder(self, x: Tensor) -> Tensor:
+        """Undo the standardisation: the latent the chapter-6 decoder expects."""
+        return x @ self.z_unwhiten + self.z_mean
+
+    def from_autoencoder(self, z: Tensor) -> Tensor:
+        return (z - self.z_mean) @ self.z_whiten
+
+    @torch.no_grad()
+    def sample(self, pitch: Tensor, family: Tensor, noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Autoencoder latents [B, latent_dim] for the given conditions (eval mode, no grad)."""
+        device = self.head.weight.device
+        if noise is None:
+            noise = torch.randn(len(pitch), self.noise_dim, generator=generator)
+        was = self.training
+        self.eval()
+        out = self.to_autoencoder(self.generate(noise.to(device), pitch.to(device), family.to(device)))
+        self.train(was)
+        return out
+
+
+class LatentCritic(nn.Module):
+    """(standardised latent, pitch, family) -> one score; MLP + projection of the condition embedding.
+
+    No normalisation layers: the gradient penalty needs each sample's score to depend on that
+    sample only.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden: int = 256,
+        layers: int = 3,
+        embed_dim: int = 16,
+        pitch_range: tuple[int, int] = (PITCH_LO, PITCH_HI),
+        n_families: int = N_FAMILIES,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.cond = _Conditioner(embed_dim, pitch_range, n_families)
+        self.body = _mlp(latent_dim + self.cond.out_dim, hidden, layers)
+        self.head = nn.Linear(hidden, 1)
+        self.project = nn.Linear(self.cond.out_dim, hidden, bias=False)
+
+    def score(self, z: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
+        c = self.cond(pitch, family)
+        h = self.body(torch.cat([z, c], dim=1))
+        return self.head(h) + (self.project(c) * h).sum(dim=1, keepdim=True) / math.sqrt(h.shape[1])
+
+    def forward(self, packed: Tensor) -> Tensor:
+        d = self.latent_dim
+        return self.score(packed[:, :d], packed[:, d], packed[:, d + 1])
+
+
+def conditional_samplers(
+    latents: Tensor, pitch: Tensor, family: Tensor, noise_dim: int
+) -> tuple[Callable[[int, torch.Generator], Tensor], Callable[[int, torch.Generator], Tensor]]:
+    """(sample_real, sample_latent) for GANTrainer over standardised latents with their labels.
+
+    sample_real draws a batch of training rows; the next sample_latent call of the same size
+    reuses that batch's (pitch, family), so each critic step compares real and fake latents
+    for identical conditions (the usual conditional-GAN practice) and the penalty's interpolates
+    keep a valid condition. Any other call draws conditions from the training rows. All draws
+    come from the loop's generator, so a resumed run sees the same stream.
+    """
+    n = latents.shape[0]
+    data = pack_conditions(latents.float(), pitch, family)
+    last: dict[str, Tensor] = {}
+
+    def sample_real(batch: int, rng: torch.Generator) -> Tensor:
+        idx = torch.randint(0, n, (batch,), generator=rng)
+        last["cond"] = data[idx, -2:]
+        return data[idx]
+
+    def sample_latent(batch: int, rng: torch.Generator) -> Tensor:
+        cond = last.pop("cond", None)
+        if cond is None or cond.shape[0] != batch:
+            cond = data[torch.randint(0, n, (batch,), generator=rng), -2:]
+        return torch.cat([torch.randn(batch, noise_dim, generator=rng), cond], dim=1)
+
+    return sample_real, sample_latent
+
+
+def principal_basis(z: Tensor, floor: float = 1e-4) -> Tensor:
+    """Rows sqrt(lambda_k) * v_k: the principal axes of z [N, D], each scaled by its standard deviation.
+
+    As the generator's output basis, a direction the data barely uses is also one the generator
+    can only move in small steps: a unit of output (and of every weight update) along it is as
+    small as the data's spread there. The critic still judges the plain standardised latents.
+    Eigenvalues are floored at `floor` * the largest, so no direction is switched off entirely.
+    """
+    zc = z.double() - z.double().mean(0)
+    evals, evecs = torch.linalg.eigh(torch.cov(zc.T))
+    evals = evals.clamp(min=floor * float(evals.max()))
+    return (evecs * evals.sqrt()).T.float()
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
+    """Spherical interpolation between rows of a and b (the path Gaussian noise vectors prefer).
+
+    A straight line between two Gaussian noise vectors passes through vectors of unusually
+    small norm (the middle of the line is closer to the origin), which the generator rarely
+    saw; the great circle keeps the norm typical.
+    """
+    t = torch.as_tensor(t, dtype=a.dtype).reshape(-1, 1)
+    an, bn = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    omega = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+
+
+def interpolate(a: Tensor, b: Tensor, steps: int, mode: str = "slerp") -> Tensor:
+    """`steps` points from a [D] to b [D] inclusive: "slerp" (for noise) or "linear" (for latents)."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    t = torch.linspace(0, 1, steps)
+    if mode == "linear":
+        return a.unsqueeze(0) * (1 - t).unsqueeze(1) + b.unsqueeze(0) * t.unsqueeze(1)
+    if mode == "slerp":
+        return slerp(a.unsqueeze(0).expand(steps, -1), b.unsqueeze(0).expand(steps, -1), t)
+    raise ValueError(f"unknown interpolation mode {mode!r}: use 'slerp' or 'linear'")

@@ -1,0 +1,255 @@
+# %% [markdown]
+# # Chapter 2 — DCGAN on pixel-art characters, with mode collapse measured
+#
+# Chapter 1 played the GAN game on points in the plane. Now the samples are **images**: 32×32
+# pixel-art characters. The networks become convolutional, following the recipe of
+# Radford, Metz & Chintala (2016), *Unsupervised Representation Learning with Deep Convolutional
+# GANs* — **DCGAN**, the first GAN recipe that trained reliably on images.
+#
+# The characters are drawn by a small procedural generator (`musicgan_lib.data.sprites`), so every
+# real sprite comes with exact labels: hair colour (5), hair style (4), skin (3), shirt (4) and
+# hat or no hat (2) — **480 combinations**, all equally likely. That is what lets us *measure*
+# mode collapse on images, as we counted modes on the ring in chapter 1: a classifier reads the
+# attributes off every generated sprite, and we count which combinations the generator makes.
+
+# %% tags=["parameters"]
+PROFILE = "quick"  # "quick": shipped weights + a short live training on a laptop; "full": train from scratch (GPU)
+SEED = 0
+DEVICE = "auto"
+RETRAIN = False  # True: train both recipes here instead of loading assets/dcgan_*_<profile>.safetensors
+
+# %%
+import time
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+from musicgan_lib.data.sprites import ATTRIBUTE_NAMES, N_COMBINATIONS, SPRITE_ATTRIBUTES, expected_coverage, make_sprites
+from musicgan_lib.device import pick_device, seed_everything
+from musicgan_lib.imaging import image_grid, interpolate_latents, progress_gif_frames, show_gif, show_grid, write_gif
+from musicgan_lib.metrics.attributes import mode_collapse_plot
+from musicgan_lib.models.dcgan import count_parameters
+from musicgan_lib.record import output_dir, record
+from musicgan_lib.recipes import dcgan_pixels as ch2
+from musicgan_lib.viz import small_figures
+
+small_figures()
+warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
+device = pick_device(DEVICE)
+seed_everything(SEED)
+config = ch2.DCGANConfig.for_profile(PROFILE)
+RECIPES = (ch2.PLAIN, ch2.REMEDY)
+shipped_paths = {name: ch2.shipped_path(name, PROFILE) for name in RECIPES}
+use_shipped = not (RETRAIN or config.retrain) and all(p.exists() for p in shipped_paths.values())
+start_time = time.perf_counter()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"profile {PROFILE}: batch {config.batch_size}, latent {config.latent_dim}, ngf = ndf = {config.ngf}, "
+      f"{config.dataset_size} training sprites, {config.steps} steps per full run")
+print("attributes:", ", ".join(f"{k} ({len(v)})" for k, v in SPRITE_ATTRIBUTES.items()), f"-> {N_COMBINATIONS} combinations")
+print("weights:", "shipped (assets/), plus a short live run" if use_shipped else "trained here, from scratch")
+
+# %% [markdown]
+# ## The data
+#
+# Forty real sprites. Besides the five attributes, every sprite has a random pose (leg length,
+# arm down or waving, eye direction) and a random 1-pixel offset: variation the generator has to
+# learn, but that the attribute classifier is trained to ignore.
+
+# %%
+real_batch = make_sprites(40, seed=SEED)
+fig = show_grid(image_grid(real_batch.images, nrow=20, scale=2), "real sprites", width=9)
+plt.show()
+
+# %% [markdown]
+# ## The measuring stick
+#
+# A small CNN (`metrics.attributes`, trained on procedural sprites, ≥ 98 % held-out accuracy per
+# attribute) reads each sprite. On 2,000 samples we report:
+#
+# * **high quality** — the fraction of samples on which *every* attribute head is at least 90 %
+#   confident (a smudge that is "maybe blonde, maybe pink" does not count);
+# * **combination coverage** — the distinct attribute combinations among the high-quality samples,
+#   out of 480. Even perfect samples do not reach 1: 2,000 draws from 480 equally likely combinations
+#   miss about 1.5 % of them;
+# * **attribute KL** — how far the generated attribute histograms are from the true (uniform) ones,
+#   summed over the five attributes (0 is perfect; one hair colour only would give ln 5 ≈ 1.61);
+# * **Fréchet distance (FD)** and **KID** between real and generated sprites in the classifier's
+#   64-d feature space. FD is biased at finite N, so it is always printed next to its **floor**:
+#   the FD between two *real* sets of the same size.
+#
+# Here is what real sprites score — the ceiling a generator can reach:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+real_eval = ch2.evaluate_generator(make_sprites(config.eval_samples, seed=4321).images, n=config.eval_samples)
+print(real_eval.summary())
+print(f"ideal coverage at N={config.eval_samples}: {expected_coverage(config.eval_samples):.3f}")
+
+# %% [markdown]
+# ## The networks
+#
+# DCGAN's rules, as the paper lists them, sized for 32×32:
+#
+# * no pooling, no fully connected hidden layers: the **generator** turns a 100-d noise vector into
+#   a 4×4 feature map with a transposed convolution and doubles the resolution three times with
+#   4×4, stride-2 transposed convolutions (4×4 → 8×8 → 16×16 → 32×32); the **discriminator** mirrors
+#   it with stride-2 convolutions and ends in a 4×4 convolution that outputs one logit;
+# * **batch norm** in every layer except the generator's output and the discriminator's input;
+# * ReLU in the generator with **tanh** at the output (pixels live in [-1, 1]); **LeakyReLU(0.2)** in
+#   the discriminator;
+# * weights drawn from **N(0, 0.02)**; **Adam** with learning rate 2·10⁻⁴ and **β₁ = 0.5** (the default
+#   0.9 made training oscillate in the paper).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+g_demo, d_demo = ch2.build_models(config, ch2.PLAIN)
+print(g_demo)
+print(d_demo)
+print(f"generator {count_parameters(g_demo):,} parameters, discriminator {count_parameters(d_demo):,}")
+
+# %% [markdown]
+# ## Training, live
+#
+# The loop is the book's one training loop (`musicgan_lib.train.GANTrainer`): a discriminator step
+# on a real and a generated batch, then a generator step with the non-saturating loss, the
+# discriminator frozen. It runs in `channels_last` memory format with a fused Adam, and in bfloat16
+# autocast on CPUs that have native bf16 instructions (about 1.7× faster here; see
+# `benchmarks/bench_dcgan_step.py`).
+#
+# A full run is a few thousand steps — too long for this notebook on a laptop, so the quick profile
+# ships the weights of full runs (made by `scripts/make_dcgan_weights.py`, same code, same seed) and
+# trains only a short live run here, to watch the loop move: the grid below shows 16 fixed latent
+# vectors, decoded every few steps. Interactively it updates in place; in a batch run only the last
+# picture is kept. (The full profile trains everything here.)
+
+# %%
+live_recipe = ch2.REMEDY
+live_steps = config.live_steps if use_shipped else config.steps
+runs = {}
+for name in (RECIPES if not use_shipped else (live_recipe,)):
+    run = ch2.make_run(name, config, seed=SEED, device=device, total_steps=live_steps)
+    live = ch2.LiveSamples(run)
+    run.trainer.loop.callbacks.append(live.every(config.live_every))
+    t0 = time.perf_counter()
+    run.train(live_steps)
+    print(f"{name}: {live_steps} steps in {time.perf_counter() - t0:.1f} s "
+          f"({live_steps * config.batch_size / (time.perf_counter() - t0):.0f} images/s)")
+    if live.grids and not live.show:
+        fig = show_grid(live.grids[-1][1], f"{name}, live run, step {live.grids[-1][0]}", width=6)
+        plt.show()
+    runs[name] = run
+
+# %% [markdown]
+# After a hundred-odd steps the generator has found the background and a dark blob in the middle:
+# nothing like a character yet. Here is what the full run looked like, from step 0 to the end:
+# the **training-progress GIF** (16 fixed latent vectors; frames at geometrically spaced steps, since
+# most of the change happens early — noise, then blobs, then characters).
+
+# %%
+if use_shipped:
+    shipped = {name: ch2.load_generator(path) for name, path in shipped_paths.items()}
+    generators = {name: s.generator for name, s in shipped.items()}
+    frames = shipped[ch2.REMEDY].frames
+    histories = {name: s.meta["history"] for name, s in shipped.items()}
+    steps_done = {name: s.meta["step"] for name, s in shipped.items()}
+else:
+    generators = {name: run.sampling_generator() for name, run in runs.items()}
+    frames = runs[ch2.REMEDY].frames
+    histories = {name: run.trainer.history for name, run in runs.items()}
+    steps_done = {name: run.trainer.step for name in runs}
+gif_path = write_gif(progress_gif_frames(frames, scale=2), output_dir("02") / "dcgan_progress.gif", fps=3)
+print(f"{len(frames)} frames, steps {frames[0][0]} to {frames[-1][0]}; written to {gif_path.name}")
+show_gif(gif_path, width=200)
+
+# %% [markdown]
+# ## Final samples
+
+# %%
+for name, g in generators.items():
+    samples = ch2.sample_generator(g, 40, seed=ch2.GRID_LATENT_SEED)
+    fig = show_grid(image_grid(samples, nrow=20, scale=2), f"{name} after {steps_done[name]} steps", width=9)
+    plt.show()
+
+# %% [markdown]
+# ## Mode collapse, measured
+#
+# Both recipes use the same networks, data, seed and number of steps. The plain one is the paper's
+# recipe; the other adds two things (explained below). Each generator draws 2,000 sprites from the
+# same latent vectors and goes through the same measuring stick as the real sprites above.
+
+# %%
+evaluations = {name: ch2.evaluate_generator(g, n=config.eval_samples) for name, g in generators.items()}
+print(ch2.comparison_table({"real sprites (ceiling)": real_eval, **evaluations}))
+
+# %% [markdown]
+# The **mode-collapse detector**: for each attribute, the histogram of what the classifier reads on
+# the generated sprites (orange) next to the real ones (blue). A collapsed generator shows up as
+# tall orange bars on a few values and missing bars elsewhere; the panel titles give each
+# attribute's KL.
+
+# %%
+for name, ev in evaluations.items():
+    fig = mode_collapse_plot(ev.attributes, real_eval.attributes, labels=(name, "real"))
+    plt.show()
+
+# %% [markdown]
+# Training curves of both full runs. A GAN's losses are not a progress bar — but a discriminator
+# loss that falls towards zero means the discriminator wins every round, and a generator that is
+# always caught tends to jump from one "safe" output to another instead of spreading out.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 2.4), sharey=True)
+for ax, (name, hist) in zip(axes, histories.items()):
+    ax.plot(hist["step"], hist["d_loss"], label="D loss", lw=0.8)
+    ax.plot(hist["step"], hist["g_loss"], label="G loss", lw=0.8)
+    ax.set(title=name, xlabel="step", yscale="log")
+axes[0].legend()
+plt.show()
+
+# %% [markdown]
+# ## Why the remedy works
+#
+# *(filled in from the measured results)*
+
+# %% [markdown]
+# ## Walking through the latent space
+#
+# If the generator learned a smooth map from noise to characters (rather than memorising a list of
+# sprites), the points on a path between two latent vectors should decode to plausible characters
+# that change gradually. We walk along the great circle between pairs of latent vectors (*slerp*:
+# Gaussian latents live near a sphere of radius √100 = 10, and the straight line between two of them
+# cuts through the low-probability middle).
+
+# %%
+remedy_g = generators[ch2.REMEDY]
+rows = []
+for z0, z1 in ch2.interpolation_pairs(remedy_g, pairs=3):
+    rows.append(ch2.sample_generator(remedy_g, 10, latents=interpolate_latents(z0, z1, steps=10)))
+fig = show_grid(image_grid(torch.cat(rows), nrow=10, scale=2), "slerp between pairs of latent vectors", width=6)
+plt.show()
+
+# %% [markdown]
+# ## What we measured
+
+# %%
+plain, remedy = evaluations[ch2.PLAIN], evaluations[ch2.REMEDY]
+for key, value in remedy.metrics().items():
+    record(key, value)
+record("collapsed_combo_coverage", plain.attributes.coverage)
+print(f"notebook run time: {time.perf_counter() - start_time:.0f} s")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks = remedy.checks()
+print(f"{'PASS' if checks['combo_coverage'] else 'FAIL'}: combination coverage >= {ch2.TARGETS['combo_coverage']}")
+print(f"{'PASS' if checks['high_quality'] else 'FAIL'}: high quality >= {ch2.TARGETS['high_quality']}")
+print(f"{'PASS' if checks['fd_over_floor'] else 'FAIL'}: FD <= {ch2.TARGETS['fd_over_floor']:.0f} x floor")
+print(f"{'PASS' if remedy.attributes.coverage > plain.attributes.coverage else 'FAIL'}: the remedy covers more combinations than plain DCGAN")
+
+# %% [markdown]
+# ## What to take away
+#
+# *(filled in from the measured results)*

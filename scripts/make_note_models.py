@@ -1,0 +1,111 @@
+"""Train the note classifier and the note autoencoder and ship them in assets/.
+
+    .venv/bin/python scripts/make_note_models.py                    # both (classifier first)
+    .venv/bin/python scripts/make_note_models.py --only classifier  # assets/note_classifier.safetensors
+    .venv/bin/python scripts/make_note_models.py --only autoencoder # assets/note_autoencoder.safetensors
+
+The classifier (pitch + family heads on log-mel) judges reconstructions in chapter 6 and
+generated notes in chapter 7 (Fréchet distance / KID on its 64 features). The autoencoder is
+chapter 6's DDSP model whose frozen decoder chapter 7 drives. Both are checked on held-out notes
+(`make_notes(..., index_offset=HELD_OUT_OFFSET)`) before they are written; weights are stored in
+float16 to keep the files small. Run with one thread on a busy machine (the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from musicgan_lib.data.notes import make_notes  # noqa: E402
+from musicgan_lib.metrics.audio_classifier import (  # noqa: E402
+    ASSET_PATH as CLASSIFIER_PATH,
+    note_accuracy,
+    save_note_classifier,
+    train_note_classifier,
+)
+
+HELD_OUT_OFFSET = 5_000_000  # never used for training (training streams start at index 0)
+
+
+def make_classifier(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    model = train_note_classifier(steps=args.classifier_steps, batch_size=64, seed=args.seed,
+                                  log_every=max(1, args.classifier_steps // 10))
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    held = make_notes(args.held_out, seed=args.seed, index_offset=HELD_OUT_OFFSET)
+    acc = note_accuracy(model, held.audio, held.pitch, held.family)
+    print(f"classifier: {args.classifier_steps} steps in {seconds:.0f} s ({cpu:.0f} CPU-s); held-out "
+          f"pitch {acc['pitch']:.4f}, family {acc['family']:.4f} on {args.held_out} notes")
+    if acc["pitch"] < 0.95:
+        print(f"held-out pitch accuracy {acc['pitch']:.4f} < 0.95: not writing {args.classifier_out}; train longer")
+        return 1
+    path = save_note_classifier(model, args.classifier_out, extra_meta={
+        "held_out_accuracy": acc,
+        "held_out": {"n": args.held_out, "seed": args.seed, "index_offset": HELD_OUT_OFFSET},
+        "train": {"steps": args.classifier_steps, "batch_size": 64, "seed": args.seed, "seconds": round(seconds, 1)},
+    })
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def make_autoencoder(args: argparse.Namespace) -> int:
+    from musicgan_lib.recipes import autoencoder as ch6
+
+    config = ch6.AutoencoderConfig.for_profile(args.profile)
+    if args.autoencoder_steps:
+        config = ch6.replace_config(config, steps=args.autoencoder_steps)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    run = ch6.train_autoencoder(config, seed=args.seed, device=args.device, log=True, checkpoint_path=args.checkpoint)
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    report = ch6.evaluate(run.model, config, n=args.held_out_ae, device=args.device)
+    print(f"autoencoder: {config.steps} steps in {seconds:.0f} s ({cpu:.0f} CPU-s)")
+    print(report.summary())
+    every = max(1, len(run.history["step"]) // 300)  # a loss curve for the notebook, ~300 points
+    history = {k: [round(float(v), 4) for v in vals[::every]] for k, vals in run.history.items()}
+    path = ch6.save_autoencoder(run.model, args.autoencoder_out or ch6.AUTOENCODER_PATH, extra_meta={
+        "held_out_report": report.as_dict(),
+        "history": history,
+        "train": {"profile": args.profile, "steps": config.steps, "seed": args.seed, "seconds": round(seconds, 1),
+                  "cpu_seconds": round(cpu, 1), "machine": f"{args.device}, {args.threads} thread(s)"},
+    })
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=("classifier", "autoencoder"), default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--classifier-steps", type=int, default=1500)
+    ap.add_argument("--held-out", type=int, default=2000, help="fresh notes to check the classifier on")
+    ap.add_argument("--held-out-ae", type=int, default=512, help="fresh notes to check the autoencoder on")
+    ap.add_argument("--profile", default="quick", help="autoencoder size profile (quick: the shipped one)")
+    ap.add_argument("--autoencoder-steps", type=int, default=0, help="override the profile's steps")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--checkpoint", type=Path, default=Path("runs/06/note_autoencoder_training.safetensors"),
+                    help="training checkpoint: an interrupted run resumes from it (delete it to start over)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core box)")
+    ap.add_argument("--classifier-out", type=Path, default=CLASSIFIER_PATH)
+    ap.add_argument("--autoencoder-out", type=Path, default=None, help="default assets/note_autoencoder.safetensors")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rc = 0
+    if args.only in (None, "classifier"):
+        rc |= make_classifier(args)
+    if args.only in (None, "autoencoder"):
+        rc |= make_autoencoder(args)
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from musicgan_lib.data.sprites import make_sprites
+from musicgan_lib.models.dcgan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MinibatchStdDev,
+    count_parameters,
+    dcgan_init,
+    dcgan_optimizers,
+)
+from musicgan_lib.recipes import dcgan_pixels as ch2
+
+
+def _tiny_config(**changes):
+    cfg = ch2.DCGANConfig.for_profile("quick")
+    base = dict(batch_size=16, ngf=8, ndf=8, latent_dim=16, dataset_size=64, frames=4, eval_samples=200)
+    return ch2.with_steps(cfg, **{**base, **changes})
+
+
+# ---- architecture ---------------------------------------------------------------------------
+def test_generator_and_discriminator_shapes_and_output_range():
+    g, d = DCGANGenerator(100, 32), DCGANDiscriminator(32)
+    x = g(torch.randn(5, 100))
+    assert x.shape == (5, 3, 32, 32)
+    assert x.min() >= -1 and x.max() <= 1
+    assert g(torch.randn(5, 100, 1, 1)).shape == (5, 3, 32, 32)
+    assert d(x).shape == (5, 1)
+    g64, d64 = DCGANGenerator(16, 8, image_size=64), DCGANDiscriminator(8, image_size=64)
+    assert d64(g64(torch.randn(2, 16))).shape == (2, 1)
+    with pytest.raises(ValueError, match="power of two"):
+        DCGANGenerator(16, 8, image_size=48)
+    with pytest.raises(ValueError, match="latents"):
+        g(torch.randn(5, 99))
+
+
+def _layers(module):
+    return [m for m in module.net]
+
+
+def test_batch_norm_everywhere_except_generator_output_and_discriminator_input():
+    g = _layers(DCGANGenerator(100, 32))
+    convs = [i for i, m in enumerate(g) if isinstance(m, nn.ConvTranspose2d)]
+    assert len(convs) == 4
+    for i in convs[:-1]:  # ConvT -> BN -> ReLU
+        assert isinstance(g[i + 1], nn.BatchNorm2d) and isinstance(g[i + 2], nn.ReLU)
+    assert isinstance(g[convs[-1] + 1], nn.Tanh) and g[-1] is g[convs[-1] + 1]
+    assert all(m.stride == (2, 2) for m in (g[i] for i in convs[1:]))
+
+    d = _layers(DCGANDiscriminator(32))
+    convs = [i for i, m in enumerate(d) if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4
+    assert isinstance(d[convs[0] + 1], nn.LeakyReLU)  # input layer: no BN
+    for i in convs[1:-1]:
+        assert isinstance(d[i + 1], nn.BatchNorm2d) and isinstance(d[i + 2], nn.LeakyReLU)
+        assert d[i + 2].negative_slope == pytest.approx(0.2)
+    assert convs[-1] == len(d) - 1  # the last conv gives the logit: no BN, no sigmoid
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.Linear)) for m in d + g)  # all-convolutional
+
+
+def test_weights_are_initialised_from_normal_0_002():
+    torch.manual_seed(0)
+    g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64)
+    w = torch.cat([m.weight.flatten() for m in list(g.modules()) + list(d.modules()) if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    assert w.numel() > 1_000_000
+    assert abs(w.mean().item()) < 1e-3 and w.std().item() == pytest.approx(0.02, rel=0.02)
+    bn = torch.cat([m.weight for m in list(g.modules()) + list(d.modules()) if isinstance(m, nn.BatchNorm2d)])
+    assert bn.mean().item() == pytest.approx(1.0, abs=0.01) and bn.std().item() == pytest.approx(0.02, rel=0.3)
+    biases = [m.bias for m in d.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m.bias is not None]
+    assert all((b == 0).all() for b in biases)
+    # spectral-normalised convs are initialised through weight_orig
+    sn = DCGANDiscriminator(16, spectral_norm=True)
+    conv = sn.net[0]
+    conv.apply(dcgan_init)
+    assert conv.parametrizations.weight.original.std().item() == pytest.approx(0.02, rel=0.3)
+
+
+def test_optimizers_follow_the_paper():
+    g, d = DCGANGenerator(16, 8), DCGANDiscriminator(8)
+    g_opt, d_opt = dcgan_optimizers(g, d, d_lr=4e-4)
+    for opt, lr in ((g_opt, 2e-4), (d_opt, 4e-4)):
+        group = opt.param_groups[0]
+        assert isinstance(opt, torch.optim.Adam) and group["lr"] == lr and group["betas"] == (0.5, 0.999)
+
+
+def test_minibatch_stddev_sees_a_collapsed_batch_and_packing_groups_samples():
+    layer = MinibatchStdDev(group_size=4)
+    varied = torch.randn(8, 5, 4, 4)
+    same = torch.randn(1, 5, 4, 4).expand(8, -1, -1, -1)
+    assert layer(varied).shape == (8, 6, 4, 4)
+    assert layer(varied)[:, -1].min() > 0.5
+    assert layer(same)[:, -1].abs().max() < 1e-3
+    assert torch.isfinite(layer(torch.randn(1, 5, 4, 4))).all()  # a batch of one gives no NaN
+    d = DCGANDiscriminator(8, minibatch_std=True)
+    assert d(torch.randn(6, 3, 32, 32)).shape == (6, 1)  # 6 is not a multiple of 4: one group
+    packed = DCGANDiscriminator(8, pack=2)
+    assert packed(torch.randn(6, 3, 32, 32)).shape == (3, 1)
+    with pytest.raises(ValueError, match="packed"):
+        packed(torch.randn(5, 3, 32, 32))
+
+
+def test_parameter_counts_are_small_enough_to_ship():
+    assert count_parameters(DCGANGenerator(100, 32)) < 400_000  # < 0.8 MB in fp16
+
+
+# ---- training -------------------------------------------------------------------------------
+def test_discriminator_steps_lower_its_loss_and_a_few_gan_steps_move_both_nets():
+    torch.manual_seed(0)
+    cfg = _tiny_config()
+    run = ch2.make_run("dcgan", cfg, seed=0, total_steps=6)
+    g, d = run.trainer.generator, run.trainer.critic
+    loss = run.trainer.loss
+    real = ch2.sprite_dataset(cfg)[:32]
+    with torch.no_grad():
+        fake = g(torch.randn(32, cfg.latent_dim))
+    opt = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+    losses = []
+    for _ in range(15):  # D alone against a fixed generator: it must learn to tell them apart
+        l, _ = loss.critic_loss(d, real, fake)
+        opt.zero_grad()
+        l.backward()
+        opt.step()
+        losses.append(l.item())
+    assert losses[-1] < losses[0] - 0.1
+
+    run = ch2.make_run("dcgan", cfg, seed=0, total_steps=6)
+    before = {k: v.clone() for k, v in run.trainer.generator.state_dict().items()}
+    d_before = [p.clone() for p in run.trainer.critic.parameters()]
+    hist = run.train(6)
+    assert len(hist["d_loss"]) == 6 and all(math.isfinite(v) for v in hist["d_loss"] + hist["g_loss"])
+    assert any(not torch.equal(before[k], v) for k, v in run.trainer.generator.state_dict().items())
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, run.trainer.critic.parameters()))
+    assert [s for s, _ in run.frames] == ch2.frame_steps(6, cfg.frames)
+    assert run.frames[-1][1].shape == (ch2.FRAME_SPRITES, 32, 32, 3)
+
+
+def test_same_seed_same_run_bit_for_bit():
+    cfg = _tiny_config()
+    a = ch2.make_run(ch2.REMEDY, cfg, seed=3, total_steps=3)
+    a.train(3)
+    b = ch2.make_run(ch2.REMEDY, cfg, seed=3, total_steps=3)
+    b.train(3)
+    for x, y in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
+        assert torch.equal(x, y)
+    assert a.trainer.history["d_loss"] == b.trainer.history["d_loss"]
+    assert torch.equal(a.sample(8), b.sample(8))
+    assert torch.equal(ch2.sample_generator(a.generator, 4, seed=1), ch2.sample_generator(a.generator, 4, seed=1))
+
+
+def test_frame_steps_start_at_zero_and_end_at_the_last_step():
+    s = ch2.frame_steps(4000, 20)
+    assert s[0] == 0 and s[-1] == 4000 and s == sorted(set(s)) and len(s) <= 20
+    assert s[5] < 4000 / 20  # geometric: early steps are sampled densely
+
+
+def test_profiles():
+    q, f = ch2.DCGANConfig.for_profile("quick"), ch2.DCGANConfig.for_profile("full")
+    assert q.live_steps < q.steps and not q.retrain
+    assert f.retrain and f.live_steps == f.steps and f.ngf >= q.ngf
+    with pytest.raises(ValueError, match="PROFILE"):
+        ch2.DCGANConfig.for_profile("huge")
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+def test_generator_round_trip_through_save_and_load(tmp_path):
+    cfg = _tiny_config()
+    run = ch2.make_run(ch2.REMEDY, cfg, seed=0, total_steps=2)
+    run.train(2)
+    path = ch2.save_generator(tmp_path / "g.safetensors", run, extra_meta={"note": "test"})
+    shipped = ch2.load_generator(path)
+    assert shipped.meta["recipe"] == ch2.REMEDY and shipped.meta["note"] == "test" and shipped.meta["step"] == 2
+    assert [s for s, _ in shipped.frames] == [s for s, _ in run.frames]
+    assert np.array_equal(shipped.frames[-1][1], run.frames[-1][1])
+    a, b = run.sample(16), ch2.sample_generator(shipped.generator, 16)
+    assert (a - b).abs().max() < 0.02  # fp16 storage: same pictures
+    full = ch2.save_generator(tmp_path / "g32.safetensors", run, half=False)
+    assert torch.equal(ch2.sample_generator(ch2.load_generator(full).generator, 16), a)
+    with pytest.raises(FileNotFoundError, match="make_dcgan_weights"):
+        ch2.load_generator(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("recipe", [ch2.PLAIN, ch2.REMEDY])
+def test_shipped_weights_load_and_generate(recipe):
+    path = ch2.shipped_path(recipe, "quick")
+    assert path.exists(), f"{path} is missing: run scripts/make_dcgan_weights.py"
+    assert path.stat().st_size < 2_000_000
+    shipped = ch2.load_generator(path)
+    assert shipped.meta["recipe"] == recipe and shipped.meta["step"] == ch2.DCGANConfig.for_profile("quick").steps
+    x = ch2.sample_generator(shipped.generator, 8)
+    assert x.shape == (8, 3, 32, 32) and torch.isfinite(x).all() and x.abs().max() <= 1
+    assert len(shipped.frames) >= 10 and shipped.frames[0][0] == 0
+
+
+# ---- evaluation -----------------------------------------------------------------------------
+def test_evaluate_generator_on_real_and_collapsed_sprites():
+    real = ch2.reference_sprites(500)
+    fresh = make_sprites(500, seed=4321).images
+    good = ch2.evaluate_generator(fresh, n=500, real=real)
+    m = good.metrics()
+    assert set(m) == {"combo_coverage", "high_quality", "attribute_kl", "fd", "fd_floor", "kid"}
+    assert m["high_quality"] > 0.9 and m["attribute_kl"] < 0.1
+    assert m["fd"] < 3 * m["fd_floor"] + 0.5
+    collapsed = ch2.evaluate_generator(fresh[:1].expand(500, -1, -1, -1), n=500, real=real)
+    assert collapsed.attributes.n_covered == 1 and collapsed.metrics()["attribute_kl"] > 3
+    assert collapsed.frechet.fd > 10 * good.frechet.fd
+    assert not collapsed.checks()["combo_coverage"]
+    table = ch2.comparison_table({"real": good, "one sprite": collapsed})
+    assert "real" in table and "one sprite" in table and "target" in table
+
+
+def test_evaluate_generator_accepts_a_module_or_a_sample_function():
+    g = DCGANGenerator(16, 8)
+    by_module = ch2.evaluate_generator(g, n=200)
+    by_fn = ch2.evaluate_generator(lambda n: ch2.sample_generator(g, n), n=200)
+    assert by_module.metrics() == by_fn.metrics()
+    assert by_module.attributes.high_quality < 0.2  # an untrained generator makes no characters
+    with pytest.raises(ValueError, match="needs n"):
+        ch2.evaluate_generator(torch.zeros(10, 3, 32, 32), n=200)

@@ -1,0 +1,147 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from musicgan_lib.data.sprites import make_sprites
+from musicgan_lib.recipes import wgan
+
+
+def test_clip_recipe_is_arjovsky_et_al():
+    spec = wgan.METHODS["clip"]
+    assert spec.loss.clip == 0.01 and spec.loss.gp_weight == 0.0
+    assert spec.n_critic == 5
+    g, c = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
+    g_opt, d_opt = wgan.make_optimizers(spec, g, c)
+    for opt in (g_opt, d_opt):
+        assert isinstance(opt, torch.optim.RMSprop)
+        assert opt.param_groups[0]["lr"] == pytest.approx(5e-5)
+
+
+def test_gp_recipe_is_gulrajani_et_al():
+    spec = wgan.METHODS["gp"]
+    assert spec.loss.gp_weight == 10.0 and spec.loss.clip is None
+    assert spec.n_critic == 5
+    g, c = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
+    g_opt, d_opt = wgan.make_optimizers(spec, g, c)
+    for opt in (g_opt, d_opt):
+        assert isinstance(opt, torch.optim.Adam)
+        assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+        assert opt.param_groups[0]["betas"] == (0.0, 0.9)
+
+
+def test_critic_has_no_batch_norm_and_outputs_a_raw_score():
+    _, critic = wgan.make_models(wgan.WGANConfig.for_profile("quick"))
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+    assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in critic.modules())
+    # per-sample: a sample's score does not depend on the rest of the batch (no batch statistics)
+    x = torch.randn(6, 3, 32, 32)
+    critic.train()
+    alone = critic(x[:1])
+    together = critic(x)[:1]
+    assert torch.allclose(alone, together, atol=1e-5)
+    # raw score: not squashed into (0, 1)
+    nn.init.constant_(critic.net[-1].bias, 5.0)
+    assert critic(x).min() > 1.0
+
+
+def test_clipping_bounds_every_critic_weight_after_a_step():
+    _, critic = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
+    wgan.METHODS["clip"].loss.after_critic_step(critic)
+    assert max(p.abs().max().item() for p in critic.parameters()) <= 0.01 + 1e-9
+
+
+@pytest.mark.parametrize("method", ["clip", "gp"])
+def test_a_few_steps_of_each_method_give_finite_losses(method):
+    torch.set_num_threads(1)
+    config = wgan.WGANConfig(ngf=8, ndf=8, batch_size=8, probe_every=2, curve_n=16, critic_window=3, max_steps=3,
+                             budget_seconds=1e9, checkpoints=(0.0,))
+    data = make_sprites(64, seed=0).images
+    calls = []
+
+    def score(x):
+        calls.append(tuple(x.shape))
+        return {"fd": float(x.std())}
+
+    run = wgan.train_for_budget(method, config, data, score=score, log=None)
+    assert run.steps == 3 and calls == [(16, 3, 32, 32)] * 2  # trained and EMA generator
+    assert len(run.curve) == 1 and math.isfinite(run.curve[0].fd) and math.isfinite(run.curve[0].grad_norm)
+    assert math.isfinite(run.curve[0].fd_ema)
+    for key in ("estimate", "seconds"):
+        assert len(run.history[key]) == 3 and all(math.isfinite(v) for v in run.history[key])
+    if method == "gp":
+        assert all(math.isfinite(v) for v in run.history["gp"])
+    else:
+        assert max(p.abs().max().item() for p in run.critic.parameters()) <= 0.01 + 1e-9
+    assert run.probes and all(math.isfinite(p[2]) and p[2] >= 0 for p in run.probes)
+    assert run.sample(4).shape == (4, 3, 32, 32)
+    # the EMA generator is kept next to the trained one and differs from it after a few steps
+    assert run.generator_ema is not None and run.final_generator is run.generator_ema
+    assert not torch.allclose(run.sample(4, ema=False), run.sample(4))
+
+
+def test_time_budget_stops_the_run_and_checkpoints_fire():
+    torch.set_num_threads(1)
+    config = wgan.WGANConfig(ngf=8, ndf=8, batch_size=8, curve_n=16, critic_window=3, max_steps=200,
+                             checkpoints=(0.25, 0.5, 1.0), clock="process")
+    data = make_sprites(64, seed=0).images
+    seen = []
+    run = wgan.train_for_budget("gp", config, data, budget_seconds=1.0, score=lambda x: {"fd": 1.0}, log=None,
+                                on_checkpoint=lambda r: seen.append((len(r.curve), r.steps, len(r.history["estimate"]))))
+    assert run.steps < 200
+    assert run.seconds >= 1.0
+    assert [p.step for p in run.curve] == sorted(p.step for p in run.curve)
+    assert len(run.curve) == 3
+    # the snapshot callback sees the run as it is at each checkpoint
+    assert [k for k, _, _ in seen] == [1, 2, 3]
+    assert all(steps == n_hist for _, steps, n_hist in seen)
+    assert [p.seconds for p in run.curve] == sorted(p.seconds for p in run.curve)
+    assert run.curve[0].seconds >= 0.25 and run.curve[1].seconds >= 0.5
+
+
+def test_dcgan_baseline_runs_on_the_same_budget_machinery():
+    torch.set_num_threads(1)
+    config = wgan.WGANConfig(curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,))
+    data = make_sprites(256, seed=0).images
+    run = wgan.train_for_budget("dcgan", config, data, score=lambda x: {"fd": 2.0}, log=None)
+    assert run.steps == 2 and run.probes == [] and len(run.curve) == 1
+    # for the baseline the "estimate" is minus the discriminator loss (shown for contrast only)
+    assert all(v <= 0 for v in run.history["estimate"])
+
+
+def test_median_filter_and_critic_estimate():
+    values = [0.0, 10.0, 1.0, 2.0, 100.0, 3.0]
+    filtered = wgan.median_filter(values, 3)
+    # causal: entry i only sees values[i-2 : i+1]; a single outlier never passes a 3-median
+    assert filtered.tolist() == [0.0, 5.0, 1.0, 2.0, 2.0, 3.0]
+    assert wgan.critic_estimate(values, 3) == 3.0
+    assert wgan.critic_estimate(values, 100) == pytest.approx(np.median(values))
+    with pytest.raises(ValueError):
+        wgan.median_filter(values, 0)
+
+
+def test_spearman_on_constructed_data():
+    x = np.arange(10.0)
+    assert wgan.spearman(x, x**3) == pytest.approx(1.0)  # monotone, not linear: still 1
+    assert wgan.spearman(x, -np.exp(x)) == pytest.approx(-1.0)
+    y = np.array([1, 3, 2, 5, 4, 7, 6, 9, 8, 10], dtype=float)
+    # one swap per pair: rho = 1 - 6 * sum(d^2) / (n (n^2 - 1)) with d = +-1 for 8 of them
+    assert wgan.spearman(x, y) == pytest.approx(1 - 6 * 8 / (10 * 99))
+    with pytest.raises(ValueError):
+        wgan.spearman([1, 2], [1, 2])
+
+
+def test_save_and_load_run_round_trip(tmp_path):
+    config = wgan.WGANConfig(ngf=8, ndf=8)
+    g, c = wgan.make_models(config)
+    run = wgan.WGANRun("gp", g, c, {"step": [1, 2], "estimate": [0.5, 0.25]}, config=config.meta(),
+                       curve=[wgan.CurvePoint(2, 1.0, 0.25, 3.0)], steps=2, seconds=1.0, fd_floor_curve=0.3)
+    run.generator_ema = wgan.make_models(config)[0]
+    path = wgan.save_run(run, tmp_path / "wgan_gp_test.safetensors")
+    back = wgan.load_run(path)
+    assert back.generator_ema is not None and back.final_generator is back.generator_ema
+    assert back.steps == 2 and back.curve[0].fd == 3.0 and back.history["estimate"] == [0.5, 0.25]
+    for (k, a), (_, b) in zip(g.state_dict().items(), back.generator.state_dict().items()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-3, rtol=1e-3), k
