@@ -132,11 +132,23 @@ def read_gif(path: str | os.PathLike) -> np.ndarray:
     return np.stack([np.asarray(f)[..., :3] for f in frames])
 
 
-def show_gif(path: str | os.PathLike, width: int = 240):
-    """An IPython display object that shows a GIF inline at `width` pixels (small in the committed notebook)."""
-    from IPython.display import Image
+def show_gif(path: str | os.PathLike, width: int = 240, pixelated: bool = True):
+    """An IPython display object that shows a GIF inline at `width` pixels.
 
-    return Image(filename=str(path), width=width)
+    With `pixelated`, the browser scales it up with nearest neighbour (CSS image-rendering), so a
+    small GIF (cheap to commit inside a notebook) still shows crisp pixel art.
+    """
+    import base64
+
+    from IPython.display import HTML, Image
+
+    if not pixelated:
+        return Image(filename=str(path), width=width)
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return HTML(
+        f'<img src="data:image/gif;base64,{data}" width="{width}" '
+        'style="image-rendering: pixelated; image-rendering: crisp-edges;" alt="training progress"/>'
+    )
 
 
 def slerp(z0: Tensor, z1: Tensor, t: Tensor | float) -> Tensor:

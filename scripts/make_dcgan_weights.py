@@ -74,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{spec.name}: {config.steps} steps in {run.trainer.loop.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s this session)")
         ev = ch2.evaluate_generator(run.generator, n=config.eval_samples)
         print(f"{spec.name}: {ev.summary()}")
+        meta = {"evaluation": ev.metrics(), "seed": args.seed, "device": str(device)}
+        if run.trainer.ema is not None:  # what the EMA adds: the raw generator of the same run
+            raw = ch2.evaluate_generator(run.trainer.generator, n=config.eval_samples)
+            print(f"{spec.name} (raw generator, no EMA): {raw.summary()}")
+            meta["evaluation_raw_generator"] = raw.metrics()
         target = Path(args.out) / ch2.shipped_path(spec, args.profile).name
-        ch2.save_generator(target, run, extra_meta={"evaluation": ev.metrics(), "seed": args.seed, "device": str(device)})
+        ch2.save_generator(target, run, extra_meta=meta)
         print(f"{spec.name}: wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
     return 0
 

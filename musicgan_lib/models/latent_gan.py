@@ -42,7 +42,6 @@ __all__ = [
     "conditional_samplers",
     "interpolate",
     "pack_conditions",
-    "principal_basis",
     "slerp",
 ]
 
@@ -112,8 +111,6 @@ class LatentGenerator(nn.Module):
         self.register_buffer("z_mean", torch.zeros(latent_dim))
         self.register_buffer("z_whiten", torch.eye(latent_dim))
         self.register_buffer("z_unwhiten", torch.eye(latent_dim))
-        # the head's output coordinates: standardised latent = head(h) @ out_basis (see set_output_basis)
-        self.register_buffer("out_basis", torch.eye(latent_dim))
 
     def set_latent_stats(self, mean: Tensor, std: Tensor) -> None:
         """Per-coordinate standardisation (a diagonal whitening)."""
@@ -126,13 +123,9 @@ class LatentGenerator(nn.Module):
         self.z_whiten.copy_(whiten)
         self.z_unwhiten.copy_(unwhiten)
 
-    def set_output_basis(self, basis: Tensor) -> None:
-        """Express the head's output in a basis of the standardised latent space (rows = basis vectors)."""
-        self.out_basis.copy_(basis)
-
     def generate(self, noise: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
         """Standardised latents [B, latent_dim] for noise [B, noise_dim], pitch [B] (MIDI), family [B] or [B, n_families]."""
-        return self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1))) @ self.out_basis
+        return self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1)))
 
     def forward(self, packed: Tensor) -> Tensor:
         """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family]."""
@@ -219,20 +212,6 @@ def conditional_samplers(
         return torch.cat([torch.randn(batch, noise_dim, generator=rng), cond], dim=1)
 
     return sample_real, sample_latent
-
-
-def principal_basis(z: Tensor, floor: float = 1e-4) -> Tensor:
-    """Rows sqrt(lambda_k) * v_k: the principal axes of z [N, D], each scaled by its standard deviation.
-
-    As the generator's output basis, a direction the data barely uses is also one the generator
-    can only move in small steps: a unit of output (and of every weight update) along it is as
-    small as the data's spread there. The critic still judges the plain standardised latents.
-    Eigenvalues are floored at `floor` * the largest, so no direction is switched off entirely.
-    """
-    zc = z.double() - z.double().mean(0)
-    evals, evecs = torch.linalg.eigh(torch.cov(zc.T))
-    evals = evals.clamp(min=floor * float(evals.max()))
-    return (evecs * evals.sqrt()).T.float()
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:

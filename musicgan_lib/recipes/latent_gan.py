@@ -52,8 +52,9 @@ from ..device import seed_everything
 from ..losses import WassersteinLoss
 from ..metrics.distribution import NDBBins, entropy_ratio, fit_ndb_bins, ndb, nearest_neighbour_distances
 from ..metrics.frechet import frechet_report
-from ..models.latent_gan import LatentCritic, LatentGenerator, conditional_samplers, interpolate, principal_basis, slerp
+from ..models.latent_gan import LatentCritic, LatentGenerator, conditional_samplers, interpolate, slerp
 from ..profiles import check_profile
+from .gan_basics import linear_lr_decay
 from ..songs import Tune, fit_to_range, render_song
 from ..train import Every, GANTrainer, TrainLoop
 
@@ -93,8 +94,8 @@ class LatentGANConfig:
     gp_weight: float = 10.0
     steps: int = 4000  # generator steps of a full training run (the shipped weights)
     live_steps: int = 150  # the short live run the notebook always shows
+    final_lr_fraction: float = 0.1  # learning rate decays linearly to this fraction over the run
     ema_decay: float | None = 0.995
-    pca_output: bool = True  # generator head in principal-axis coordinates (see models.latent_gan.principal_basis)
     ndb_k: int = 50
     encode_batch: int = 250
 
@@ -347,23 +348,28 @@ def make_trainer(
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 0,
     callbacks: list[Every] | None = None,
+    total_steps: int | None = None,
 ) -> GANTrainer:
-    """A GANTrainer (WGAN-GP, n_critic, EMA) over the standardised training latents; not yet run."""
+    """A GANTrainer (WGAN-GP, n_critic, EMA) over the standardised training latents; not yet run.
+
+    The learning rate decays linearly from config.lr to config.final_lr_fraction * lr over
+    total_steps (config.steps by default): the last part of training settles the samples onto
+    the thin surface the real latents lie on instead of letting them jitter around it.
+    """
     rng = seed_everything(seed)
     generator, critic = build_models(data.latent_dim, config)
     generator.set_latent_stats(data.mean, data.std)
-    if config.pca_output:
-        generator.set_output_basis(principal_basis(data.standardise(data.train.z)))
     generator, critic = generator.to(device), critic.to(device)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=config.betas)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=config.betas)
     sample_real, sample_latent = conditional_samplers(
         generator.from_autoencoder(data.train.z.to(device)).cpu(), data.train.pitch, data.train.family, config.noise_dim
     )
+    schedule = linear_lr_decay([g_opt, d_opt], config.lr, total_steps or config.steps, config.final_lr_fraction)
     return GANTrainer(
         generator, critic, WassersteinLoss(gp_weight=config.gp_weight), g_opt, d_opt, sample_real, sample_latent,
         batch_size=config.batch_size, rng=rng, device=device, n_critic=config.n_critic, ema_decay=config.ema_decay,
-        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, callbacks=callbacks or [],
+        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, callbacks=[schedule, *(callbacks or [])],
         description="latent WGAN-GP",
     )
 
@@ -449,7 +455,7 @@ def train_latent_gan(
     ref: dict = {}
     callbacks = [tracker.callback(ref, track_every)] if track_every else []
     trainer = make_trainer(data, config, seed, device, checkpoint_path=checkpoint_path,
-                           checkpoint_every=checkpoint_every, callbacks=callbacks)
+                           checkpoint_every=checkpoint_every, callbacks=callbacks, total_steps=steps)
     ref["trainer"] = trainer
     trainer.loop.resume()
     t0 = time.process_time()

@@ -160,9 +160,11 @@ else:
     frames = runs[ch2.REMEDY].frames
     histories = {name: run.trainer.history for name, run in runs.items()}
     steps_done = {name: run.trainer.step for name in runs}
-gif_path = write_gif(progress_gif_frames(frames, scale=2), output_dir("02") / "dcgan_progress.gif", fps=3)
-print(f"{len(frames)} frames, steps {frames[0][0]} to {frames[-1][0]}; written to {gif_path.name}")
-show_gif(gif_path, width=200)
+keep = sorted({round(i * (len(frames) - 1) / 15) for i in range(16)})  # at most 16 frames, 8 sprites each: a small GIF
+gif_frames = progress_gif_frames([(frames[i][0], frames[i][1][:8]) for i in keep], scale=1)
+gif_path = write_gif(gif_frames, output_dir("02") / "dcgan_progress.gif", fps=3)
+print(f"{len(gif_frames)} frames, steps {frames[0][0]} to {frames[-1][0]}; written to {gif_path.name}")
+show_gif(gif_path, width=400)
 
 # %% [markdown]
 # ## Final samples
