@@ -250,10 +250,7 @@ def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | 
             f"but the note data now has {FAMILIES} / {PITCH_RANGE}; rebuild it with `.venv/bin/python {MAKE_SCRIPT}`."
         )
     model = NoteClassifier(**meta["config"])
-    if meta.get("dtype") == "float16":
-        model.half()
-    load_checkpoint(path, {"classifier": model})
-    model.float()
+    load_checkpoint(path, {"classifier": model})  # float16 weights are cast into the float32 model
     model.meta = meta  # type: ignore[attr-defined]
     model.eval().requires_grad_(False)
     return model.to(pick_device(device))

@@ -407,10 +407,7 @@ def load_autoencoder(device: str | torch.device = "cpu", path: str | Path | None
     if meta.get("kind") != "note_autoencoder":
         raise ValueError(f"{path} is not a note autoencoder checkpoint (kind={meta.get('kind')!r})")
     model = NoteAutoencoder(DDSPConfig(**meta["config"]))
-    if meta.get("dtype") == "float16":
-        model.half()
-    load_checkpoint(path, {"autoencoder": model})
-    model.float()
+    load_checkpoint(path, {"autoencoder": model})  # float16 weights are cast into the float32 model
     model.meta = meta  # type: ignore[attr-defined]
     model.eval().requires_grad_(False)
     return model.to(pick_device(device))

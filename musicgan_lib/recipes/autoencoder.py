@@ -69,7 +69,7 @@ class AutoencoderConfig:
     model: DDSPConfig = field(default_factory=DDSPConfig)
     pitch_weight: float = 1.0
     offset_weight: float = 5.0
-    loudness_weight: float = 0.5
+    loudness_weight: float = 0.2
     z_weight: float = 1e-3
     eval_notes: int = 256
     baseline_notes: int = 1024
@@ -85,7 +85,7 @@ class AutoencoderConfig:
         if profile == "full":
             return cls(steps=30_000, batch_size=32, cpu_threads=None, lr=1e-3, eval_notes=1024, baseline_notes=4096, live_steps=200,
                        model=DDSPConfig(hidden=512, decoder_layers=4, encoder_channels=192, n_harmonics=64))
-        return cls(steps=2500)
+        return cls(steps=2000)
 
 
 def replace_config(config: AutoencoderConfig, **changes) -> AutoencoderConfig:
