@@ -215,9 +215,11 @@ def test_evaluate_generator_on_real_and_collapsed_sprites():
 
 def test_evaluate_generator_accepts_a_module_or_a_sample_function():
     g = DCGANGenerator(16, 8)
-    by_module = ch2.evaluate_generator(g, n=200)
-    by_fn = ch2.evaluate_generator(lambda n: ch2.sample_generator(g, n), n=200)
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    by_module = ch2.evaluate_generator(g, n=200)  # samples a copy with standing batch-norm statistics
+    by_fn = ch2.evaluate_generator(lambda n: ch2.sample_generator(ch2.standing_copy(g), n), n=200)
     assert by_module.metrics() == by_fn.metrics()
+    assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())  # the caller's module is untouched
     assert by_module.attributes.high_quality < 0.2  # an untrained generator makes no characters
     with pytest.raises(ValueError, match="needs n"):
         ch2.evaluate_generator(torch.zeros(10, 3, 32, 32), n=200)

@@ -8,6 +8,9 @@ one test checks the shipped files against each other when they are present.
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
+
 import math
 from dataclasses import replace
 from typing import NamedTuple
@@ -226,7 +229,10 @@ def test_a_few_gan_steps_are_finite_and_move_the_generator(data, trained):
 def test_training_resumes_from_a_checkpoint_exactly(data, tmp_path):
     ckpt = tmp_path / "run.safetensors"
     straight = ch7.train_latent_gan(data, CONFIG, steps=4, seed=3, quiet=True)
-    ch7.train_latent_gan(data, CONFIG, steps=2, seed=3, checkpoint_path=ckpt, checkpoint_every=2, quiet=True)
+    interrupted = ch7.make_trainer(data, CONFIG, 3, "cpu", checkpoint_path=ckpt, checkpoint_every=2, total_steps=4)
+    with redirect_stdout(io.StringIO()):
+        interrupted.run(2)  # a 4-step run stopped half-way (same learning-rate schedule)
+    assert ckpt.exists()
     resumed = ch7.train_latent_gan(data, CONFIG, steps=4, seed=3, checkpoint_path=ckpt, checkpoint_every=2, quiet=True)
     for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6)
@@ -353,7 +359,7 @@ def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
 
 def test_profiles():
     quick, full = ch7.LatentGANConfig.for_profile("quick"), ch7.LatentGANConfig.for_profile("full")
-    assert quick.n_critic == 5 and quick.gp_weight == 10 and quick.lr == 1e-4 and quick.betas == (0.0, 0.9)
+    assert quick.n_critic == 5 and quick.gp_weight == 10 and quick.lr == 3e-4 and quick.betas == (0.0, 0.9) and quick.noise_dim == 8
     assert quick.ndb_k == 50 and full.n_train > quick.n_train and full.steps > quick.steps
     assert "profile quick" in quick.describe()
     with pytest.raises(ValueError, match="PROFILE"):
