@@ -133,7 +133,7 @@ def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: 
 
 # ---------------------------------------------------------------------------------------------
 # This project's core.
-def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool):
+def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool, mode: str | None = None):
     from musicgan_lib.data.sprites import tensor_sampler
     from musicgan_lib.losses import NonSaturatingLoss
     from musicgan_lib.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
@@ -143,7 +143,7 @@ def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, 
     d = DCGANDiscriminator(width).to(device, memory_format=torch.channels_last)
     g_opt, d_opt = dcgan_optimizers(g, d)
     if compile_:
-        g, d = torch.compile(g), torch.compile(d)
+        g, d = torch.compile(g, mode=mode), torch.compile(d, mode=mode)
     images = data.contiguous(memory_format=torch.channels_last)
     trainer = GANTrainer(
         g, d, NonSaturatingLoss(), g_opt, d_opt, tensor_sampler(images), latent_sampler(100),
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: leave the default)")
     p.add_argument("--compile", action="store_true", help="add a variant with torch.compile'd G and D")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) or max-autotune")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast variant (GPU: core in fp32)")
     args = p.parse_args(argv)
 
@@ -187,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     core_name = "core (channels_last, fused Adam" + (", bf16)" if amp else ")")
     variants[core_name] = lambda: make_core(data, device, args.width, args.batch, False, amp)
     if args.compile:
-        variants[core_name[:-1] + ", compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, amp)
+        variants[core_name[:-1] + ", compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, amp, args.compile_mode)
     if cpu_bf16:  # CPUs with native bf16 (AVX512-BF16 / AMX): autocast pays there too
         variants["core (channels_last, fused Adam, bf16)"] = lambda: make_core(data, device, args.width, args.batch, False, True)
         if args.compile:
-            variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, True)
+            variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, True, args.compile_mode)
 
     import io
     from contextlib import redirect_stdout
