@@ -187,6 +187,19 @@ evaluations = {name: ch2.evaluate_generator(g, n=config.eval_samples) for name, 
 print(ch2.comparison_table({"real sprites (ceiling)": real_eval, **evaluations}))
 
 # %% [markdown]
+# Coverage depends on how many samples are high quality, so compare it with what *uniformly spread*
+# high-quality samples would cover: with $k$ of them, $480\,(1 - (1 - 1/480)^k)$ combinations on
+# average. A generator that makes good sprites but only of a few kinds covers far fewer.
+
+# %%
+for name, ev in {"real sprites": real_eval, **evaluations}.items():
+    a = ev.attributes
+    k = round(a.high_quality * a.n)
+    ideal = expected_coverage(k)
+    print(f"{name:16s} {k:5d} high-quality samples cover {a.n_covered:3d} combinations; "
+          f"uniformly spread they would cover {ideal * N_COMBINATIONS:5.0f} -> {a.coverage / ideal:.0%} of that")
+
+# %% [markdown]
 # The **mode-collapse detector**: for each attribute, the histogram of what the classifier reads on
 # the generated sprites (orange) next to the real ones (blue). A collapsed generator shows up as
 # tall orange bars on a few values and missing bars elsewhere; the panel titles give each
