@@ -105,7 +105,7 @@ class DCGANConfig:
         check_profile(profile)
         if profile == "full":
             return cls(profile, steps=20_000, live_steps=20_000, ngf=64, ndf=64, dataset_size=50_000, live_every=1000, frames=30, retrain=True)
-        return cls(profile, steps=8000, live_steps=150)
+        return cls(profile, steps=4000, live_steps=150)
 
 
 # --------------------------------------------------------------------------------------------
