@@ -340,6 +340,11 @@ for name, ok in checks.items():
 # %% [markdown]
 # ## What to take away
 #
+# * **Not reached here: combination coverage ≥ 0.90** (the FAIL line above). At equal training
+#   time ProGAN beats both chapter-2 DCGANs and chapter 3's WGAN-GP on Fréchet distance, and grows
+#   without an FD spike, but only about a quarter of its sprites are sharp enough for the attribute
+#   classifier to read every attribute with confidence, and coverage counts only those. Twelve
+#   CPU-minutes is not enough training at 32×32; the full profile (a GPU) trains far longer.
 # * Growing works because growing is *gentle*: at α = 0 the grown network is the old one, real
 #   images are blended the same way, and Adam starts fresh for the new shapes.
 # * Most of the work happens where it is cheap: at 4×4 and 8×8 a step costs a fraction of a
