@@ -27,6 +27,7 @@ from torch import nn
 
 from musicgan_lib.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from musicgan_lib.data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, attribute_distribution, make_sprites
+from musicgan_lib.metrics.frechet import PenultimateFeatures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -99,17 +100,8 @@ class SpriteAttributeClassifier(nn.Module):
 
     def feature_extractor(self) -> nn.Module:
         """An nn.Module whose forward gives `features`: what `frechet_report` wants."""
-        return _Penultimate(self)
+        return PenultimateFeatures(self)
 
-
-class _Penultimate(nn.Module):
-    def __init__(self, classifier: SpriteAttributeClassifier) -> None:
-        super().__init__()
-        self.classifier = classifier
-        self.num_features = classifier.config["feature_dim"]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier.features(x)
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -40,6 +40,7 @@ from torch import nn
 
 from musicgan_lib.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from musicgan_lib.data.notes import FAMILIES, PITCH_RANGE, SAMPLE_RATE, make_notes
+from musicgan_lib.metrics.frechet import PenultimateFeatures
 
 ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "note_classifier.safetensors"
 MAKE_SCRIPT = "scripts/make_note_models.py"
@@ -113,7 +114,7 @@ class NoteClassifier(nn.Module):
 
     def feature_extractor(self) -> nn.Module:
         """An nn.Module whose forward is `features`: what `frechet_report` wants."""
-        return _Penultimate(self)
+        return PenultimateFeatures(self)
 
     @torch.no_grad()
     def predict(self, audio: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,15 +139,6 @@ class NoteClassifier(nn.Module):
         self.feature_scale.copy_(raw.var(0).mean().sqrt().clamp_min(1e-8))
         self.train(was)
 
-
-class _Penultimate(nn.Module):
-    def __init__(self, classifier: NoteClassifier) -> None:
-        super().__init__()
-        self.classifier = classifier
-        self.num_features = classifier.config["feature_dim"]
-
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return self.classifier.features(audio)
 
 
 def pitch_to_class(pitch: torch.Tensor) -> torch.Tensor:

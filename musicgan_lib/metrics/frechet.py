@@ -52,6 +52,19 @@ class _Features(nn.Module):
         return f.reshape(f.shape[0], -1).float().cpu()
 
 
+class PenultimateFeatures(nn.Module):
+    """A classifier's `features` (its penultimate layer) as an nn.Module with `num_features`:
+    what `frechet_report` and torchmetrics want. Shared by the sprite and the note classifier."""
+
+    def __init__(self, classifier: nn.Module) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.num_features = int(classifier.config["feature_dim"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.features(x)
+
+
 def _eval_mode(module: object) -> bool | None:
     if isinstance(module, nn.Module):
         was = module.training
