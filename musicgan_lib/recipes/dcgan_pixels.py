@@ -353,10 +353,8 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> Ship
     if meta.get("kind") != "dcgan_generator":
         raise ValueError(f"{path} is a checkpoint but not a DCGAN generator written by save_generator")
     g = DCGANGenerator(**meta["generator"])
-    if meta.get("dtype") == "float16":
-        g = g.half()
-    _, extras = load_checkpoint(path, {"generator": g})
-    g = g.float().to(device).eval()
+    _, extras = load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
+    g = g.to(device).eval()
     frames = extras.get("frames")
     steps = meta.get("frame_steps", [])
     frame_list = [(int(s), frames[i].numpy()) for i, s in enumerate(steps)] if frames is not None and frames.numel() else []

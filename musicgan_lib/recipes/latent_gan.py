@@ -504,10 +504,8 @@ def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = 
         raise ValueError(f"{path} is not a latent GAN checkpoint (kind={meta.get('kind')!r})")
     cfg = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     g, _ = build_models(int(meta["latent_dim"]), cfg)
-    if meta.get("dtype") == "float16":
-        g.half()
-    load_checkpoint(path, {"generator": g})
-    g.float().eval()
+    load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
+    g.eval()
     return g.to(device), meta
 
 

@@ -734,9 +734,9 @@ def load_asset(path: str | Path | None = None, device: torch.device | str = "cpu
         raise FileNotFoundError(f"no shipped ProGAN at {path}; build it with `.venv/bin/python {MAKE_SCRIPT}`")
     meta = read_checkpoint_meta(path)
     config = ProGANConfig.from_meta(meta["config"])
-    g16 = ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=int(meta["resolution"])).half()
-    _, extras = load_checkpoint(path, {"generator_ema": g16})
-    g = g16.float().eval().requires_grad_(False)
+    g = ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=int(meta["resolution"]))
+    _, extras = load_checkpoint(path, {"generator_ema": g})  # float16 weights are cast into the float32 model
+    g.eval().requires_grad_(False)
     g.set_alpha(float(meta["alpha"]))
     snaps = [Snapshot(s["step"], s["resolution"], s["alpha"], s["kind"], extras[f"snapshot/{i}"].float()) for i, s in enumerate(meta["snapshots"])]
     return ShippedProGAN(
