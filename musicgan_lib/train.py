@@ -179,6 +179,31 @@ class TrainLoop:
         return self.history
 
 
+def ema_with_warmup(decay: float, warmup: int) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:
+    """An EMA update (for `AveragedModel(multi_avg_fn=...)`) whose decay ramps up to `decay`.
+
+    After n updates the decay is min(decay, (1 + n) / (warmup + n)). Why: with a fixed decay
+    d the average still holds d^n of the *initial, random* weights after n updates (29 % for
+    d = 0.999 after 1,250 updates), so a short run's EMA generator draws noise. The ramp (the
+    `num_updates` rule of TensorFlow's ExponentialMovingAverage) forgets the start quickly and
+    settles at `decay` once n is large.
+    """
+    if not 0.0 < decay < 1.0 or warmup < 1:
+        raise ValueError(f"need 0 < decay < 1 and warmup >= 1, got decay {decay}, warmup {warmup}")
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (warmup + n))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:  # integer buffers (batch-norm counters): same rule, written out
+            for a, c in zip(averaged, current):
+                a.copy_(a * d + c * (1.0 - d))
+
+    return update
+
+
 def latent_sampler(latent_dim: int) -> Callable[[int, torch.Generator], Tensor]:
     """Standard normal latents drawn from the loop's own generator (so checkpoints restore them)."""
 
@@ -210,6 +235,7 @@ class GANTrainer:
         device: torch.device | str = "cpu",
         n_critic: int = 1,
         ema_decay: float | None = None,
+        ema_warmup: int = 0,
         amp: bool = False,
         checkpoint_path: str | Path | None = None,
         checkpoint_every: int = 0,
@@ -224,11 +250,9 @@ class GANTrainer:
         self.device = torch.device(device)
         # bf16 autocast: `amp` on CUDA; `cpu_amp` also on CPUs (pays off with AVX512-BF16 / AMX).
         self.amp = (amp and self.device.type == "cuda") or (cpu_amp and self.device.type == "cpu")
-        self.ema = (
-            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-            if ema_decay
-            else None
-        )
+        # ema_warmup > 0 ramps the decay up (see `ema_with_warmup`); 0 keeps it fixed from step 1.
+        ema_fn = ema_with_warmup(ema_decay, ema_warmup) if ema_decay and ema_warmup else get_ema_multi_avg_fn(ema_decay or 0.0)
+        self.ema = AveragedModel(generator, multi_avg_fn=ema_fn, use_buffers=True) if ema_decay else None
         modules = {"generator": generator, "critic": critic}
         if self.ema is not None:
             modules["generator_ema"] = self.ema

@@ -107,3 +107,29 @@ def test_generic_loop_trains_any_step_function(tmp_path):
     assert model.weight.item() == pytest.approx(3.0, abs=1e-2)
     assert loop.history["loss"][-1] < loop.history["loss"][0]
     assert (tmp_path / "m.safetensors").exists()
+
+
+def test_ema_warmup_forgets_the_initial_weights_by_the_documented_rule():
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from musicgan_lib.train import ema_with_warmup
+
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    fixed = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999), use_buffers=True)
+    ramped = AveragedModel(model, multi_avg_fn=ema_with_warmup(0.999, 10), use_buffers=True)
+    fixed.update_parameters(model)  # the first update copies the (zero) initial weights
+    ramped.update_parameters(model)
+    with torch.no_grad():
+        model.weight.fill_(1.0)  # training has moved the weight to 1 and keeps it there
+    share = 1.0  # the share of the initial weight left in the ramped average, by hand
+    for n in range(1, 1251):
+        fixed.update_parameters(model)
+        ramped.update_parameters(model)
+        share *= min(0.999, (1 + n) / (10 + n))
+    assert fixed.module.weight.item() == pytest.approx(1 - 0.999**1250, rel=1e-4)  # 29 % still the random start
+    assert ramped.module.weight.item() == pytest.approx(1 - share, rel=1e-4)
+    assert 1 - ramped.module.weight.item() < 0.01
+    with pytest.raises(ValueError, match="warmup"):
+        ema_with_warmup(0.999, 0)
+
