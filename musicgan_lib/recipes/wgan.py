@@ -86,7 +86,7 @@ class WGANConfig:
     ndf: int = 32
     critic_norm: str = "layer"
     batch_size: int = 64
-    budget_seconds: float = 2400.0
+    budget_seconds: float = 720.0  # 12 CPU-minutes each, the same equal-time budget as chapter 4
     max_steps: int = 1_000_000
     clock: str = "process"
     checkpoints: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -97,6 +97,7 @@ class WGANConfig:
     live_seconds: float = 20.0
     channels_last: bool = True
     ema_decay: float | None = 0.999
+    ema_warmup: int = 10  # the EMA's decay ramps (1 + n) / (10 + n) up to ema_decay (see train.ema_with_warmup)
 
     @classmethod
     def for_profile(cls, profile: str) -> "WGANConfig":
@@ -368,7 +369,7 @@ def make_wgan_trainer(method: str, config: WGANConfig, data: Tensor, *, seed: in
     g_opt, d_opt = make_optimizers(spec, generator, critic)
     return GANTrainer(
         generator, critic, spec.loss, g_opt, d_opt, tensor_sampler(data), latent_sampler(config.latent_dim),
-        batch_size=config.batch_size, rng=rng, device=device, n_critic=spec.n_critic, ema_decay=config.ema_decay,
+        batch_size=config.batch_size, rng=rng, device=device, n_critic=spec.n_critic, ema_decay=config.ema_decay, ema_warmup=config.ema_warmup,
         description=f"WGAN-{method}",
     )  # fmt: skip
 
@@ -471,10 +472,7 @@ def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
     modules = {"generator": generator, "critic": critic}
     if "ema" in meta:
         modules["generator_ema"] = DCGANGenerator(config.latent_dim, config.ngf)
-    halves = {k: copy.deepcopy(m).half() for k, m in modules.items()}
-    load_checkpoint(path, halves)
-    for k, full in modules.items():
-        full.load_state_dict({n: v.float() if v.is_floating_point() else v for n, v in halves[k].state_dict().items()})
+    load_checkpoint(path, modules)  # fp16 on disk, cast into the fp32 modules
     ema = modules.get("generator_ema")
     known = {"kind", "method", "config", "critic_config", "steps", "seconds", "fd_floor_curve", "curve", "probes", "history", "ema"}
     return WGANRun(
