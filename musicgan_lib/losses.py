@@ -45,6 +45,26 @@ class NonSaturatingLoss(MinimaxLoss):
         return F.softplus(-_score(critic, fake)).mean()
 
 
+@dataclass
+class HingeLoss:
+    """The hinge game of SNGAN / projection GANs (Lim & Ye 2017; Miyato et al. 2018).
+
+    The critic only pushes real scores above +1 and fake scores below -1 (max(0, 1 - D(x)) +
+    max(0, 1 + D(G(z)))), so once a sample is clearly classified it stops contributing: the
+    discriminator cannot run away to ever larger margins. The generator raises -E[D(G(z))].
+    """
+
+    name: str = "hinge"
+
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        real_score, fake_score = _score(critic, real), _score(critic, fake)
+        loss = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean()
+        return loss, {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach()}
+
+    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        return -_score(critic, fake).mean()
+
+
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
     """Gulrajani et al.'s two-sided penalty E[(||grad D(x_hat)|| - 1)^2] at random interpolates.
 

@@ -8,6 +8,7 @@ step function; `GANTrainer` supplies the GAN one (n_critic, pluggable losses, EM
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -216,6 +217,10 @@ def latent_sampler(latent_dim: int) -> Callable[[int, torch.Generator], Tensor]:
 class GANTrainer:
     """A GAN on top of `TrainLoop`: n_critic critic steps per generator step, any loss from `losses`.
 
+    Conditional GANs work too: with a generator that has `labels_of` / `with_labels`
+    (`models.conditional.CodedGenerator`), sample_real returns (images, labels), each fake batch
+    requests the labels of the real batch it is judged with, and the critic gets the labels.
+
     sample_real(batch, rng) and sample_latent(batch, rng) draw from the loop's generator, so a
     resumed run sees exactly the data and noise an uninterrupted one would have.
     """
@@ -247,6 +252,9 @@ class GANTrainer:
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.sample_real, self.sample_latent = sample_real, sample_latent
         self.batch_size, self.n_critic = batch_size, n_critic
+        # conditional GAN: the generator reads attribute codes from its latents (models.conditional)
+        # and the critic is called as critic(x, labels)
+        self.conditional = hasattr(generator, "labels_of") and hasattr(generator, "with_labels")
         self.device = torch.device(device)
         # bf16 autocast: `amp` on CUDA; `cpu_amp` also on CPUs (pays off with AVX512-BF16 / AMX).
         self.amp = (amp and self.device.type == "cuda") or (cpu_amp and self.device.type == "cpu")
@@ -273,14 +281,33 @@ class GANTrainer:
     def _latent(self, n: int) -> Tensor:
         return self.sample_latent(n, self.loop.rng).to(self.device, non_blocking=True)
 
+    def _real_batch(self, loop: TrainLoop) -> tuple[Tensor, Tensor | None]:
+        batch = self.sample_real(self.batch_size, loop.rng)
+        if self.conditional != isinstance(batch, tuple):
+            raise TypeError(
+                "a conditional generator (one with labels_of / with_labels) needs sample_real to return "
+                "(images, labels), and an unconditional one plain images; e.g. tensor_sampler(images, labels)"
+            )
+        if not self.conditional:
+            return batch.to(self.device, non_blocking=True), None
+        images, labels = batch
+        return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+    def _judge(self, labels: Tensor | None):
+        """The critic as the losses call it: critic(x), or critic(x, labels) for a conditional GAN."""
+        return self.critic if labels is None else functools.partial(self.critic, labels=labels)
+
     def _step(self, loop: TrainLoop) -> dict[str, Tensor]:
         logs: dict[str, Tensor] = {}
         for _ in range(self.n_critic):
-            real = self.sample_real(self.batch_size, loop.rng).to(self.device, non_blocking=True)
+            real, labels = self._real_batch(loop)
+            z = self._latent(self.batch_size)
+            if labels is not None:  # fakes request the real batch's attributes, so both halves match
+                z = self.generator.with_labels(z, labels)
             with torch.no_grad(), self._autocast():
-                fake = self.generator(self._latent(self.batch_size))
+                fake = self.generator(z)
             with self._autocast():
-                d_loss, logs = self.loss.critic_loss(self.critic, real, fake.float() if self.amp else fake)
+                d_loss, logs = self.loss.critic_loss(self._judge(labels), real, fake.float() if self.amp else fake)
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
@@ -288,8 +315,10 @@ class GANTrainer:
                 self.loss.after_critic_step(self.critic)
         for p in self.critic.parameters():
             p.requires_grad_(False)
+        z = self._latent(self.batch_size)
+        judge = self._judge(self.generator.labels_of(z) if self.conditional else None)
         with self._autocast():
-            g_loss = self.loss.generator_loss(self.critic, self.generator(self._latent(self.batch_size)))
+            g_loss = self.loss.generator_loss(judge, self.generator(z))
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_optimizer.step()

@@ -313,22 +313,29 @@ def sprite_sampler(device: str | torch.device | None = None) -> Callable[[int, t
     return sample
 
 
-def tensor_sampler(images: torch.Tensor) -> Callable[[int, torch.Generator | None], torch.Tensor]:
+def tensor_sampler(
+    images: torch.Tensor, labels: torch.Tensor | None = None
+) -> Callable[[int, torch.Generator | None], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
     """A training sampler over a fixed dataset: `sample(batch_size, generator)` -> random rows.
 
     Indices are drawn with replacement from the given torch.Generator (on its own device), so a
-    checkpoint that stores the generator state resumes the exact same data stream.
+    checkpoint that stores the generator state resumes the exact same data stream. With
+    `labels` (one row per image) it returns (images, labels) rows, for a conditional GAN.
     """
     if not isinstance(images, torch.Tensor) or images.ndim < 1 or images.shape[0] == 0:
         raise ValueError("tensor_sampler needs a non-empty tensor of samples along dim 0")
     n = images.shape[0]
+    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape[0] != n):
+        raise ValueError(f"labels must be a tensor with one row per image ({n}), got {getattr(labels, 'shape', type(labels))}")
 
-    def sample(batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(batch_size: int, generator: torch.Generator | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = generator.device if generator is not None else torch.device("cpu")
         idx = torch.randint(n, (batch_size,), generator=generator, device=dev)
-        return images[idx.to(images.device)]
+        if labels is None:
+            return images[idx.to(images.device)]
+        return images[idx.to(images.device)], labels[idx.to(labels.device)]
 
     return sample
 
