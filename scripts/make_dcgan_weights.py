@@ -1,10 +1,11 @@
 """Train chapter 2's DCGANs and write the generators the notebook ships with to assets/.
 
-    .venv/bin/python scripts/make_dcgan_weights.py                         # quick profile, both recipes
-    .venv/bin/python scripts/make_dcgan_weights.py --recipes dcgan-mbstd   # only the remedy
+    .venv/bin/python scripts/make_dcgan_weights.py                         # quick profile, the chapter's three recipes
+    .venv/bin/python scripts/make_dcgan_weights.py --recipes dcgan-cond    # only the conditional remedy
     .venv/bin/python scripts/make_dcgan_weights.py --profile full --device cuda
 
-For each recipe (plain "dcgan" and the remedy "dcgan-mbstd") this trains the profile's full run
+For each recipe (plain "dcgan", the label-free "dcgan-pac2-ema" and the conditional remedy
+"dcgan-cond") this trains the profile's full run
 (`DCGANConfig.steps`, seed 0, the same code path as the notebook: `dcgan_pixels.make_run`),
 then writes `assets/dcgan_<recipe>_<profile>.safetensors`: the sampling generator in fp16 (the
 EMA one for the remedy), the training-progress GIF frames (uint8) and, in the metadata, the
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    p.add_argument("--recipes", default=",".join(ch2.RECIPES), help=f"comma-separated, from {list(ch2.RECIPES)}")
+    chapter = (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY)
+    p.add_argument("--recipes", default=",".join(chapter), help=f"comma-separated, from {list(ch2.RECIPES)}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=0, help="override the profile's number of steps")

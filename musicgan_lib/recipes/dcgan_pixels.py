@@ -7,7 +7,11 @@ The chapter trains Radford et al.'s DCGAN on procedural sprites whose attributes
 - "dcgan": the paper's networks and hyper-parameters, nothing added;
 - "dcgan-pac2-ema": the same networks, but the discriminator judges *pairs* of images (PacGAN,
   Lin et al. 2018) and the samples come from an exponential moving average (EMA) of the
-  generator's weights, with its batch-norm statistics re-estimated ("standing statistics").
+  generator's weights, with its batch-norm statistics re-estimated ("standing statistics");
+  it needs no labels, and it helps, but not enough;
+- "dcgan-cond": the remedy that does not collapse: the generator is told which attribute
+  combination to draw and a projection discriminator with spectral norm checks it, hinge loss,
+  EMA generator (`models/conditional.py`). It uses the sprites' labels.
 
 `evaluate_generator` is the chapter's measuring stick and is generic on purpose: chapters 3
 (WGAN) and 4 (ProGAN) call it on their own generators.
@@ -27,12 +31,13 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
-from ..losses import NonSaturatingLoss
+from ..losses import HingeLoss, NonSaturatingLoss
 from ..metrics.attributes import AttributeReport, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
 from ..metrics.frechet import FrechetReport, frechet_report
+from ..models.conditional import CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
@@ -62,6 +67,9 @@ class RecipeSpec:
     spectral_norm: bool = False
     ema_decay: float | None = None
     d_lr_scale: float = 1.0
+    conditional: bool = False  # attribute codes in G's latent + a projection discriminator
+    d_norm: str = "batch"  # the discriminator's hidden-layer norm ("batch", "layer", "none")
+    loss: str = "non-saturating"  # or "hinge"
 
 
 RECIPES: dict[str, RecipeSpec] = {
@@ -70,8 +78,14 @@ RECIPES: dict[str, RecipeSpec] = {
     "dcgan-mbstd": RecipeSpec(
         "dcgan-mbstd", "DCGAN + minibatch-stddev discriminator + EMA generator", minibatch_std=True, ema_decay=0.995
     ),
+    "dcgan-cond": RecipeSpec(
+        "dcgan-cond", "conditional DCGAN: attribute codes + projection discriminator (spectral norm, hinge loss) + EMA generator",
+        conditional=True, spectral_norm=True, d_norm="none", loss="hinge", ema_decay=0.995,
+    ),  # fmt: skip
 }
-PLAIN, REMEDY = "dcgan", "dcgan-pac2-ema"
+LOSSES = {"non-saturating": NonSaturatingLoss, "hinge": HingeLoss}
+#: plain DCGAN; the label-free remedy (helps, not enough); the remedy that does not collapse (uses labels)
+PLAIN, UNSUPERVISED_REMEDY, REMEDY = "dcgan", "dcgan-pac2-ema", "dcgan-cond"
 
 
 @dataclass(frozen=True)
@@ -111,21 +125,36 @@ class DCGANConfig:
 # --------------------------------------------------------------------------------------------
 # Building and training
 @functools.lru_cache(maxsize=4)
-def _sprite_dataset(n: int, seed: int) -> Tensor:
-    return make_sprites(n, seed=seed).images
+def _sprite_dataset(n: int, seed: int):
+    return make_sprites(n, seed=seed)
 
 
 def sprite_dataset(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
     """The training set: `config.dataset_size` procedural sprites (fixed seed), on `device`."""
-    images = _sprite_dataset(config.dataset_size, DATA_SEED).to(device)
+    images = _sprite_dataset(config.dataset_size, DATA_SEED).images.to(device)
     return images.contiguous(memory_format=torch.channels_last) if config.channels_last else images
 
 
-def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu") -> tuple[DCGANGenerator, DCGANDiscriminator]:
+def sprite_labels(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
+    """The attribute labels [N, 5] of `sprite_dataset` (row for row), for the conditional recipe."""
+    return _sprite_dataset(config.dataset_size, DATA_SEED).labels.to(device)
+
+
+ATTRIBUTE_SIZES = tuple(len(v) for v in SPRITE_ATTRIBUTES.values())
+
+
+def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator a recipe trains, initialised N(0, 0.02), on `device`."""
     spec = get_recipe(recipe)
-    g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
-    d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, minibatch_std=spec.minibatch_std, pack=spec.pack, spectral_norm=spec.spectral_norm)
+    g: nn.Module
+    d: nn.Module
+    if spec.conditional:
+        g = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf, 3, SPRITE_SIZE)
+        d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm)
+    else:
+        g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
+        d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,
+                               spectral_norm=spec.spectral_norm)  # fmt: skip
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)
 
@@ -202,18 +231,28 @@ def make_run(
     seed: int = 0,
     device: torch.device | str = "cpu",
     images: Tensor | None = None,
+    labels: Tensor | None = None,
     total_steps: int | None = None,
     callbacks: Sequence[Every] = (),
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 0,
 ) -> DCGANRun:
-    """Build (do not train) one DCGAN run on sprites; GIF frames are grabbed on the way to `total_steps`."""
+    """Build (do not train) one DCGAN run on sprites; GIF frames are grabbed on the way to `total_steps`.
+
+    `images` replaces the procedural training set; the conditional recipe then also needs their
+    `labels` ([N, 5] in `ATTRIBUTE_NAMES` order).
+    """
     spec = get_recipe(recipe)
+    if spec.conditional and images is not None and labels is None:
+        raise ValueError(f"recipe {spec.name!r} is conditional: pass the images' attribute labels too (labels=[N, 5]), "
+                         f"or use a label-free recipe such as {UNSUPERVISED_REMEDY!r}")  # fmt: skip
     rng = seed_everything(seed)
     g, d = build_models(config, spec, device)
     g_opt, d_opt = dcgan_optimizers(g, d, lr=config.lr, betas=config.betas, d_lr=config.lr * spec.d_lr_scale)
-    images = sprite_dataset(config, device) if images is None else images
-    grid_latents = torch.randn(FRAME_SPRITES, config.latent_dim, generator=torch.Generator().manual_seed(GRID_LATENT_SEED))
+    if images is None:
+        images, labels = sprite_dataset(config, device), sprite_labels(config, device)
+    sampler = tensor_sampler(images, labels if spec.conditional else None)
+    grid_latents = torch.randn(FRAME_SPRITES, g.latent_dim, generator=torch.Generator().manual_seed(GRID_LATENT_SEED))
     total = total_steps if total_steps is not None else config.steps
     wanted = set(frame_steps(total, config.frames))
     holder: dict[str, DCGANRun] = {}
@@ -223,7 +262,7 @@ def make_run(
             holder["run"].grab_frame(loop)
 
     trainer = GANTrainer(
-        g, d, NonSaturatingLoss(), g_opt, d_opt, tensor_sampler(images), latent_sampler(config.latent_dim),
+        g, d, LOSSES[spec.loss](), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
         batch_size=config.batch_size, rng=rng, device=device, ema_decay=spec.ema_decay,
         amp=config.bf16, cpu_amp=config.bf16 and cpu_has_bf16(),
         callbacks=[Every(1, maybe_frame, at_end=False), *callbacks],
@@ -326,7 +365,7 @@ def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, obj
         "kind": "dcgan_generator",
         "recipe": run.recipe.name,
         "config": cfg,
-        "generator": {"latent_dim": g.latent_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size},
+        "generator": _generator_meta(g),
         "step": run.trainer.step,
         "seconds": run.trainer.loop.seconds,
         "frame_steps": steps,
@@ -337,9 +376,22 @@ def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, obj
     return save_checkpoint(path, {"generator": g}, tensors={"frames": frames}, meta=meta)
 
 
+def _generator_meta(g: nn.Module) -> dict:
+    if isinstance(g, CodedGenerator):
+        return {"coded": True, "sizes": list(g.sizes), "noise_dim": g.noise_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size}
+    return {"latent_dim": g.latent_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size}
+
+
+def _build_generator(meta: Mapping[str, object]) -> nn.Module:
+    kw = dict(meta)
+    if kw.pop("coded", False):
+        return CodedGenerator(**kw)  # type: ignore[arg-type]
+    return DCGANGenerator(**kw)  # type: ignore[arg-type]
+
+
 @dataclass
 class ShippedGenerator:
-    generator: DCGANGenerator
+    generator: nn.Module
     meta: dict
     frames: list[tuple[int, np.ndarray]]
 
@@ -352,7 +404,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> Ship
     meta = read_checkpoint_meta(path)
     if meta.get("kind") != "dcgan_generator":
         raise ValueError(f"{path} is a checkpoint but not a DCGAN generator written by save_generator")
-    g = DCGANGenerator(**meta["generator"])
+    g = _build_generator(meta["generator"])
     _, extras = load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
     g = g.to(device).eval()
     frames = extras.get("frames")
@@ -512,3 +564,28 @@ def interpolation_pairs(
         used.update((i, j))
         out.append((z[i], z[j]))
     return out
+
+
+@torch.no_grad()
+def attribute_sweeps(generator: CodedGenerator, seed: int = GRID_LATENT_SEED) -> tuple[Tensor, list[str]]:
+    """What a conditional generator's codes control: one row per attribute, same noise and other
+    attributes, that attribute run through all its values (rows padded with blank tiles).
+
+    Returns images [n_attributes * max_values, 3, 32, 32] (for `image_grid(..., nrow=max_values)`)
+    and one label per row, e.g. "hair_colour: black .. pink".
+    """
+    if not isinstance(generator, CodedGenerator):
+        raise TypeError("attribute_sweeps needs a conditional generator (models.conditional.CodedGenerator)")
+    width = max(generator.sizes)
+    g = standing_copy(generator)
+    z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    base = generator.labels_of(z)[0]
+    rows, names = [], []
+    for j, (name, values) in enumerate(SPRITE_ATTRIBUTES.items()):
+        labels = base.repeat(len(values), 1)
+        labels[:, j] = torch.arange(len(values))
+        images = sample_generator(g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels))
+        pad = torch.ones(width - len(values), *images.shape[1:])
+        rows.append(torch.cat([images, pad]))
+        names.append(f"{name}: {' .. '.join((values[0], values[-1]))}")
+    return torch.cat(rows), names
