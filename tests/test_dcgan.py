@@ -179,12 +179,13 @@ def test_generator_round_trip_through_save_and_load(tmp_path):
     a, b = run.sample(16), ch2.sample_generator(shipped.generator, 16)
     assert (a - b).abs().max() < 0.02  # fp16 storage: same pictures
     full = ch2.save_generator(tmp_path / "g32.safetensors", run, half=False)
-    assert torch.equal(ch2.sample_generator(ch2.load_generator(full).generator, 16), a)
+    # fp32 storage loses nothing (up to float rounding: the live module is channels_last, the loaded one is not)
+    assert torch.allclose(ch2.sample_generator(ch2.load_generator(full).generator, 16), a, rtol=0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="make_dcgan_weights"):
         ch2.load_generator(tmp_path / "missing.safetensors")
 
 
-@pytest.mark.parametrize("recipe", [ch2.PLAIN, ch2.REMEDY])
+@pytest.mark.parametrize("recipe", [ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY])
 def test_shipped_weights_load_and_generate(recipe):
     path = ch2.shipped_path(recipe, "quick")
     assert path.exists(), f"{path} is missing: run scripts/make_dcgan_weights.py"
