@@ -86,3 +86,33 @@ def test_killed_during_save_leaves_previous_checkpoint_loadable(tmp_path):
     assert proc.returncode == -9
     assert read_checkpoint_meta(path)["step"] == 1
     load_checkpoint(path, {"net": _model()})
+
+
+def test_resumed_fused_adam_on_channels_last_weights_matches_an_uninterrupted_run(tmp_path):
+    def make():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3)).to(memory_format=torch.channels_last)
+        return net, torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+
+    x = torch.randn(4, 3, 8, 8).contiguous(memory_format=torch.channels_last)
+
+    def step(net, opt):
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        opt.step()
+
+    straight, s_opt = make()
+    for _ in range(4):
+        step(straight, s_opt)
+    first, f_opt = make()
+    for _ in range(2):
+        step(first, f_opt)
+    save_checkpoint(tmp_path / "ck.safetensors", {"net": first}, {"opt": f_opt})
+    resumed, r_opt = make()
+    load_checkpoint(tmp_path / "ck.safetensors", {"net": resumed}, {"opt": r_opt})
+    state = r_opt.state[resumed[0].weight]
+    assert state["exp_avg"].stride() == resumed[0].weight.stride()  # stored contiguous, restored channels_last
+    for _ in range(2):
+        step(resumed, r_opt)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
