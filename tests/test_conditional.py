@@ -159,3 +159,19 @@ def test_attribute_sweeps_change_one_attribute_per_row():
     assert not torch.allclose(images[0], images[1])  # black vs blonde hair: different pictures
     with pytest.raises(TypeError, match="conditional"):
         ch2.attribute_sweeps(nn.Linear(2, 2))
+
+
+def test_conditional_run_resumes_exactly(tmp_path):
+    cfg = ch2.with_steps(ch2.DCGANConfig.for_profile("quick"), batch_size=8, ngf=4, ndf=4, latent_dim=8, dataset_size=32, frames=2)
+    straight = ch2.make_run(ch2.REMEDY, cfg, seed=1, total_steps=4)
+    straight.train(4)
+    ck = tmp_path / "cond.safetensors"
+    first = ch2.make_run(ch2.REMEDY, cfg, seed=1, total_steps=4, checkpoint_path=ck, checkpoint_every=2)
+    first.train(2)
+    resumed = ch2.make_run(ch2.REMEDY, cfg, seed=99, total_steps=4, checkpoint_path=ck, checkpoint_every=2)
+    assert resumed.trainer.loop.resume() and resumed.trainer.step == 2
+    resumed.train(4)
+    for (k, a), b in zip(straight.trainer.critic.state_dict().items(), resumed.trainer.critic.state_dict().values()):
+        assert torch.equal(a, b), k
+    for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(a, b)
