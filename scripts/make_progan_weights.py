@@ -105,6 +105,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--workers", type=int, default=4, help="processes running ProGAN and the baselines side by side")
     ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--only-baselines", nargs="+", choices=ch4.BASELINES, default=None,
+                    help="do not train the ProGAN: train these baselines for the shipped run's budget and update its file")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "progan_train.safetensors")
     ap.add_argument("--budget", type=float, default=None, help="override the profile's training-time budget (seconds)")
@@ -115,6 +117,16 @@ def main(argv: list[str]) -> int:
     log(f"profile {args.profile}: budget {config.budget_seconds} s ({config.clock} clock) per run; schedule "
         f"(the last stable phase is cut by the budget):\n{schedule.describe()}")
     names = ["progan"] + ([] if args.skip_baselines else list(ch4.BASELINES))
+    if args.only_baselines:
+        budget = config.budget_seconds or ch4.load_asset(args.out).meta["train_seconds"]
+        results = dict(_job((n, args, budget)) for n in args.only_baselines)
+        shipped = ch4.load_asset(args.out)
+        meta = dict(shipped.meta)
+        kept = {n: r for n, r in meta.get("baselines", {}).items() if n in ch4.BASELINES}
+        meta["baselines"] = {n: results.get(n, kept.get(n)) for n in ch4.BASELINES if n in results or n in kept}
+        ch4.save_asset(shipped, args.out, meta)
+        log(f"updated the baselines {args.only_baselines} in {args.out}")
+        return 0
     if config.budget_seconds is None:  # no fixed budget: the baselines get the ProGAN's measured time
         results = dict([_job(("progan", args, None))])
         budget = results["progan"].get("train_seconds") or ch4.load_asset(args.out).meta["train_seconds"]

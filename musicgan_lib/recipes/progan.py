@@ -779,7 +779,9 @@ def resolution_floors(config: ProGANConfig, n: int, tracker: FDTracker | None = 
     return {r: tracker(resize_real(src, r)) for r in config.resolutions}
 
 
-BASELINES = ("dcgan-mbstd", "dcgan", "wgan-gp")
+#: equal-time baselines: chapter 2's label-free remedy and plain recipe, chapter 3's WGAN-GP (all
+#: unconditional, like the ProGAN; chapter 2's conditional recipe uses labels and is not one)
+BASELINES = ("dcgan-pac2-ema", "dcgan", "wgan-gp")
 
 
 def train_baseline_for(
@@ -792,7 +794,7 @@ def train_baseline_for(
     device: torch.device | str = "cpu",
     seed: int = 0,
 ) -> dict:
-    """Train a chapter-2 DCGAN recipe ("dcgan", "dcgan-mbstd") or chapter 3's "wgan-gp" for `seconds`
+    """Train a chapter-2 DCGAN recipe ("dcgan", "dcgan-pac2-ema") or chapter 3's "wgan-gp" for `seconds`
     of training time on `clock` (evaluations excluded), with an FD point at each fraction in `marks`;
     return steps, seconds, the curve and chapter 2's metrics of the final generator."""
     import io
@@ -806,7 +808,7 @@ def train_baseline_for(
     tick = CLOCKS[clock]
     curve: list[dict] = []
     if name == "wgan-gp":
-        config = ch3.WGANConfig.for_profile(profile)
+        config = replace(ch3.WGANConfig.for_profile(profile), conditional=False)  # unconditional, like the ProGAN
         score = (lambda x: {"fd": tracker(x)}) if tracker is not None else None
         run = ch3.train_for_budget("gp", config, seed=seed, device=device, budget_seconds=seconds, clock=clock,
                                    score=score, checkpoints=list(marks) if tracker else [1.0], log=None)
