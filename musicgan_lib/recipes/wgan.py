@@ -22,6 +22,7 @@ The losses themselves live in `musicgan_lib.losses`; models are the chapter-2 DC
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from ..data.sprites import make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss, gradient_penalty
+from ..models.conditional import CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
@@ -86,7 +88,7 @@ class WGANConfig:
     ndf: int = 32
     critic_norm: str = "layer"
     batch_size: int = 64
-    budget_seconds: float = 720.0  # 12 CPU-minutes each, the same equal-time budget as chapter 4
+    budget_seconds: float = 1440.0  # 24 CPU-minutes each (at 720 s WGAN-GP covered 0.815 of the combinations, at 1440 s 0.935)
     max_steps: int = 1_000_000
     clock: str = "process"
     checkpoints: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -98,12 +100,14 @@ class WGANConfig:
     channels_last: bool = True
     ema_decay: float | None = 0.999
     ema_warmup: int = 10  # the EMA's decay ramps (1 + n) / (10 + n) up to ema_decay (see train.ema_with_warmup)
+    conditional: bool = False  # chapter 2's cure for collapse: attribute codes in G, a projection critic
 
     @classmethod
     def for_profile(cls, profile: str) -> "WGANConfig":
         check_profile(profile)
         base = ch2.DCGANConfig.for_profile(profile)
-        common = dict(latent_dim=base.latent_dim, ngf=base.ngf, ndf=base.ndf, eval_n=base.eval_samples, channels_last=base.channels_last)
+        common = dict(latent_dim=base.latent_dim, ngf=base.ngf, ndf=base.ndf, eval_n=base.eval_samples, channels_last=base.channels_last,
+                      conditional=True)
         if profile == "full":
             return cls(profile="full", budget_seconds=1800.0, clock="wall", curve_n=2000, live_seconds=0.0, **common)
         return cls(profile="quick", **common)
@@ -125,10 +129,20 @@ class WGANConfig:
 
 
 # ---- models and data -----------------------------------------------------------------------
-def make_models(config: WGANConfig, device: torch.device | str = "cpu") -> tuple[DCGANGenerator, DCGANDiscriminator]:
-    """The chapter-2 DCGAN generator and a critic without batch norm that outputs a raw score."""
-    generator = DCGANGenerator(config.latent_dim, config.ngf)
-    critic = DCGANDiscriminator(config.ndf, norm=config.critic_norm)
+def make_models(config: WGANConfig, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
+    """The chapter-2 DCGAN generator and a critic without batch norm that outputs a raw score.
+
+    With `config.conditional` (the profiles' default) they are chapter 2's conditional pair: the
+    generator reads attribute codes from its latent, the critic adds a projection term; the
+    critic keeps layer norm and no spectral norm, so the Lipschitz bound comes from clipping or
+    the penalty alone.
+    """
+    if config.conditional:
+        generator: nn.Module = CodedGenerator(ch2.ATTRIBUTE_SIZES, config.latent_dim, config.ngf)
+        critic: nn.Module = ProjectionDiscriminator(ch2.ATTRIBUTE_SIZES, config.ndf, norm=config.critic_norm, spectral_norm=False)
+    else:
+        generator = DCGANGenerator(config.latent_dim, config.ngf)
+        critic = DCGANDiscriminator(config.ndf, norm=config.critic_norm)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     return generator.to(device, memory_format=fmt), critic.to(device, memory_format=fmt)
 
@@ -136,6 +150,16 @@ def make_models(config: WGANConfig, device: torch.device | str = "cpu") -> tuple
 def training_sprites(config: WGANConfig, device: torch.device | str = "cpu") -> Tensor:
     """The training set: exactly chapter 2's sprites."""
     return ch2.sprite_dataset(config.dcgan_config(), device)
+
+
+def training_labels(config: WGANConfig, device: torch.device | str = "cpu") -> Tensor:
+    """The attribute labels of `training_sprites`, row for row (used by the conditional runs)."""
+    return ch2.sprite_labels(config.dcgan_config(), device)
+
+
+def judged(critic: nn.Module, labels: Tensor | None):
+    """The critic as a function of images alone: critic(x), or critic(x, labels) when conditional."""
+    return critic if labels is None else functools.partial(critic, labels=labels)
 
 
 def reference_sprites(n: int) -> Tensor:
@@ -264,11 +288,12 @@ class _Budget(Exception):
     """Raised inside a callback to end a run when its time budget is spent."""
 
 
-def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, seed: int = 0) -> Tensor:
-    """Per-sample ||grad D(x_hat)|| at random interpolates: the quantity the penalty pushes to 1."""
+def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, seed: int = 0, labels: Tensor | None = None) -> Tensor:
+    """Per-sample ||grad D(x_hat)|| at random interpolates: the quantity the penalty pushes to 1
+    (`labels`: what a conditional critic is told about both batches)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        _, norms = gradient_penalty(critic, real, fake)
+        _, norms = gradient_penalty(judged(critic, labels), real, fake)
     critic.zero_grad(set_to_none=True)
     return norms.detach()
 
@@ -293,8 +318,12 @@ def _run_for_budget(
 ) -> WGANRun:
     """Train `trainer` until `budget` seconds of training, measuring at the checkpoint fractions."""
     device = next(run.generator.parameters()).device
-    probe_real = make_sprites(64, seed=PROBE_SEED).images.to(device)
-    probe_z = torch.randn(64, config.latent_dim, generator=torch.Generator().manual_seed(PROBE_SEED + 1)).to(device)
+    probe = make_sprites(64, seed=PROBE_SEED)
+    probe_real = probe.images.to(device)
+    probe_z = torch.randn(64, run.generator.latent_dim, generator=torch.Generator().manual_seed(PROBE_SEED + 1)).to(device)
+    probe_labels = probe.labels.to(device) if trainer.conditional else None
+    if probe_labels is not None:  # fakes of the same characters as the real probe batch
+        probe_z = run.generator.with_labels(probe_z, probe_labels)
     state = {"start": clock(), "excluded": 0.0, "next": 0}
     seconds: list[float] = []
     marks = sorted(marks)
@@ -305,7 +334,7 @@ def _run_for_budget(
     def grad_norm(step: int) -> float:
         with torch.no_grad():
             fake = trainer.generator(probe_z)
-        return float(interpolate_grad_norm(trainer.critic, probe_real, fake, seed=step).mean())
+        return float(interpolate_grad_norm(trainer.critic, probe_real, fake, seed=step, labels=probe_labels).mean())
 
     def each_step(loop: TrainLoop) -> None:
         elapsed = train_seconds()
@@ -359,8 +388,13 @@ def _finalise(run: WGANRun, trainer: GANTrainer, seconds: list[float]) -> WGANRu
     return run
 
 
-def make_wgan_trainer(method: str, config: WGANConfig, data: Tensor, *, seed: int = 0, device: torch.device | str = "cpu") -> GANTrainer:
-    """A GANTrainer for one WGAN method (not trained yet)."""
+def make_wgan_trainer(
+    method: str, config: WGANConfig, data: Tensor, *, labels: Tensor | None = None, seed: int = 0, device: torch.device | str = "cpu"
+) -> GANTrainer:
+    """A GANTrainer for one WGAN method (not trained yet); a conditional config needs the data's `labels`."""
+    if config.conditional and labels is None:
+        raise ValueError("this config is conditional: pass the training sprites' labels (training_labels(config)), "
+                         "or use WGANConfig(conditional=False)")  # fmt: skip
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     spec = METHODS[method]
@@ -368,7 +402,8 @@ def make_wgan_trainer(method: str, config: WGANConfig, data: Tensor, *, seed: in
     generator, critic = make_models(config, device)
     g_opt, d_opt = make_optimizers(spec, generator, critic)
     return GANTrainer(
-        generator, critic, spec.loss, g_opt, d_opt, tensor_sampler(data), latent_sampler(config.latent_dim),
+        generator, critic, spec.loss, g_opt, d_opt, tensor_sampler(data, labels if config.conditional else None),
+        latent_sampler(generator.latent_dim),
         batch_size=config.batch_size, rng=rng, device=device, n_critic=spec.n_critic, ema_decay=config.ema_decay, ema_warmup=config.ema_warmup,
         description=f"WGAN-{method}",
     )  # fmt: skip
@@ -379,6 +414,7 @@ def train_for_budget(
     config: WGANConfig,
     data: Tensor | None = None,
     *,
+    labels: Tensor | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
     budget_seconds: float | None = None,
@@ -393,9 +429,13 @@ def train_for_budget(
     At each checkpoint (fractions of the budget) the distance estimate and `score(samples)`
     (FD / coverage on config.curve_n samples; see `curve_evaluator`) are measured; that time
     is excluded from the budget, so every method gets the same time to *train*, however
-    many steps it fits in. The DCGAN baseline is chapter 2's plain recipe (its batch, Adam
-    and learning rate), only stopped by time instead of by step count.
+    many steps it fits in. The DCGAN baseline is chapter 2's recipe (its batch, Adam and
+    learning rate; the conditional one for a conditional config, else the plain one), only
+    stopped by time instead of by step count. `data` replaces the training sprites; a
+    conditional config then needs their `labels` too.
     """
+    if config.conditional and data is not None and labels is None:
+        raise ValueError("a conditional config trains on labelled sprites: pass labels= with data=")
     clock_name = clock or config.clock
     if clock_name not in CLOCKS:
         raise ValueError(f"clock must be one of {tuple(CLOCKS)}, got {clock_name!r}")
@@ -403,13 +443,17 @@ def train_for_budget(
     marks = config.checkpoints if checkpoints is None else checkpoints
     if method == BASELINE:
         cfg2 = config.dcgan_config()
-        images = data if data is not None else ch2.sprite_dataset(cfg2, device)
-        dc = ch2.make_run(BASELINE, cfg2, seed=seed, device=device, images=images, total_steps=config.max_steps)
+        recipe = ch2.REMEDY if config.conditional else ch2.PLAIN
+        dc = ch2.make_run(recipe, cfg2, seed=seed, device=device, images=data, labels=labels, total_steps=config.max_steps)
         trainer = dc.trainer
-        run = WGANRun(method, dc.generator, trainer.critic, {}, config=config.meta())
+        run = WGANRun(method, trainer.generator, trainer.critic, {}, config=config.meta(),
+                      generator_ema=trainer.ema.module if trainer.ema is not None else None)
+        run.meta["recipe"] = recipe
     else:
         images = data if data is not None else training_sprites(config, device)
-        trainer = make_wgan_trainer(method, config, images, seed=seed, device=device)
+        if config.conditional and labels is None:
+            labels = training_labels(config, device)
+        trainer = make_wgan_trainer(method, config, images, labels=labels, seed=seed, device=device)
         run = WGANRun(method, trainer.generator, trainer.critic, {}, config=config.meta(),
                       generator_ema=trainer.ema.module if trainer.ema is not None else None)
     run.meta["clock"] = clock_name
@@ -458,6 +502,14 @@ def save_run(run: WGANRun, path: str | Path, extra_meta: dict | None = None, max
     return save_checkpoint(path, half, meta=meta)
 
 
+def _critic_from_config(cfg: dict) -> nn.Module:
+    cfg = dict(cfg)
+    sizes = cfg.pop("sizes", None)
+    if sizes is None:
+        return DCGANDiscriminator(**cfg)
+    return ProjectionDiscriminator(sizes, cfg["ndf"], cfg["channels"], cfg["image_size"], norm=cfg["norm"], spectral_norm=cfg["spectral_norm"])
+
+
 def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
     """Load a run written by `save_run` (weights back to fp32, eval mode)."""
     path = Path(path)
@@ -467,11 +519,12 @@ def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
     if meta.get("kind") != "wgan_chapter3":
         raise ValueError(f"{path} is a checkpoint but not a chapter-3 run written by save_run")
     config = WGANConfig.from_meta(meta["config"])
-    generator = DCGANGenerator(config.latent_dim, config.ngf)
-    critic = DCGANDiscriminator(**meta["critic_config"]) if meta.get("critic_config") else make_models(config)[1]
+    generator, critic = make_models(config)
+    if meta.get("critic_config"):  # exactly the critic that was trained (the baseline's is chapter 2's)
+        critic = _critic_from_config(meta["critic_config"])
     modules = {"generator": generator, "critic": critic}
     if "ema" in meta:
-        modules["generator_ema"] = DCGANGenerator(config.latent_dim, config.ngf)
+        modules["generator_ema"] = copy.deepcopy(generator)
     load_checkpoint(path, modules)  # fp16 on disk, cast into the fp32 modules
     ema = modules.get("generator_ema")
     known = {"kind", "method", "config", "critic_config", "steps", "seconds", "fd_floor_curve", "curve", "probes", "history", "ema"}

@@ -32,19 +32,28 @@ def test_gp_recipe_is_gulrajani_et_al():
         assert opt.param_groups[0]["betas"] == (0.0, 0.9)
 
 
-def test_critic_has_no_batch_norm_and_outputs_a_raw_score():
-    _, critic = wgan.make_models(wgan.WGANConfig.for_profile("quick"))
+@pytest.mark.parametrize("conditional", [True, False])
+def test_critic_has_no_batch_norm_and_outputs_a_raw_score(conditional):
+    config = wgan.WGANConfig.for_profile("quick")
+    assert config.conditional  # the chapter's runs use chapter 2's conditional pair
+    generator, critic = wgan.make_models(wgan.WGANConfig(conditional=conditional))
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
     assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in critic.modules())
+    assert not any(n.endswith("original") for n, _ in critic.named_parameters())  # no spectral norm: the bound is clip / GP's
+    x, y = make_sprites(6, seed=0)
+    judge = wgan.judged(critic, y if conditional else None)
     # per-sample: a sample's score does not depend on the rest of the batch (no batch statistics)
-    x = torch.randn(6, 3, 32, 32)
     critic.train()
-    alone = critic(x[:1])
-    together = critic(x)[:1]
-    assert torch.allclose(alone, together, atol=1e-5)
+    alone = wgan.judged(critic, y[:1] if conditional else None)(x[:1])
+    assert torch.allclose(alone, judge(x)[:1], atol=1e-5)
     # raw score: not squashed into (0, 1)
-    nn.init.constant_(critic.net[-1].bias, 5.0)
-    assert critic(x).min() > 1.0
+    last = critic.head if conditional else critic.net[-1]
+    nn.init.constant_(last.bias, 5.0)
+    if conditional:
+        for e in critic.embed:
+            nn.init.zeros_(e.weight)
+    assert judge(x).min() > 1.0
+    assert generator.latent_dim == config.latent_dim + (5 if conditional else 0)
 
 
 def test_clipping_bounds_every_critic_weight_after_a_step():
@@ -53,19 +62,20 @@ def test_clipping_bounds_every_critic_weight_after_a_step():
     assert max(p.abs().max().item() for p in critic.parameters()) <= 0.01 + 1e-9
 
 
+@pytest.mark.parametrize("conditional", [False, True])
 @pytest.mark.parametrize("method", ["clip", "gp"])
-def test_a_few_steps_of_each_method_give_finite_losses(method):
+def test_a_few_steps_of_each_method_give_finite_losses(method, conditional):
     torch.set_num_threads(1)
     config = wgan.WGANConfig(ngf=8, ndf=8, batch_size=8, probe_every=2, curve_n=16, critic_window=3, max_steps=3,
-                             budget_seconds=1e9, checkpoints=(0.0,))
-    data = make_sprites(64, seed=0).images
+                             budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional)
+    data, labels = make_sprites(64, seed=0)
     calls = []
 
     def score(x):
         calls.append(tuple(x.shape))
         return {"fd": float(x.std())}
 
-    run = wgan.train_for_budget(method, config, data, score=score, log=None)
+    run = wgan.train_for_budget(method, config, data, labels=labels if conditional else None, score=score, log=None)
     assert run.steps == 3 and calls == [(16, 3, 32, 32)] * 2  # trained and EMA generator
     assert len(run.curve) == 1 and math.isfinite(run.curve[0].fd) and math.isfinite(run.curve[0].grad_norm)
     assert math.isfinite(run.curve[0].fd_ema)
@@ -101,12 +111,17 @@ def test_time_budget_stops_the_run_and_checkpoints_fire():
     assert run.curve[0].seconds >= 0.25 and run.curve[1].seconds >= 0.5
 
 
-def test_dcgan_baseline_runs_on_the_same_budget_machinery():
+@pytest.mark.parametrize("conditional", [False, True])
+def test_dcgan_baseline_runs_on_the_same_budget_machinery(conditional):
     torch.set_num_threads(1)
-    config = wgan.WGANConfig(curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,))
-    data = make_sprites(256, seed=0).images
-    run = wgan.train_for_budget("dcgan", config, data, score=lambda x: {"fd": 2.0}, log=None)
+    config = wgan.WGANConfig(curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional)
+    data, labels = make_sprites(256, seed=0)
+    run = wgan.train_for_budget("dcgan", config, data, labels=labels, score=lambda x: {"fd": 2.0}, log=None)
     assert run.steps == 2 and run.probes == [] and len(run.curve) == 1
+    assert run.meta["recipe"] == ("dcgan-cond" if conditional else "dcgan")
+    if conditional:
+        with pytest.raises(ValueError, match="labels"):
+            wgan.train_for_budget("gp", config, data, log=None)
     # for the baseline the "estimate" is minus the discriminator loss (shown for contrast only)
     assert all(v <= 0 for v in run.history["estimate"])
 
@@ -133,8 +148,9 @@ def test_spearman_on_constructed_data():
         wgan.spearman([1, 2], [1, 2])
 
 
-def test_save_and_load_run_round_trip(tmp_path):
-    config = wgan.WGANConfig(ngf=8, ndf=8)
+@pytest.mark.parametrize("conditional", [False, True])
+def test_save_and_load_run_round_trip(tmp_path, conditional):
+    config = wgan.WGANConfig(ngf=8, ndf=8, conditional=conditional)
     g, c = wgan.make_models(config)
     run = wgan.WGANRun("gp", g, c, {"step": [1, 2], "estimate": [0.5, 0.25]}, config=config.meta(),
                        curve=[wgan.CurvePoint(2, 1.0, 0.25, 3.0)], steps=2, seconds=1.0, fd_floor_curve=0.3)
@@ -143,5 +159,19 @@ def test_save_and_load_run_round_trip(tmp_path):
     back = wgan.load_run(path)
     assert back.generator_ema is not None and back.final_generator is back.generator_ema
     assert back.steps == 2 and back.curve[0].fd == 3.0 and back.history["estimate"] == [0.5, 0.25]
+    assert type(back.generator) is type(g) and type(back.critic) is type(c)
     for (k, a), (_, b) in zip(g.state_dict().items(), back.generator.state_dict().items()):
         assert torch.allclose(a.float(), b.float(), atol=1e-3, rtol=1e-3), k
+
+
+@pytest.mark.parametrize("method", wgan.RUN_NAMES)
+def test_shipped_runs_load_and_sample(method):
+    path = wgan.asset_path(method, "quick")
+    assert path.exists(), f"{path} is missing: run scripts/make_wgan_weights.py"
+    assert path.stat().st_size < 3_000_000
+    run = wgan.load_run(path)
+    config = wgan.WGANConfig.for_profile("quick")
+    assert run.seconds >= config.budget_seconds and len(run.curve) == len(config.checkpoints)
+    assert run.generator.latent_dim == config.latent_dim + 5  # conditional, like the profile
+    x = run.sample(8)
+    assert x.shape == (8, 3, 32, 32) and torch.isfinite(x).all()
