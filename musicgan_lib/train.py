@@ -194,15 +194,23 @@ def ema_with_warmup(decay: float, warmup: int) -> Callable[[list[Tensor], list[T
 
     @torch.no_grad()
     def update(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
-        n = float(num_averaged)
-        d = min(decay, (1.0 + n) / (warmup + n))
+        # computed on num_averaged's device: no host sync in the training loop
+        n = num_averaged.to(torch.float32)
+        d = ((1.0 + n) / (warmup + n)).clamp(max=decay)
         if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1.0 - d)
+            torch._foreach_mul_(averaged, d)
+            torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - d))
         else:  # integer buffers (batch-norm counters): same rule, written out
             for a, c in zip(averaged, current):
                 a.copy_(a * d + c * (1.0 - d))
 
     return update
+
+
+def judged(critic: nn.Module, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
+    """The critic as the losses call it, a function of images alone: critic(x), or
+    critic(x, labels) for a conditional GAN."""
+    return critic if labels is None else functools.partial(critic, labels=labels)
 
 
 def latent_sampler(latent_dim: int) -> Callable[[int, torch.Generator], Tensor]:
@@ -259,8 +267,10 @@ class GANTrainer:
         # bf16 autocast: `amp` on CUDA; `cpu_amp` also on CPUs (pays off with AVX512-BF16 / AMX).
         self.amp = (amp and self.device.type == "cuda") or (cpu_amp and self.device.type == "cpu")
         # ema_warmup > 0 ramps the decay up (see `ema_with_warmup`); 0 keeps it fixed from step 1.
-        ema_fn = ema_with_warmup(ema_decay, ema_warmup) if ema_decay and ema_warmup else get_ema_multi_avg_fn(ema_decay or 0.0)
-        self.ema = AveragedModel(generator, multi_avg_fn=ema_fn, use_buffers=True) if ema_decay else None
+        self.ema = None
+        if ema_decay:
+            ema_fn = ema_with_warmup(ema_decay, ema_warmup) if ema_warmup else get_ema_multi_avg_fn(ema_decay)
+            self.ema = AveragedModel(generator, multi_avg_fn=ema_fn, use_buffers=True)
         modules = {"generator": generator, "critic": critic}
         if self.ema is not None:
             modules["generator_ema"] = self.ema
@@ -293,9 +303,6 @@ class GANTrainer:
         images, labels = batch
         return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
-    def _judge(self, labels: Tensor | None):
-        """The critic as the losses call it: critic(x), or critic(x, labels) for a conditional GAN."""
-        return self.critic if labels is None else functools.partial(self.critic, labels=labels)
 
     def _step(self, loop: TrainLoop) -> dict[str, Tensor]:
         logs: dict[str, Tensor] = {}
@@ -307,7 +314,7 @@ class GANTrainer:
             with torch.no_grad(), self._autocast():
                 fake = self.generator(z)
             with self._autocast():
-                d_loss, logs = self.loss.critic_loss(self._judge(labels), real, fake.float() if self.amp else fake)
+                d_loss, logs = self.loss.critic_loss(judged(self.critic, labels), real, fake.float() if self.amp else fake)
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
@@ -316,7 +323,7 @@ class GANTrainer:
         for p in self.critic.parameters():
             p.requires_grad_(False)
         z = self._latent(self.batch_size)
-        judge = self._judge(self.generator.labels_of(z) if self.conditional else None)
+        judge = judged(self.critic, self.generator.labels_of(z) if self.conditional else None)
         with self._autocast():
             g_loss = self.loss.generator_loss(judge, self.generator(z))
         self.g_optimizer.zero_grad(set_to_none=True)

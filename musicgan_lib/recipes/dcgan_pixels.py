@@ -587,5 +587,5 @@ def attribute_sweeps(generator: CodedGenerator, seed: int = GRID_LATENT_SEED) ->
         images = sample_generator(g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels))
         pad = torch.ones(width - len(values), *images.shape[1:])
         rows.append(torch.cat([images, pad]))
-        names.append(f"{name}: {' .. '.join((values[0], values[-1]))}")
+        names.append(f"{name}: {values[0]} .. {values[-1]}")
     return torch.cat(rows), names

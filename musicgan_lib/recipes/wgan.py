@@ -22,7 +22,6 @@ The losses themselves live in `musicgan_lib.losses`; models are the chapter-2 DC
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from ..losses import WassersteinLoss, gradient_penalty
 from ..models.conditional import CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ..profiles import check_profile
-from ..train import Every, GANTrainer, TrainLoop, latent_sampler
+from ..train import Every, GANTrainer, TrainLoop, judged, latent_sampler
 from . import dcgan_pixels as ch2
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -155,11 +154,6 @@ def training_sprites(config: WGANConfig, device: torch.device | str = "cpu") -> 
 def training_labels(config: WGANConfig, device: torch.device | str = "cpu") -> Tensor:
     """The attribute labels of `training_sprites`, row for row (used by the conditional runs)."""
     return ch2.sprite_labels(config.dcgan_config(), device)
-
-
-def judged(critic: nn.Module, labels: Tensor | None):
-    """The critic as a function of images alone: critic(x), or critic(x, labels) when conditional."""
-    return critic if labels is None else functools.partial(critic, labels=labels)
 
 
 def reference_sprites(n: int) -> Tensor:
