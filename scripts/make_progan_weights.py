@@ -1,7 +1,8 @@
 """Train chapter 4's progressive GAN and the equal-time baselines; write assets/progan_<profile>.safetensors.
 
     .venv/bin/python scripts/make_progan_weights.py                    # quick profile, CPU
-    .venv/bin/python scripts/make_progan_weights.py --skip-baselines   # ProGAN only
+    .venv/bin/python scripts/make_progan_weights.py --skip-baselines   # ProGAN only (keeps same-budget baselines)
+    .venv/bin/python scripts/make_progan_weights.py --only-baselines dcgan-cond wgan-gp-cond
     .venv/bin/python scripts/make_progan_weights.py --profile full --device cuda --workers 1
 
 What it does:
@@ -75,10 +76,20 @@ def run_progan(args: argparse.Namespace) -> dict:
     meta = {
         "profile": args.profile, "seed": args.seed, "threads": args.threads, "device": str(args.device),
         "clock": config.clock, "budget_seconds": config.budget_seconds, "final": final.metrics(), "spikes": spikes,
-        "resolution_floors": {str(k): v for k, v in floors.items()}, "baselines": {},
+        "resolution_floors": {str(k): v for k, v in floors.items()}, "baselines": _kept_baselines(args.out, config),
     }  # fmt: skip
     ch4.save_asset(trainer, args.out, meta)
     return meta
+
+
+def _kept_baselines(path: Path, config: ch4.ProGANConfig) -> dict:
+    """The baselines already in `path` when they were trained for the same budget on the same clock
+    and profile (they do not depend on the ProGAN), so retraining only the ProGAN keeps them."""
+    if not path.exists() or config.budget_seconds is None:
+        return {}
+    old = ch4.load_asset(path).meta
+    same = old.get("budget_seconds") == config.budget_seconds and old.get("clock") == config.clock and old.get("profile") == config.profile
+    return dict(old.get("baselines", {})) if same else {}
 
 
 def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
@@ -95,6 +106,14 @@ def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
 def _job(job: tuple[str, argparse.Namespace, float | None]) -> tuple[str, dict]:
     name, args, budget = job
     return name, (run_progan(args) if name == "progan" else run_baseline(name, args, budget))
+
+
+def _run_jobs(jobs: list[tuple[str, argparse.Namespace, float | None]], args: argparse.Namespace) -> dict[str, dict]:
+    """Independent runs side by side in `--workers` processes on a CPU, one after another otherwise."""
+    if args.workers > 1 and len(jobs) > 1 and str(args.device) == "cpu":
+        with mp.get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
+            return dict(pool.imap_unordered(_job, jobs))
+    return dict(_job(j) for j in jobs)
 
 
 def main(argv: list[str]) -> int:
@@ -118,9 +137,9 @@ def main(argv: list[str]) -> int:
         f"(the last stable phase is cut by the budget):\n{schedule.describe()}")
     names = ["progan"] + ([] if args.skip_baselines else list(ch4.BASELINES))
     if args.only_baselines:
-        budget = config.budget_seconds or ch4.load_asset(args.out).meta["train_seconds"]
-        results = dict(_job((n, args, budget)) for n in args.only_baselines)
         shipped = ch4.load_asset(args.out)
+        budget = config.budget_seconds or shipped.meta["train_seconds"]
+        results = _run_jobs([(n, args, budget) for n in args.only_baselines], args)
         meta = dict(shipped.meta)
         kept = {n: r for n, r in meta.get("baselines", {}).items() if n in ch4.BASELINES}
         meta["baselines"] = {n: results.get(n, kept.get(n)) for n in ch4.BASELINES if n in results or n in kept}
@@ -130,15 +149,12 @@ def main(argv: list[str]) -> int:
     if config.budget_seconds is None:  # no fixed budget: the baselines get the ProGAN's measured time
         results = dict([_job(("progan", args, None))])
         budget = results["progan"].get("train_seconds") or ch4.load_asset(args.out).meta["train_seconds"]
-        results.update(_job((n, args, budget)) for n in names[1:])
-    elif args.workers > 1 and str(args.device) == "cpu":
-        with mp.get_context("spawn").Pool(min(args.workers, len(names))) as pool:
-            results = dict(pool.imap_unordered(_job, [(n, args, config.budget_seconds) for n in names]))
+        results.update(_run_jobs([(n, args, budget) for n in names[1:]], args))
     else:
-        results = dict(_job((n, args, config.budget_seconds)) for n in names)
+        results = _run_jobs([(n, args, config.budget_seconds) for n in names], args)
     shipped = ch4.load_asset(args.out)
     meta = dict(shipped.meta)
-    meta["baselines"] = {n: results[n] for n in names if n != "progan"}
+    meta["baselines"] = {**meta.get("baselines", {}), **{n: results[n] for n in names if n != "progan"}}
     ch4.save_asset(shipped, args.out, meta)
     log(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
     return 0

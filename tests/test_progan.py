@@ -14,8 +14,10 @@ from musicgan_lib.models.progan import (
     EqualizedLinear,
     MinibatchStdDev,
     PixelNorm,
+    CodedProGenerator,
     ProCritic,
     ProGenerator,
+    ProjectionProCritic,
     channel_plan,
 )
 from musicgan_lib.recipes.progan import (
@@ -27,6 +29,7 @@ from musicgan_lib.recipes.progan import (
     growth_spikes,
     CurvePoint,
     load_asset,
+    real_sampler,
     resize_real,
     save_asset,
     to_eval_space,
@@ -246,8 +249,9 @@ def test_training_grows_resets_adam_and_keeps_an_ema(tmp_path):
     assert t.seconds > 0
 
 
-def test_checkpoint_resume_mid_fade_equals_an_uninterrupted_run(tmp_path):
-    cfg = _tiny_config()
+@pytest.mark.parametrize("conditional", [False, True])
+def test_checkpoint_resume_mid_fade_equals_an_uninterrupted_run(tmp_path, conditional):
+    cfg = _tiny_config(conditional=conditional)
     straight = ProGANTrainer(cfg, seed=0)
     total = straight.schedule.total_steps
     straight.run()
@@ -281,13 +285,19 @@ def test_checkpoint_from_another_schedule_is_refused(tmp_path):
     other = ProGANTrainer(_tiny_config(stable_images=(40, 48, 48)), checkpoint_path=path)
     with pytest.raises(ValueError, match="schedule"):
         other.resume()
+    conditional = ProGANTrainer(_tiny_config(conditional=True), checkpoint_path=path)
+    with pytest.raises(ValueError, match="holds an unconditional ProGAN and this run is conditional"):
+        conditional.resume()
 
 
-def test_asset_round_trip(tmp_path):
-    t = ProGANTrainer(_tiny_config(max_resolution=8, batch_sizes=(8, 8), stable_images=(16, 16), fade_images=(16,)), seed=0)
+@pytest.mark.parametrize("conditional", [False, True])
+def test_asset_round_trip(tmp_path, conditional):
+    cfg = _tiny_config(max_resolution=8, batch_sizes=(8, 8), stable_images=(16, 16), fade_images=(16,), conditional=conditional)
+    t = ProGANTrainer(cfg, seed=0)
     t.run()
     path = save_asset(t, tmp_path / "progan_test.safetensors", {"note": "x"})
     shipped = load_asset(path)
+    assert isinstance(shipped.generator, CodedProGenerator) == conditional
     assert shipped.generator.resolution == 8 and shipped.meta["note"] == "x"
     assert len(shipped.snapshots) == len(t.snapshots) and shipped.snapshots[-1].images.shape == (16, 3, 8, 8)
     z = torch.randn(3, 16, generator=torch.Generator().manual_seed(12345))
@@ -301,13 +311,14 @@ def test_full_profile_builds_64px_networks_and_trains_a_few_steps():
                   stable_images=(8,) * 5, fade_images=(8,) * 4, n_data=64)
     t = ProGANTrainer(cfg, seed=0)
     assert t.schedule.final_resolution == 64
-    real = t.sample_real(4, torch.Generator().manual_seed(0))
-    assert real.shape == (4, 3, 64, 64)
+    assert full.conditional and isinstance(t.generator, CodedProGenerator)
+    real, labels = t.sample_real(4, torch.Generator().manual_seed(0))
+    assert real.shape == (4, 3, 64, 64) and labels.shape == (4, 5)
     t.run()
     assert t.generator.resolution == t.critic.resolution == 64
     x = t.sample(8)
     assert x.shape == (8, 3, 64, 64) and torch.isfinite(x).all()
-    assert t.critic(x).shape == (8, 1)
+    assert t.critic(x, torch.zeros(8, 5, dtype=torch.long)).shape == (8, 1)
     assert torch.isfinite(torch.tensor(t.loop.history["d_loss"])).all()
 
 
@@ -329,3 +340,83 @@ def test_a_time_budget_stops_training_and_takes_a_last_snapshot():
     assert 0 < t.step < t.schedule.total_steps
     assert t.seconds >= 0.05
     assert t.snapshots[-1].step == t.step
+
+
+# ---- the conditional ProGAN ----------------------------------------------------------------------
+SIZES = (9, 6, 4, 4, 5)
+
+
+def test_coded_generator_draws_what_its_codes_request_and_grows_like_the_plain_one():
+    torch.manual_seed(0)
+    g = CodedProGenerator(SIZES, 16, 32, SMALL, resolution=8)
+    assert g.noise_dim == 11 and g.first.dense.weight.shape[1] == 11 + sum(SIZES)
+    z = torch.randn(6, 16)
+    labels = torch.tensor([[0, 0, 0, 0, 0], [8, 5, 3, 3, 4], [1, 2, 1, 2, 3], [4, 1, 0, 3, 1], [7, 3, 2, 1, 0], [2, 4, 3, 0, 2]])
+    z = g.with_labels(z, labels)
+    assert torch.equal(g.labels_of(z), labels)
+    nudged = z.clone()
+    nudged[:, g.noise_dim :] += 0.01  # a code moved inside its value's slice: the same request, the same sprite
+    other = g.with_labels(z, labels.roll(1, 0))
+    with torch.no_grad():
+        out = g(z)
+        assert torch.equal(g(nudged), out)
+        assert not torch.allclose(g(other), out, atol=1e-4)  # other attributes, same noise: another sprite
+        g.grow()
+        assert torch.allclose(g(z), F.interpolate(out, scale_factor=2, mode="nearest"), atol=1e-6)
+    with pytest.raises(ValueError, match="no noise"):
+        CodedProGenerator(SIZES, 5)
+
+
+def test_projection_critic_adds_the_requested_attributes_inner_product():
+    torch.manual_seed(0)
+    d = ProjectionProCritic(SIZES, 32, SMALL, resolution=8, mbstd_group=4)
+    x = torch.randn(4, 3, 8, 8)
+    y = torch.tensor([[0, 1, 2, 3, 4], [8, 5, 3, 3, 4], [1, 0, 0, 0, 0], [2, 2, 2, 2, 2]])
+    with torch.no_grad():
+        f = d.last.features(d.trunk(x))
+        offsets = torch.tensor([0, 9, 15, 19, 23])
+        e = torch.stack([d.embed[offsets + row].sum(0) for row in y]) / math.sqrt(d.channels(4))
+        expected = d.last.out(f) + (e * f).sum(1, keepdim=True)
+        assert torch.allclose(d(x, y), expected, atol=1e-5)
+        assert not torch.allclose(d(x, y), d(x, y.flip(0)), atol=1e-4)
+        d.grow()
+        assert torch.allclose(d(F.interpolate(x, scale_factor=2, mode="nearest"), y), expected, atol=1e-4)  # alpha 0: as before
+    with pytest.raises(ValueError, match="labels must have shape"):
+        d(x, y[:, :3])
+
+
+def _record_labels(module, method: str, labels_of) -> list:
+    """Wrap module.method so every call's labels are recorded (returned list), then call through."""
+    calls, original = [], getattr(module, method)
+
+    def wrapper(*args, **kwargs):
+        calls.append(labels_of(*args, **kwargs).clone())
+        return original(*args, **kwargs)
+
+    setattr(module, method, wrapper)
+    return calls
+
+
+def test_conditional_step_fakes_request_the_real_labels_and_the_critic_is_told_them():
+    cfg = _tiny_config(conditional=True)
+    t = ProGANTrainer(cfg, seed=0)
+    assert isinstance(t.generator, CodedProGenerator) and isinstance(t.critic, ProjectionProCritic)
+    seen = _record_labels(t.critic, "forward", lambda x, labels: labels)
+    requested = _record_labels(t.generator, "with_labels", lambda z, labels: labels)
+    t.run(1)
+    # critic step: real, fake and the gradient-penalty mix all judged with the real batch's labels
+    assert len(requested) == 1 and len(seen) >= 3
+    for labels in seen[:3]:
+        assert torch.equal(labels, requested[0])
+    # generator step: the labels its random codes request
+    assert seen[-1].shape == requested[0].shape and not torch.equal(seen[-1], requested[0])
+
+
+def test_conditional_sampler_needs_labels_with_custom_images():
+    cfg = _tiny_config(conditional=True)
+    images, labels = real_sampler(cfg)(4, torch.Generator().manual_seed(0))
+    assert images.shape == (4, 3, 32, 32) and labels.shape == (4, 5)
+    with pytest.raises(ValueError, match="labels"):
+        real_sampler(cfg, torch.zeros(8, 3, 32, 32))
+    big = real_sampler(replace(cfg, max_resolution=64))(4, torch.Generator().manual_seed(0))
+    assert big[0].shape == (4, 3, 64, 64) and torch.equal(big[1], labels)

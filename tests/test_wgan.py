@@ -9,27 +9,23 @@ from musicgan_lib.data.sprites import make_sprites
 from musicgan_lib.recipes import wgan
 
 
-def test_clip_recipe_is_arjovsky_et_al():
-    spec = wgan.METHODS["clip"]
-    assert spec.loss.clip == 0.01 and spec.loss.gp_weight == 0.0
+@pytest.mark.parametrize(
+    "method, clip, gp_weight, optimizer, lr, betas",
+    [
+        ("clip", 0.01, 0.0, torch.optim.RMSprop, 5e-5, None),  # Arjovsky et al.
+        ("gp", None, 10.0, torch.optim.Adam, 1e-4, (0.0, 0.9)),  # Gulrajani et al.
+    ],
+)
+def test_recipes_are_the_papers(method, clip, gp_weight, optimizer, lr, betas):
+    spec = wgan.METHODS[method]
+    assert spec.loss.clip == clip and spec.loss.gp_weight == gp_weight
     assert spec.n_critic == 5
     g, c = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
-    g_opt, d_opt = wgan.make_optimizers(spec, g, c)
-    for opt in (g_opt, d_opt):
-        assert isinstance(opt, torch.optim.RMSprop)
-        assert opt.param_groups[0]["lr"] == pytest.approx(5e-5)
-
-
-def test_gp_recipe_is_gulrajani_et_al():
-    spec = wgan.METHODS["gp"]
-    assert spec.loss.gp_weight == 10.0 and spec.loss.clip is None
-    assert spec.n_critic == 5
-    g, c = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
-    g_opt, d_opt = wgan.make_optimizers(spec, g, c)
-    for opt in (g_opt, d_opt):
-        assert isinstance(opt, torch.optim.Adam)
-        assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
-        assert opt.param_groups[0]["betas"] == (0.0, 0.9)
+    for opt in wgan.make_optimizers(spec, g, c):
+        assert isinstance(opt, optimizer)
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr)
+        if betas is not None:
+            assert opt.param_groups[0]["betas"] == betas
 
 
 @pytest.mark.parametrize("conditional", [True, False])

@@ -23,25 +23,22 @@ from torch import Tensor, nn
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 
 
-def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     sizes = tuple(int(s) for s in sizes)
     if not sizes or any(s < 2 for s in sizes):
         raise ValueError(f"attribute sizes must be a non-empty list of counts >= 2, got {sizes}")
     return sizes
 
 
-class CodedGenerator(nn.Module):
-    """Latents [B, noise_dim + n_attributes] -> images; the last n_attributes entries pick the attributes.
+class AttributeCodes:
+    """The code <-> label rule shared by the conditional generators (a mixin; needs `sizes`, `noise_dim`).
 
-    Inside, the codes become one-hot vectors concatenated to the noise and fed to a DCGAN generator.
+    A latent is noise_dim noise coordinates followed by one code per attribute; code u requests
+    value floor(Phi(u) * n), so codes drawn from N(0, 1) request every value equally often.
     """
 
-    def __init__(self, sizes: Sequence[int], noise_dim: int = 100, ngf: int = 32, channels: int = 3, image_size: int = 32) -> None:
-        super().__init__()
-        self.sizes = _check_sizes(sizes)
-        self.noise_dim, self.ngf, self.channels, self.image_size = noise_dim, ngf, channels, image_size
-        self.latent_dim = noise_dim + len(self.sizes)
-        self.net = DCGANGenerator(noise_dim + sum(self.sizes), ngf, channels, image_size)
+    sizes: tuple[int, ...]
+    noise_dim: int
 
     def labels_of(self, z: Tensor) -> Tensor:
         """The attribute values [B, n_attributes] (long) that latents z request."""
@@ -50,22 +47,42 @@ class CodedGenerator(nn.Module):
         return (torch.special.ndtr(codes) * sizes).long().clamp_(max=sizes - 1).clamp_(min=0)
 
     def with_labels(self, z: Tensor, labels: Tensor) -> Tensor:
-        """z with its codes replaced by ones that request `labels` [B, n_attributes] (the centre of each value's slice)."""
+        """z with its codes replaced by ones that request `labels` [B, n_attributes] (the centre of each value's slice).
+
+        Labels on the CPU are range-checked; on an accelerator the check would wait for the
+        device every training step, so there out-of-range labels are clamped to the nearest value."""
         if labels.shape != (z.shape[0], len(self.sizes)):
             raise ValueError(f"labels must have shape [{z.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
         sizes = torch.tensor(self.sizes, device=z.device, dtype=torch.float32)
-        if bool(((labels < 0) | (labels >= sizes)).any()):
+        if labels.device.type == "cpu" and bool(((labels < 0) | (labels >= torch.tensor(self.sizes))).any()):
             raise ValueError(f"labels out of range: attribute sizes are {self.sizes}")
-        codes = torch.special.ndtri((labels.to(z.device).float() + 0.5) / sizes)
-        return torch.cat([z[:, : self.noise_dim], codes.to(z.dtype)], 1)
+        centre = (labels.to(z.device).float().clamp(min=0).minimum(sizes - 1) + 0.5) / sizes
+        return torch.cat([z[:, : self.noise_dim], torch.special.ndtri(centre).to(z.dtype)], 1)
+
+    def one_hot_codes(self, z: Tensor) -> Tensor:
+        """The requested attributes as concatenated one-hot vectors [B, sum(sizes)] (z's dtype)."""
+        return torch.cat([nn.functional.one_hot(y, n).to(z.dtype) for y, n in zip(self.labels_of(z).unbind(1), self.sizes)], 1)
+
+
+class CodedGenerator(AttributeCodes, nn.Module):
+    """Latents [B, noise_dim + n_attributes] -> images; the last n_attributes entries pick the attributes.
+
+    Inside, the codes become one-hot vectors concatenated to the noise and fed to a DCGAN generator.
+    """
+
+    def __init__(self, sizes: Sequence[int], noise_dim: int = 100, ngf: int = 32, channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        self.sizes = check_sizes(sizes)
+        self.noise_dim, self.ngf, self.channels, self.image_size = noise_dim, ngf, channels, image_size
+        self.latent_dim = noise_dim + len(self.sizes)
+        self.net = DCGANGenerator(noise_dim + sum(self.sizes), ngf, channels, image_size)
 
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() == 4:
             z = z.flatten(1)
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents [B, {self.latent_dim}] ({self.noise_dim} noise + {len(self.sizes)} codes), got {tuple(z.shape)}")
-        onehots = [nn.functional.one_hot(y, n).to(z.dtype) for y, n in zip(self.labels_of(z).unbind(1), self.sizes)]
-        return self.net(torch.cat([z[:, : self.noise_dim], *onehots], 1))
+        return self.net(torch.cat([z[:, : self.noise_dim], self.one_hot_codes(z)], 1))
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -81,7 +98,7 @@ class ProjectionDiscriminator(nn.Module):
         self, sizes: Sequence[int], ndf: int = 32, channels: int = 3, image_size: int = 32, *, norm: str = "none", spectral_norm: bool = True
     ) -> None:
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes(sizes)
         base = DCGANDiscriminator(ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm)
         self.config = {**base.config, "sizes": list(self.sizes)}
         self.body, self.head = base.net[:-1], base.net[-1]

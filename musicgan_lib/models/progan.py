@@ -23,11 +23,13 @@ The training schedule, real-image fading, Adam reset and EMA live in `recipes/pr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .conditional import AttributeCodes, check_sizes
 
 LRELU_SLOPE = 0.2
 RELU_GAIN = math.sqrt(2.0)
@@ -156,17 +158,24 @@ class _GBlock(nn.Module):
 
 
 class _GFirst(nn.Module):
-    """Latent -> 4x4: pixel-normalised z, a dense layer to 4x4xC, then a 3x3 conv (LReLU + pixel norm)."""
+    """Latent -> 4x4: pixel-normalised z, a dense layer to 4x4xC, then a 3x3 conv (LReLU + pixel norm).
 
-    def __init__(self, latent_dim: int, cout: int, pixel_norm: bool = True) -> None:
+    `extra_dim` > 0: a conditional generator's one-hot attribute codes join the normalised noise
+    before the dense layer (they are not normalised: they say *which* character, not how).
+    """
+
+    def __init__(self, latent_dim: int, cout: int, pixel_norm: bool = True, extra_dim: int = 0) -> None:
         super().__init__()
         self.cout = cout
-        self.dense = EqualizedLinear(latent_dim, cout * 16, gain=RELU_GAIN / 4)  # the paper's gain for the 4x4 dense
+        self.dense = EqualizedLinear(latent_dim + extra_dim, cout * 16, gain=RELU_GAIN / 4)  # the paper's gain for the 4x4 dense
         self.conv = EqualizedConv2d(cout, cout, 3, padding=1)
         self.norm = PixelNorm() if pixel_norm else nn.Identity()
 
-    def forward(self, z: Tensor) -> Tensor:
-        x = self.norm(_lrelu(self.dense(self.norm(z[:, :, None, None])[:, :, 0, 0]).reshape(-1, self.cout, 4, 4)))
+    def forward(self, z: Tensor, extra: Tensor | None = None) -> Tensor:
+        x = self.norm(z[:, :, None, None])[:, :, 0, 0]
+        if extra is not None:
+            x = torch.cat([x, extra], 1)
+        x = self.norm(_lrelu(self.dense(x).reshape(-1, self.cout, 4, 4)))
         return self.norm(_lrelu(self.conv(x)))
 
 
@@ -192,12 +201,19 @@ class ProGenerator(nn.Module):
         self.latent_dim, self.max_resolution, self.image_channels = latent_dim, max_resolution, image_channels
         self._channels = channels if channels is not None else channel_plan()
         self.pixel_norm = pixel_norm
-        self.first = _GFirst(latent_dim, self.channels(4), pixel_norm)
+        self.first = self._make_first()
         self.blocks = nn.ModuleList()  # blocks[i] makes resolution 4 * 2^(i+1)
         self.to_rgb = nn.ModuleList([EqualizedConv2d(self.channels(4), image_channels, 1, gain=1.0)])
         self.register_buffer("alpha", torch.ones(()))
         self.grow_to(resolution)
         self.alpha.fill_(1.0)
+
+    def _make_first(self) -> nn.Module:
+        return _GFirst(self.latent_dim, self.channels(4), self.pixel_norm)
+
+    def _start(self, z: Tensor) -> Tensor:
+        """The 4x4 features the blocks grow from."""
+        return self.first(z)
 
     def channels(self, resolution: int) -> int:
         c = self._channels
@@ -238,7 +254,7 @@ class ProGenerator(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents [B, {self.latent_dim}], got {tuple(z.shape)}")
-        x = self.first(z)
+        x = self._start(z)
         if not self.blocks:
             return self.to_rgb[0](x)
         for block in self.blocks[:-1]:
@@ -272,11 +288,14 @@ class _DLast(nn.Module):
         self.conv4 = EqualizedConv2d(cin, cin, 4)
         self.out = EqualizedLinear(cin, 1, gain=1.0)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The [B, cin] vector the score is read from."""
         if self.mbstd is not None:
             x = self.mbstd(x)
-        x = _lrelu(self.conv4(_lrelu(self.conv(x))))
-        return self.out(x.flatten(1))
+        return _lrelu(self.conv4(_lrelu(self.conv(x)))).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.features(x))
 
 
 class ProCritic(nn.Module):
@@ -323,7 +342,8 @@ class ProCritic(nn.Module):
         self.from_rgb.append(EqualizedConv2d(self.image_channels, cin, 1).to(ref.device, ref.dtype))
         self.alpha.fill_(0.0)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def trunk(self, x: Tensor) -> Tensor:
+        """Images at the current resolution (fade included) -> the 4x4 features `last` reads."""
         r = self.resolution
         if x.dim() != 4 or x.shape[1:] != (self.image_channels, r, r):
             raise ValueError(f"the critic is at {r}x{r}: expected images [B, {self.image_channels}, {r}, {r}], got {tuple(x.shape)}")
@@ -335,7 +355,55 @@ class ProCritic(nn.Module):
                 h = torch.lerp(old, h, self.alpha.to(h.dtype))
             for block in reversed(self.blocks[:-1]):
                 h = block(h)
-        return self.last(h)
+        return h
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.last(self.trunk(x))
+
+
+# ---- conditional versions (chapter 2's cure for collapse, grown) ----------------------------------
+class CodedProGenerator(AttributeCodes, ProGenerator):
+    """A growing generator told which character to draw: the last len(sizes) latent coordinates are
+    attribute codes (chapter 2's `CodedGenerator` rule), fed as one-hot vectors into the 4x4 dense
+    layer next to the pixel-normalised noise. `latent_dim` counts noise and codes."""
+
+    def __init__(self, sizes: Sequence[int], latent_dim: int = 128, max_resolution: int = 32, channels=None,
+                 image_channels: int = 3, resolution: int = 4, pixel_norm: bool = True) -> None:
+        self.sizes = check_sizes(sizes)
+        self.noise_dim = latent_dim - len(self.sizes)
+        if self.noise_dim < 1:
+            raise ValueError(f"latent_dim {latent_dim} leaves no noise next to {len(self.sizes)} attribute codes")
+        super().__init__(latent_dim, max_resolution, channels, image_channels, resolution, pixel_norm)
+
+    def _make_first(self) -> nn.Module:
+        return _GFirst(self.noise_dim, self.channels(4), self.pixel_norm, extra_dim=sum(self.sizes))
+
+    def _start(self, z: Tensor) -> Tensor:
+        return self.first(z[:, : self.noise_dim], self.one_hot_codes(z))
+
+
+class ProjectionProCritic(ProCritic):
+    """A growing critic that is told the attributes: score = out(f) + sum_k <embed_k[y_k], f> / sqrt(C),
+    f the last block's feature vector (the projection discriminator of Miyato & Koyama, 2018).
+
+    The embeddings are stored N(0, 1) and scaled at run time like the equalized layers, so Adam
+    moves them at the same relative rate as every other weight."""
+
+    def __init__(self, sizes: Sequence[int], max_resolution: int = 32, channels=None, image_channels: int = 3,
+                 resolution: int = 4, mbstd_group: int = 4) -> None:
+        super().__init__(max_resolution, channels, image_channels, resolution, mbstd_group)
+        self.sizes = check_sizes(sizes)
+        width = self.channels(4)
+        self.embed = nn.Parameter(torch.randn(sum(self.sizes), width))
+        self.embed_scale = 1.0 / math.sqrt(width)
+        self.register_buffer("offsets", torch.tensor([0, *self.sizes[:-1]]).cumsum(0), persistent=False)
+
+    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        if labels.shape != (x.shape[0], len(self.sizes)):
+            raise ValueError(f"labels must have shape [{x.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
+        f = self.last.features(self.trunk(x))
+        e = self.embed[labels + self.offsets].sum(1) * self.embed_scale  # [B, C]: the requested attributes' vectors
+        return self.last.out(f) + (e.to(f.dtype) * f).sum(1, keepdim=True)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -37,7 +37,7 @@ from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import HingeLoss, NonSaturatingLoss
 from ..metrics.attributes import AttributeReport, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
 from ..metrics.frechet import FrechetReport, frechet_report
-from ..models.conditional import CodedGenerator, ProjectionDiscriminator
+from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
@@ -567,15 +567,16 @@ def interpolation_pairs(
 
 
 @torch.no_grad()
-def attribute_sweeps(generator: CodedGenerator, seed: int = GRID_LATENT_SEED) -> tuple[Tensor, list[str]]:
+def attribute_sweeps(generator: AttributeCodes, seed: int = GRID_LATENT_SEED) -> tuple[Tensor, list[str]]:
     """What a conditional generator's codes control: one row per attribute, same noise and other
     attributes, that attribute run through all its values (rows padded with blank tiles).
+    Any generator with attribute codes works (chapter 2's `CodedGenerator`, chapter 4's `CodedProGenerator`).
 
     Returns images [n_attributes * max_values, 3, 32, 32] (for `image_grid(..., nrow=max_values)`)
     and one label per row, e.g. "hair_colour: black .. pink".
     """
-    if not isinstance(generator, CodedGenerator):
-        raise TypeError("attribute_sweeps needs a conditional generator (models.conditional.CodedGenerator)")
+    if not isinstance(generator, AttributeCodes):
+        raise TypeError("attribute_sweeps needs a conditional generator (one with attribute codes, e.g. models.conditional.CodedGenerator)")
     width = max(generator.sizes)
     g = standing_copy(generator)
     z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
@@ -584,7 +585,7 @@ def attribute_sweeps(generator: CodedGenerator, seed: int = GRID_LATENT_SEED) ->
     for j, (name, values) in enumerate(SPRITE_ATTRIBUTES.items()):
         labels = base.repeat(len(values), 1)
         labels[:, j] = torch.arange(len(values))
-        images = sample_generator(g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels))
+        images = sample_generator(g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels)).clamp(-1.0, 1.0)
         pad = torch.ones(width - len(values), *images.shape[1:])
         rows.append(torch.cat([images, pad]))
         names.append(f"{name}: {values[0]} .. {values[-1]}")

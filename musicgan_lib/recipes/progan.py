@@ -40,12 +40,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss
-from ..models.progan import ProCritic, ProGenerator, channel_plan, downsample2, upsample2
+from ..models.progan import CodedProGenerator, ProCritic, ProGenerator, ProjectionProCritic, channel_plan, downsample2, upsample2
 from ..profiles import check_profile
-from ..train import Every, TrainLoop
+from ..train import Every, TrainLoop, judged
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAKE_SCRIPT = "scripts/make_progan_weights.py"
@@ -53,6 +53,7 @@ EVAL_SIZE = SPRITE_SIZE  # FD / attribute metrics are computed on 32x32 images
 #: Training-time clocks: "process" = CPU seconds of this process (with one torch thread, the time
 #: on one idle core, robust to a busy machine); "wall" = elapsed time (GPUs).
 CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": time.perf_counter}
+ATTRIBUTE_SIZES = tuple(len(v) for v in SPRITE_ATTRIBUTES.values())
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -107,17 +108,36 @@ def training_sprites(config: "ProGANConfig") -> Tensor:
     return make_sprites(config.n_data, seed=config.data_seed).images
 
 
-def real_sampler(config: "ProGANConfig", data: Tensor | None = None) -> Callable[[int, torch.Generator], Tensor]:
-    """sample(batch, rng) -> real images: 32x32 sprites, or `detailed_sprites_2x` of them for a 64x64 run.
+def training_labels(config: "ProGANConfig") -> Tensor:
+    """The attribute labels of `training_sprites`, row for row (what a conditional run is told)."""
+    return make_sprites(config.n_data, seed=config.data_seed).labels
+
+
+def real_sampler(
+    config: "ProGANConfig", data: Tensor | None = None, labels: Tensor | None = None
+) -> Callable[[int, torch.Generator], Tensor | tuple[Tensor, Tensor]]:
+    """sample(batch, rng) -> real images: 32x32 sprites, or `detailed_sprites_2x` of them for a 64x64 run;
+    (images, labels) for a conditional config (`labels` default to the procedural sprites' own).
 
     The trainer average-pools them down to the resolution it is at.
     """
     if config.max_resolution > 2 * SPRITE_SIZE:
         raise ValueError(f"sprite sources exist up to 64x64, not {config.max_resolution}")
+    if config.conditional and labels is None:
+        if data is not None:
+            raise ValueError("a conditional ProGAN needs the attribute labels of its training images: pass labels=[N, 5] "
+                             "with data, or set conditional=False")
+        labels = training_labels(config)
     data = data if data is not None else training_sprites(config)
-    base = tensor_sampler(data)
+    base = tensor_sampler(data, labels if config.conditional else None)
     if config.max_resolution <= data.shape[-1]:
         return base
+    if config.conditional:
+        def detailed_with_labels(batch: int, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+            images, y = base(batch, rng)
+            return detailed_sprites_2x(images), y
+
+        return detailed_with_labels
     return lambda batch, rng: detailed_sprites_2x(base(batch, rng))
 
 
@@ -262,7 +282,7 @@ class ProGANConfig:
     fmap_max: int = 64
     fmap_min: int = 16
     batch_sizes: tuple[int, ...] = (64, 32, 16, 16)
-    stable_images: tuple[int, ...] = (15000, 15000, 20000, 400_000)
+    stable_images: tuple[int, ...] = (30000, 15000, 20000, 400_000)  # 4x4 long enough to settle: a shorter one spiked FD 2.1x at the first growth
     fade_images: tuple[int, ...] = (15000, 15000, 20000)
     budget_seconds: float | None = 720.0
     lr: float = 1e-3
@@ -281,6 +301,7 @@ class ProGANConfig:
     eval_every_images: int = 10000
     clock: str = "process"
     channels_last: bool = True  # ~10 % faster convolutions on a CPU
+    conditional: bool = False  # attribute codes into the 4x4 input, a projection critic (chapter 2's cure)
 
     @classmethod
     def for_profile(cls, profile: str) -> "ProGANConfig":
@@ -290,9 +311,9 @@ class ProGANConfig:
                 profile="full", max_resolution=64, latent_dim=256, fmap_base=4096, fmap_max=256, fmap_min=32,
                 batch_sizes=(128, 128, 64, 64, 32), stable_images=(100_000, 200_000, 200_000, 300_000, 600_000),
                 fade_images=(200_000, 200_000, 300_000, 300_000), budget_seconds=None, curve_n=2000, evals_per_phase=6,
-                eval_every_images=50_000, clock="wall",
+                eval_every_images=50_000, clock="wall", conditional=True,
             )
-        return cls()
+        return cls(conditional=True)
 
     def live(self) -> "ProGANConfig":
         """The notebook's short live run: 4x4, a fade, a little 8x8 (the learner sees fade-in move)."""
@@ -333,11 +354,22 @@ class ProGANConfig:
         return cls(**d)
 
 
+def build_generator(config: ProGANConfig, resolution: int | None = None) -> ProGenerator:
+    """The config's generator (conditional or not) at `resolution` (default: the start), alpha = 1."""
+    r = resolution or config.start_resolution
+    if config.conditional:
+        return CodedProGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.max_resolution, config.channels, resolution=r)
+    return ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=r)
+
+
 def make_networks(config: ProGANConfig, resolution: int | None = None, device: torch.device | str = "cpu") -> tuple[ProGenerator, ProCritic]:
     """Generator and critic at `resolution` (default: the start), alpha = 1."""
     r = resolution or config.start_resolution
-    g = ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=r)
-    d = ProCritic(config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
+    g = build_generator(config, r)
+    if config.conditional:
+        d: ProCritic = ProjectionProCritic(ATTRIBUTE_SIZES, config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
+    else:
+        d = ProCritic(config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
     fmt = torch.channels_last if config.channels_last else torch.preserve_format
     return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)
 
@@ -420,6 +452,7 @@ class ProGANTrainer:
         seed: int = 0,
         device: torch.device | str = "cpu",
         data: Tensor | None = None,
+        labels: Tensor | None = None,
         fd_tracker: FDTracker | None = None,
         checkpoint_path: str | Path | None = None,
         checkpoint_every: int = 0,
@@ -437,7 +470,7 @@ class ProGANTrainer:
         self.generator, self.critic = make_networks(config, device=self.device)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.loss = WassersteinLoss(gp_weight=config.gp_weight, drift=config.drift)
-        self.sample_real = real_sampler(config, data)
+        self.sample_real = real_sampler(config, data, labels)
         self.fd_tracker = fd_tracker
         self.fixed_latents = torch.randn(snapshot_latents, config.latent_dim, generator=torch.Generator().manual_seed(4321))
         self.snapshots: list[Snapshot] = []
@@ -541,18 +574,24 @@ class ProGANTrainer:
         self._set_alpha(alpha)
         g_opt, d_opt = loop.optimizers["generator"], loop.optimizers["critic"]
         b = phase.batch_size
-        real = resize_real(self.sample_real(b, loop.rng), phase.resolution)
+        real, labels = self.sample_real(b, loop.rng), None
+        if self.config.conditional:  # fakes request the real batch's attributes, and the critic is told them
+            real, labels = real[0], real[1].to(self.device, non_blocking=True)
+        real = resize_real(real, phase.resolution)
         real = fade_real(real, alpha).to(self.device, non_blocking=True)
         z = torch.randn(b, self.config.latent_dim, generator=loop.rng).to(self.device)
+        if labels is not None:
+            z = self.generator.with_labels(z, labels)
         with torch.no_grad():
             fake = self.generator(z)
-        d_loss, logs = self.loss.critic_loss(self.critic, real, fake)
+        d_loss, logs = self.loss.critic_loss(judged(self.critic, labels), real, fake)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
         self.critic.requires_grad_(False)
         z = torch.randn(b, self.config.latent_dim, generator=loop.rng).to(self.device)
-        g_loss = self.loss.generator_loss(self.critic, self.generator(z))
+        judge = judged(self.critic, self.generator.labels_of(z) if self.config.conditional else None)
+        g_loss = self.loss.generator_loss(judge, self.generator(z))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
@@ -636,6 +675,10 @@ class ProGANTrainer:
         if meta.get("kind") != "progan":
             raise ValueError(f"{path} is not a ProGAN training checkpoint")
         saved = ProGANConfig.from_meta(meta["config"])
+        if saved.conditional != self.config.conditional:
+            kinds = {True: "a conditional", False: "an unconditional"}
+            raise ValueError(f"{path} holds {kinds[saved.conditional]} ProGAN and this run is {kinds[self.config.conditional][2:].lstrip()}; "
+                             "use the same config to resume, or start over without the checkpoint")
         if saved.schedule() != self.schedule or saved.max_resolution != self.config.max_resolution:
             raise ValueError(f"{path} was written with another schedule/profile ({saved.profile}); use the same config to resume")
         while self.generator.resolution < int(meta["resolution"]):
@@ -734,7 +777,7 @@ def load_asset(path: str | Path | None = None, device: torch.device | str = "cpu
         raise FileNotFoundError(f"no shipped ProGAN at {path}; build it with `.venv/bin/python {MAKE_SCRIPT}`")
     meta = read_checkpoint_meta(path)
     config = ProGANConfig.from_meta(meta["config"])
-    g = ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=int(meta["resolution"]))
+    g = build_generator(config, int(meta["resolution"]))
     _, extras = load_checkpoint(path, {"generator_ema": g})  # float16 weights are cast into the float32 model
     g.eval().requires_grad_(False)
     g.set_alpha(float(meta["alpha"]))
@@ -779,9 +822,14 @@ def resolution_floors(config: ProGANConfig, n: int, tracker: FDTracker | None = 
     return {r: tracker(resize_real(src, r)) for r in config.resolutions}
 
 
-#: equal-time baselines: chapter 2's label-free remedy and plain recipe, chapter 3's WGAN-GP (all
-#: unconditional, like the ProGAN; chapter 2's conditional recipe uses labels and is not one)
-BASELINES = ("dcgan-pac2-ema", "dcgan", "wgan-gp")
+#: equal-time baselines: chapter 2's recipes (conditional, label-free remedy, plain) and chapter 3's
+#: WGAN-GP with and without labels; a ProGAN is compared first with the ones conditioned as it is
+BASELINES = ("dcgan-cond", "wgan-gp-cond", "dcgan-pac2-ema", "dcgan", "wgan-gp")
+
+
+def matching_baselines(conditional: bool) -> tuple[str, str]:
+    """(chapter-2 DCGAN, chapter-3 WGAN-GP) baselines told as much as a ProGAN that is / is not conditional."""
+    return ("dcgan-cond", "wgan-gp-cond") if conditional else ("dcgan-pac2-ema", "wgan-gp")
 
 
 def train_baseline_for(
@@ -794,8 +842,8 @@ def train_baseline_for(
     device: torch.device | str = "cpu",
     seed: int = 0,
 ) -> dict:
-    """Train a chapter-2 DCGAN recipe ("dcgan", "dcgan-pac2-ema") or chapter 3's "wgan-gp" for `seconds`
-    of training time on `clock` (evaluations excluded), with an FD point at each fraction in `marks`;
+    """Train a chapter-2 DCGAN recipe ("dcgan-cond", "dcgan-pac2-ema", "dcgan") or chapter 3's WGAN-GP
+    ("wgan-gp-cond" with labels, "wgan-gp" without) for `seconds` of training time on `clock` (evaluations excluded), with an FD point at each fraction in `marks`;
     return steps, seconds, the curve and chapter 2's metrics of the final generator."""
     import io
     from contextlib import redirect_stdout
@@ -807,8 +855,8 @@ def train_baseline_for(
         raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
     tick = CLOCKS[clock]
     curve: list[dict] = []
-    if name == "wgan-gp":
-        config = replace(ch3.WGANConfig.for_profile(profile), conditional=False)  # unconditional, like the ProGAN
+    if name.startswith("wgan-gp"):
+        config = replace(ch3.WGANConfig.for_profile(profile), conditional=name == "wgan-gp-cond")
         score = (lambda x: {"fd": tracker(x)}) if tracker is not None else None
         run = ch3.train_for_budget("gp", config, seed=seed, device=device, budget_seconds=seconds, clock=clock,
                                    score=score, checkpoints=list(marks) if tracker else [1.0], log=None)
