@@ -3,6 +3,7 @@
     .venv/bin/python scripts/make_progan_weights.py                    # quick profile, CPU
     .venv/bin/python scripts/make_progan_weights.py --skip-baselines   # ProGAN only (keeps same-budget baselines)
     .venv/bin/python scripts/make_progan_weights.py --only-baselines dcgan-cond wgan-gp-cond
+    .venv/bin/python scripts/make_progan_weights.py --skip-baselines --seed 1 --out runs/progan_seed1.safetensors
     .venv/bin/python scripts/make_progan_weights.py --profile full --device cuda --workers 1
 
 What it does:
@@ -10,8 +11,8 @@ What it does:
    for the profile's training-time budget (config.budget_seconds; evaluations excluded), an FD
    point (N = config.curve_n, 32x32 feature space) several times in every phase;
 2. measures the final EMA generator with chapter 2's `evaluate_generator` (N = 2,000);
-3. gives the chapter-2 DCGAN (both recipes) and the chapter-3 WGAN-GP the *same training-time
-   budget* on the same clock (CPU seconds of their process on the CPU profile) and measures them
+3. gives the baselines (`progan.BASELINES`: chapter 2's three DCGAN recipes, chapter 3's WGAN-GP
+   with and without labels) the *same training-time budget* on the same clock (CPU seconds of their process on the CPU profile) and measures them
    the same way, with an FD curve over time for each; the runs are independent, so they go to
    separate worker processes (`--workers`);
 4. stores the EMA generator (fp16), fixed-latent snapshots at every phase (mid-fade included),
@@ -34,6 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from musicgan_lib.checkpoint import read_checkpoint_meta  # noqa: E402
 from musicgan_lib.recipes import dcgan_pixels as ch2  # noqa: E402
 from musicgan_lib.recipes import progan as ch4  # noqa: E402
 
@@ -76,20 +78,35 @@ def run_progan(args: argparse.Namespace) -> dict:
     meta = {
         "profile": args.profile, "seed": args.seed, "threads": args.threads, "device": str(args.device),
         "clock": config.clock, "budget_seconds": config.budget_seconds, "final": final.metrics(), "spikes": spikes,
-        "resolution_floors": {str(k): v for k, v in floors.items()}, "baselines": _kept_baselines(args.out, config),
+        "resolution_floors": {str(k): v for k, v in floors.items()}, "baselines": _kept_baselines(args.out, config, args),
     }  # fmt: skip
     ch4.save_asset(trainer, args.out, meta)
     return meta
 
 
-def _kept_baselines(path: Path, config: ch4.ProGANConfig) -> dict:
-    """The baselines already in `path` when they were trained for the same budget on the same clock
-    and profile (they do not depend on the ProGAN), so retraining only the ProGAN keeps them."""
+#: what a kept baseline must share with the run that keeps it (besides budget, clock and profile)
+_BASELINE_SETTINGS = ("seed", "threads", "device")
+
+
+def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespace) -> dict:
+    """The baselines already in `path` that were trained for the same budget, clock and profile
+    with the same seed, threads and device (they do not depend on the ProGAN), so retraining only
+    the ProGAN keeps them. Entries without their own settings inherit the file's."""
     if not path.exists() or config.budget_seconds is None:
         return {}
-    old = ch4.load_asset(path).meta
-    same = old.get("budget_seconds") == config.budget_seconds and old.get("clock") == config.clock and old.get("profile") == config.profile
-    return dict(old.get("baselines", {})) if same else {}
+    try:
+        old = read_checkpoint_meta(path)
+    except Exception:  # an unreadable or foreign file: keep nothing, overwrite it
+        return {}
+    if (old.get("budget_seconds"), old.get("clock"), old.get("profile")) != (config.budget_seconds, config.clock, config.profile):
+        return {}
+    wanted = {"seed": args.seed, "threads": args.threads, "device": str(args.device)}
+    kept = {}
+    for name, res in old.get("baselines", {}).items():
+        settings = {k: res.get(k, old.get(k)) for k in _BASELINE_SETTINGS}
+        if name in ch4.BASELINES and settings == wanted:
+            kept[name] = res
+    return kept
 
 
 def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
@@ -98,6 +115,7 @@ def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
     res = ch4.train_baseline_for(name, budget, _tracker(config), profile=args.profile, clock=config.clock,
                                  device=args.device, seed=args.seed)
     res.pop("generator")
+    res.update(seed=args.seed, threads=args.threads, device=str(args.device), budget_seconds=budget)
     log(f"{name}: {res['steps']} steps in {res['seconds']:.0f} s -> FD {res['metrics']['fd']:.3f} "
         f"(floor {res['metrics']['fd_floor']:.3f}), coverage {res['metrics']['combo_coverage']:.3f}")
     return res
@@ -127,10 +145,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--only-baselines", nargs="+", choices=ch4.BASELINES, default=None,
                     help="do not train the ProGAN: train these baselines for the shipped run's budget and update its file")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "progan_train.safetensors")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="resumable training checkpoint "
+                    "(default: runs/progan_train_<profile>_seed<N>.safetensors)")
     ap.add_argument("--budget", type=float, default=None, help="override the profile's training-time budget (seconds)")
     args = ap.parse_args(argv)
     args.out = args.out or ch4.asset_path(args.profile)
+    args.checkpoint = args.checkpoint or ROOT / "runs" / f"progan_train_{args.profile}_seed{args.seed}.safetensors"
     config = _config(args)
     schedule = config.schedule()
     log(f"profile {args.profile}: budget {config.budget_seconds} s ({config.clock} clock) per run; schedule "
@@ -138,7 +158,9 @@ def main(argv: list[str]) -> int:
     names = ["progan"] + ([] if args.skip_baselines else list(ch4.BASELINES))
     if args.only_baselines:
         shipped = ch4.load_asset(args.out)
-        budget = config.budget_seconds or shipped.meta["train_seconds"]
+        budget = shipped.meta.get("budget_seconds") or shipped.meta["train_seconds"]  # the ProGAN's own budget
+        if args.budget is not None and args.budget != budget:
+            ap.error(f"--only-baselines trains for the shipped ProGAN's budget ({budget} s); drop --budget {args.budget}")
         results = _run_jobs([(n, args, budget) for n in args.only_baselines], args)
         meta = dict(shipped.meta)
         kept = {n: r for n, r in meta.get("baselines", {}).items() if n in ch4.BASELINES}

@@ -383,6 +383,8 @@ def test_projection_critic_adds_the_requested_attributes_inner_product():
         assert torch.allclose(d(F.interpolate(x, scale_factor=2, mode="nearest"), y), expected, atol=1e-4)  # alpha 0: as before
     with pytest.raises(ValueError, match="labels must have shape"):
         d(x, y[:, :3])
+    with pytest.raises(ValueError, match="out of range"):
+        d(x, y + torch.tensor([9, 0, 0, 0, 0]))  # attribute 0 has 9 values: 9 would read attribute 1's row
 
 
 def _record_labels(module, method: str, labels_of) -> list:
@@ -403,13 +405,20 @@ def test_conditional_step_fakes_request_the_real_labels_and_the_critic_is_told_t
     assert isinstance(t.generator, CodedProGenerator) and isinstance(t.critic, ProjectionProCritic)
     seen = _record_labels(t.critic, "forward", lambda x, labels: labels)
     requested = _record_labels(t.generator, "with_labels", lambda z, labels: labels)
+    drawn = _record_labels(t.generator, "forward", lambda z: t.generator.labels_of(z))
+    replay = torch.Generator()
+    replay.set_state(t.loop.rng.get_state())
+    _, real_labels = t.sample_real(t.schedule.phases[0].batch_size, replay)  # the batch the step will draw
     t.run(1)
-    # critic step: real, fake and the gradient-penalty mix all judged with the real batch's labels
-    assert len(requested) == 1 and len(seen) >= 3
+    # critic step: the fakes are drawn with the real batch's labels, and real, fake and the
+    # gradient-penalty mix are all judged with them
+    assert len(requested) == 1 and torch.equal(requested[0], real_labels)
+    assert torch.equal(drawn[0], real_labels)
+    assert len(seen) >= 3
     for labels in seen[:3]:
-        assert torch.equal(labels, requested[0])
-    # generator step: the labels its random codes request
-    assert seen[-1].shape == requested[0].shape and not torch.equal(seen[-1], requested[0])
+        assert torch.equal(labels, real_labels)
+    # generator step: the critic is told the labels the generator's random codes request
+    assert torch.equal(seen[-1], drawn[-1]) and not torch.equal(drawn[-1], real_labels)
 
 
 def test_conditional_sampler_needs_labels_with_custom_images():

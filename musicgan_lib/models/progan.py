@@ -397,10 +397,16 @@ class ProjectionProCritic(ProCritic):
         self.embed = nn.Parameter(torch.randn(sum(self.sizes), width))
         self.embed_scale = 1.0 / math.sqrt(width)
         self.register_buffer("offsets", torch.tensor([0, *self.sizes[:-1]]).cumsum(0), persistent=False)
+        self.register_buffer("largest", torch.tensor(self.sizes) - 1, persistent=False)
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
         if labels.shape != (x.shape[0], len(self.sizes)):
             raise ValueError(f"labels must have shape [{x.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
+        # an out-of-range label would silently read another attribute's row: refused on the CPU;
+        # on an accelerator (where checking would wait for the device) clamped, as `with_labels` does
+        if labels.device.type == "cpu" and bool(((labels < 0) | (labels > self.largest)).any()):
+            raise ValueError(f"labels out of range: attribute sizes are {self.sizes}")
+        labels = labels.clamp(min=0).minimum(self.largest)
         f = self.last.features(self.trunk(x))
         e = self.embed[labels + self.offsets].sum(1) * self.embed_scale  # [B, C]: the requested attributes' vectors
         return self.last.out(f) + (e.to(f.dtype) * f).sum(1, keepdim=True)

@@ -15,6 +15,10 @@ The networks in `models/progan.py` grow; this module decides *when* and trains t
   exponential moving average of the generator's weights used for every sample it shows.
   Checkpoints store resolution / alpha / phase; `resume()` rebuilds the networks at that
   resolution before loading the weights, so a run can be stopped and resumed mid-fade.
+- Conditioning (`ProGANConfig.conditional`, on in both profiles): chapter 2's cure for collapse
+  on growing networks. `CodedProGenerator` reads attribute codes at its 4x4 input,
+  `ProjectionProCritic` is told the labels; real batches bring their labels and each fake batch
+  requests the labels of the real batch it is judged with.
 - FD in one space for every resolution: samples are upsampled (nearest) to 32x32 (64x64 ones
   are 2x2-average-pooled down) before the chapter-2 attribute classifier's features.
 
@@ -117,7 +121,8 @@ def real_sampler(
     config: "ProGANConfig", data: Tensor | None = None, labels: Tensor | None = None
 ) -> Callable[[int, torch.Generator], Tensor | tuple[Tensor, Tensor]]:
     """sample(batch, rng) -> real images: 32x32 sprites, or `detailed_sprites_2x` of them for a 64x64 run;
-    (images, labels) for a conditional config (`labels` default to the procedural sprites' own).
+    (images, labels) for a conditional config (`labels` default to the procedural sprites' own;
+    an unconditional config ignores them).
 
     The trainer average-pools them down to the resolution it is at.
     """
@@ -676,9 +681,9 @@ class ProGANTrainer:
             raise ValueError(f"{path} is not a ProGAN training checkpoint")
         saved = ProGANConfig.from_meta(meta["config"])
         if saved.conditional != self.config.conditional:
-            kinds = {True: "a conditional", False: "an unconditional"}
-            raise ValueError(f"{path} holds {kinds[saved.conditional]} ProGAN and this run is {kinds[self.config.conditional][2:].lstrip()}; "
-                             "use the same config to resume, or start over without the checkpoint")
+            kind = {True: "conditional", False: "unconditional"}
+            raise ValueError(f"{path} holds a{'n' if not saved.conditional else ''} {kind[saved.conditional]} ProGAN and this run is "
+                             f"{kind[self.config.conditional]}; use the same config to resume, or start over without the checkpoint")
         if saved.schedule() != self.schedule or saved.max_resolution != self.config.max_resolution:
             raise ValueError(f"{path} was written with another schedule/profile ({saved.profile}); use the same config to resume")
         while self.generator.resolution < int(meta["resolution"]):

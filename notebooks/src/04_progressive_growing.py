@@ -32,8 +32,7 @@
 # equally often and let the discriminator check it. Here the same idea is grown: five of the
 # latent coordinates are attribute codes, fed as one-hot vectors into the generator's 4×4 input
 # next to the pixel-normalised noise (`CodedProGenerator`), and the critic's last block adds a
-# projection term $\langle 	ext{embed}(y), f(x)
-angle$ to its score (`ProjectionProCritic`,
+# projection term $\langle \text{embed}(y), f(x)\rangle$ to its score (`ProjectionProCritic`,
 # Miyato & Koyama 2018). Real batches bring their labels, every fake batch requests the labels
 # of the real batch it is judged with. The price, as in chapter 2: it needs labelled sprites.
 
@@ -230,6 +229,7 @@ for c in live.curve:
 if use_shipped:
     shipped = ch4.load_asset(shipped_path, device=device)
     generator, curve, snapshots, meta = shipped.generator, shipped.curve, shipped.snapshots, shipped.meta
+    config, schedule = shipped.config, shipped.schedule  # what the shipped run was trained with
     floors = {int(k): v for k, v in meta["resolution_floors"].items()}
     baselines = meta["baselines"]
     train_seconds, train_steps, clock = meta["train_seconds"], meta["steps"], meta["clock"]
@@ -382,8 +382,8 @@ for name, ok in checks.items():
 #   than for the conditional DCGAN: its sprites are closer to the real ones on average (FD), but
 #   about a quarter of them still have one attribute the classifier is unsure about.
 # * Is the shipped run a lucky one? Two more seeds of the same ProGAN, trained the same way
-#   (`scripts/make_progan_weights.py --skip-baselines --seed N`, not shipped) and measured the
-#   same way:
+#   (`scripts/make_progan_weights.py --skip-baselines --seed N --out runs/progan_seedN.safetensors`,
+#   not shipped) and measured the same way:
 #
 #   | seed | coverage | high quality | FD | worst FD ratio at a growth |
 #   |---|---|---|---|---|
