@@ -429,3 +429,37 @@ def test_conditional_sampler_needs_labels_with_custom_images():
         real_sampler(cfg, torch.zeros(8, 3, 32, 32))
     big = real_sampler(replace(cfg, max_resolution=64))(4, torch.Generator().manual_seed(0))
     assert big[0].shape == (4, 3, 64, 64) and torch.equal(big[1], labels)
+
+
+# ---- the weights script: which baselines a ProGAN-only retrain keeps ----------------------------
+def _weights_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_progan_weights.py"
+    spec = importlib.util.spec_from_file_location("make_progan_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_progan_only_retrain_keeps_only_baselines_trained_the_same_way(tmp_path):
+    import argparse
+
+    from musicgan_lib.checkpoint import save_checkpoint
+
+    script = _weights_script()
+    config = ProGANConfig.for_profile("quick")
+    path = tmp_path / "progan_quick.safetensors"
+    meta = {"budget_seconds": config.budget_seconds, "clock": config.clock, "profile": "quick", "seed": 0, "threads": 1,
+            "device": "cpu", "baselines": {"dcgan-cond": {"fd": 1.0}, "wgan-gp-cond": {"fd": 2.0, "seed": 3},
+                                           "retired-recipe": {"fd": 3.0}}}
+    save_checkpoint(path, {"generator_ema": torch.nn.Linear(2, 2)}, meta=meta)
+    same = argparse.Namespace(seed=0, threads=1, device="cpu")
+    assert script._kept_baselines(path, config, same) == {"dcgan-cond": {"fd": 1.0}}  # inherits the file's seed 0
+    assert set(script._kept_baselines(path, config, argparse.Namespace(seed=3, threads=1, device="cpu"))) == {"wgan-gp-cond"}
+    assert script._kept_baselines(path, config, argparse.Namespace(seed=0, threads=2, device="cpu")) == {}
+    assert script._kept_baselines(path, replace(config, budget_seconds=1440.0), same) == {}  # another budget
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
+    assert script._kept_baselines(junk, config, same) == {}
