@@ -303,7 +303,6 @@ class GANTrainer:
         images, labels = batch
         return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
-
     def _step(self, loop: TrainLoop) -> dict[str, Tensor]:
         logs: dict[str, Tensor] = {}
         for _ in range(self.n_critic):

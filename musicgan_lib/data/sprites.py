@@ -39,6 +39,8 @@ SPRITE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "accessory": ("none", "hat"),
 }
 ATTRIBUTE_NAMES: tuple[str, ...] = tuple(SPRITE_ATTRIBUTES)
+#: Number of values of each attribute, in label order (what conditional models are built for).
+ATTRIBUTE_SIZES: tuple[int, ...] = tuple(len(v) for v in SPRITE_ATTRIBUTES.values())
 N_COMBINATIONS: int = math.prod(len(v) for v in SPRITE_ATTRIBUTES.values())
 
 #: Background colour of procedural sprites (RGB 0..255); also the default for `load_sprites`.

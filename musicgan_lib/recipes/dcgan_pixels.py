@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import HingeLoss, NonSaturatingLoss
@@ -138,9 +138,6 @@ def sprite_dataset(config: DCGANConfig, device: torch.device | str = "cpu") -> T
 def sprite_labels(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
     """The attribute labels [N, 5] of `sprite_dataset` (row for row), for the conditional recipe."""
     return _sprite_dataset(config.dataset_size, DATA_SEED).labels.to(device)
-
-
-ATTRIBUTE_SIZES = tuple(len(v) for v in SPRITE_ATTRIBUTES.values())
 
 
 def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:

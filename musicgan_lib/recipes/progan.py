@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss
 from ..models.progan import CodedProGenerator, ProCritic, ProGenerator, ProjectionProCritic, channel_plan, downsample2, upsample2
@@ -57,7 +57,6 @@ EVAL_SIZE = SPRITE_SIZE  # FD / attribute metrics are computed on 32x32 images
 #: Training-time clocks: "process" = CPU seconds of this process (with one torch thread, the time
 #: on one idle core, robust to a busy machine); "wall" = elapsed time (GPUs).
 CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": time.perf_counter}
-ATTRIBUTE_SIZES = tuple(len(v) for v in SPRITE_ATTRIBUTES.values())
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -112,11 +111,6 @@ def training_sprites(config: "ProGANConfig") -> Tensor:
     return make_sprites(config.n_data, seed=config.data_seed).images
 
 
-def training_labels(config: "ProGANConfig") -> Tensor:
-    """The attribute labels of `training_sprites`, row for row (what a conditional run is told)."""
-    return make_sprites(config.n_data, seed=config.data_seed).labels
-
-
 def real_sampler(
     config: "ProGANConfig", data: Tensor | None = None, labels: Tensor | None = None
 ) -> Callable[[int, torch.Generator], Tensor | tuple[Tensor, Tensor]]:
@@ -128,12 +122,12 @@ def real_sampler(
     """
     if config.max_resolution > 2 * SPRITE_SIZE:
         raise ValueError(f"sprite sources exist up to 64x64, not {config.max_resolution}")
-    if config.conditional and labels is None:
-        if data is not None:
-            raise ValueError("a conditional ProGAN needs the attribute labels of its training images: pass labels=[N, 5] "
-                             "with data, or set conditional=False")
-        labels = training_labels(config)
-    data = data if data is not None else training_sprites(config)
+    if data is None:  # the procedural sprites, drawn once, with their labels
+        sprites = make_sprites(config.n_data, seed=config.data_seed)
+        data, labels = sprites.images, sprites.labels
+    elif config.conditional and labels is None:
+        raise ValueError("a conditional ProGAN needs the attribute labels of its training images: pass labels=[N, 5] "
+                         "with data, or set conditional=False")
     base = tensor_sampler(data, labels if config.conditional else None)
     if config.max_resolution <= data.shape[-1]:
         return base
@@ -848,7 +842,8 @@ def train_baseline_for(
     seed: int = 0,
 ) -> dict:
     """Train a chapter-2 DCGAN recipe ("dcgan-cond", "dcgan-pac2-ema", "dcgan") or chapter 3's WGAN-GP
-    ("wgan-gp-cond" with labels, "wgan-gp" without) for `seconds` of training time on `clock` (evaluations excluded), with an FD point at each fraction in `marks`;
+    ("wgan-gp-cond" with labels, "wgan-gp" without) for `seconds` of training time on `clock`
+    (evaluations excluded), with an FD point at each fraction in `marks`;
     return steps, seconds, the curve and chapter 2's metrics of the final generator."""
     import io
     from contextlib import redirect_stdout

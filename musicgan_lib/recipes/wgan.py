@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import make_sprites, tensor_sampler
+from ..data.sprites import ATTRIBUTE_SIZES, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss, gradient_penalty
 from ..models.conditional import CodedGenerator, ProjectionDiscriminator
@@ -137,8 +137,8 @@ def make_models(config: WGANConfig, device: torch.device | str = "cpu") -> tuple
     the penalty alone.
     """
     if config.conditional:
-        generator: nn.Module = CodedGenerator(ch2.ATTRIBUTE_SIZES, config.latent_dim, config.ngf)
-        critic: nn.Module = ProjectionDiscriminator(ch2.ATTRIBUTE_SIZES, config.ndf, norm=config.critic_norm, spectral_norm=False)
+        generator: nn.Module = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf)
+        critic: nn.Module = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, norm=config.critic_norm, spectral_norm=False)
     else:
         generator = DCGANGenerator(config.latent_dim, config.ngf)
         critic = DCGANDiscriminator(config.ndf, norm=config.critic_norm)
