@@ -387,6 +387,22 @@ def test_projection_critic_adds_the_requested_attributes_inner_product():
         d(x, y + torch.tensor([9, 0, 0, 0, 0]))  # attribute 0 has 9 values: 9 would read attribute 1's row
 
 
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_out_of_range_labels_are_clamped_not_checked():
+    """On an accelerator the range check would wait for the device every step: labels are clamped instead."""
+    torch.manual_seed(0)
+    d = ProjectionProCritic(SIZES, 32, SMALL, resolution=8, mbstd_group=4).cuda()
+    g = CodedProGenerator(SIZES, 16, 32, SMALL).cuda()
+    x = torch.randn(4, 3, 8, 8, device="cuda")
+    y = torch.tensor([[0, 1, 2, 3, 4], [8, 5, 3, 3, 4], [1, 0, 0, 0, 0], [2, 2, 2, 2, 2]], device="cuda")
+    wild = y + torch.tensor([20, 0, 0, 0, -7], device="cuda")  # too large in attribute 0, negative in attribute 4
+    clamped = wild.clamp(min=0).minimum(torch.tensor(SIZES, device="cuda") - 1)
+    with torch.no_grad():
+        assert torch.equal(d(x, wild), d(x, clamped))
+        z = torch.randn(4, g.latent_dim, device="cuda")
+        assert torch.equal(g.labels_of(g.with_labels(z, wild)), clamped)
+
 def _record_labels(module, method: str, labels_of) -> list:
     """Wrap module.method so every call's labels are recorded (returned list), then call through."""
     calls, original = [], getattr(module, method)
@@ -463,3 +479,36 @@ def test_a_progan_only_retrain_keeps_only_baselines_trained_the_same_way(tmp_pat
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a checkpoint")
     assert script._kept_baselines(junk, config, same) == {}
+
+
+def test_the_weights_script_runs_jobs_side_by_side_only_on_a_cpu_with_several_workers(monkeypatch):
+    import argparse
+
+    script = _weights_script()
+    ran: list[str] = []
+    monkeypatch.setattr(script, "_job", lambda job: (ran.append(job[0]) or job[0], {"budget": job[2]}))
+    pools: list[int] = []
+
+    class InProcessPool:  # stands in for a spawn pool: records its size, runs the jobs here
+        def __init__(self, n):
+            pools.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def imap_unordered(self, fn, jobs):
+            return map(fn, jobs)
+
+    monkeypatch.setattr(script.mp, "get_context", lambda method: argparse.Namespace(Pool=InProcessPool))
+    jobs = [("progan", None, None), ("dcgan-cond", None, 720.0), ("wgan-gp", None, 720.0)]
+    want = {"progan": {"budget": None}, "dcgan-cond": {"budget": 720.0}, "wgan-gp": {"budget": 720.0}}
+
+    assert script._run_jobs(jobs, argparse.Namespace(workers=4, device="cpu")) == want
+    assert pools == [3]  # no more processes than jobs
+    for sequential in (argparse.Namespace(workers=1, device="cpu"), argparse.Namespace(workers=4, device="cuda")):
+        ran.clear()
+        assert script._run_jobs(jobs, sequential) == want
+        assert ran == ["progan", "dcgan-cond", "wgan-gp"] and pools == [3]  # in order, no new pool
