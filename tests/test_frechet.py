@@ -104,6 +104,11 @@ def test_generic_inputs_and_parameter_free_modules():
     far = frechet_report(flat, real, shifted, n=300, kid_subset_size=100)
     assert far.fd == pytest.approx(16.0, rel=0.25)  # mean shift of 1 in 16 dims, plus a little bias
     assert near.fd < 2.0 and far.kid > 10 * abs(near.kid)
+    # the mean part is exactly the squared distance of the feature means; a pure shift leaves the spread part ~0
+    assert far.fd_mean_part == pytest.approx(float(((real[:300].mean(0) - shifted.mean(0)) ** 2).sum()), rel=1e-5)
+    assert far.fd_mean_part == pytest.approx(16.0, rel=0.25) and abs(far.fd - far.fd_mean_part) < 2.0
+    wider = frechet_report(flat, real, 3.0 * same, n=300, kid_subset_size=100)  # same mean, 3x the spread
+    assert wider.fd_mean_part < 1.5 and wider.fd - wider.fd_mean_part == pytest.approx(16 * (3 - 1) ** 2, rel=0.2)
 
 
 def test_errors_are_clear(sprite_features, real):

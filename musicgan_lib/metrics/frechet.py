@@ -115,6 +115,7 @@ class FrechetReport:
     kid: float
     kid_std: float
     kid_floor: float
+    fd_mean_part: float = math.nan  # |mu_real - mu_generated|^2; fd - fd_mean_part is the spread (covariance) part
 
     def summary(self) -> str:
         return (
@@ -174,14 +175,18 @@ def frechet_report(
             _feed(fid, other, False, batch_size)
             _feed(kid, other, False, batch_size)
             fd = float(fid.compute())
+            # the Fréchet distance's first term from the metric's own running sums: how far apart the
+            # two means are (the rest of FD says the spreads differ)
+            mean_part = float(((fid.real_features_sum / fid.real_features_num_samples
+                                - fid.fake_features_sum / fid.fake_features_num_samples) ** 2).sum())  # fmt: skip
             with torch.random.fork_rng(devices=[]):  # KID draws subsets with the global RNG
                 torch.manual_seed(seed)
                 k_mean, k_std = kid.compute()
-            results.append((fd, float(k_mean), float(k_std)))
+            results.append((fd, float(k_mean), float(k_std), mean_part))
     finally:
         if was is not None:
             feature_module.train(was)  # type: ignore[union-attr]
-    (fd, k, k_std), (fd0, k0, _) = results
+    (fd, k, k_std, mean_part), (fd0, k0, _, _) = results
     if not all(math.isfinite(v) for v in (fd, fd0, k, k0)):
         raise FloatingPointError("Fréchet distance / KID came out non-finite; check the features for NaN")
-    return FrechetReport(n=n, fd=fd, fd_floor=fd0, kid=k, kid_std=k_std, kid_floor=k0)
+    return FrechetReport(n=n, fd=fd, fd_floor=fd0, kid=k, kid_std=k_std, kid_floor=k0, fd_mean_part=mean_part)
