@@ -65,6 +65,32 @@ class HingeLoss:
         return -_score(critic, fake).mean()
 
 
+
+@dataclass
+class AuxClassifierHingeLoss(HingeLoss):
+    """The hinge game plus an auxiliary classifier (AC-GAN, Odena et al. 2017) on a critic built
+    with classifier heads (`models.conditional.ProjectionDiscriminator(aux_classifier=True)`).
+
+    The critic also learns to name the attributes of *real* images (training it on fakes too would
+    teach it the generator's mistakes); the generator is also rewarded when the critic names the
+    attributes it requested. `weight` scales the summed per-attribute cross-entropies.
+    """
+
+    weight: float = 1.0
+    name: str = "hinge+ac"
+
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        real_score, class_loss = critic(real, with_class_loss=True)
+        real_score = real_score.reshape(real_score.shape[0], -1).mean(dim=1)
+        fake_score = _score(critic, fake)
+        class_loss = class_loss.mean()
+        loss = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean() + self.weight * class_loss
+        return loss, {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach(), "class_real": class_loss.detach()}
+
+    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        score, class_loss = critic(fake, with_class_loss=True)
+        return -score.mean() + self.weight * class_loss.mean()
+
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
     """Gulrajani et al.'s two-sided penalty E[(||grad D(x_hat)|| - 1)^2] at random interpolates.
 

@@ -175,3 +175,56 @@ def test_conditional_run_resumes_exactly(tmp_path):
         assert torch.equal(a, b), k
     for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_classifier_heads_return_each_images_cross_entropy_of_its_labels():
+    torch.manual_seed(0)
+    d = ProjectionDiscriminator(SIZES, ndf=8, aux_classifier=True).eval()  # eval: spectral norm's power iteration stands still
+    x = torch.randn(4, 3, 32, 32)
+    y = torch.tensor([[0, 1, 2, 3, 1], [4, 3, 0, 0, 0], [2, 2, 2, 2, 1], [1, 0, 1, 1, 0]])
+    scores, class_loss = d(x, y, with_class_loss=True)
+    assert torch.equal(scores, d(x, y)) and class_loss.shape == (4,)
+    mean = d.body(x).mean(dim=(2, 3))
+    expected = sum(nn.functional.cross_entropy(head(mean), y[:, j], reduction="none") for j, head in enumerate(d.classifier))
+    assert torch.allclose(class_loss, expected, atol=1e-5)
+    with pytest.raises(TypeError, match="aux_classifier=True"):
+        ProjectionDiscriminator(SIZES, ndf=8)(x, y, with_class_loss=True)
+
+
+def test_aux_classifier_loss_teaches_the_critic_on_real_images_only_and_rewards_the_generator():
+    from functools import partial
+
+    from musicgan_lib.losses import AuxClassifierHingeLoss
+
+    torch.manual_seed(0)
+    d = ProjectionDiscriminator(SIZES, ndf=8, aux_classifier=True).eval()  # eval: spectral norm's power iteration stands still
+    batch = make_sprites(32, seed=0)
+    labels = batch.labels % torch.tensor(SIZES)
+    critic = partial(d, labels=labels)
+    loss = AuxClassifierHingeLoss(weight=2.0)
+    fake = torch.rand(32, 3, 32, 32) * 2 - 1
+    d_loss, logs = loss.critic_loss(critic, batch.images, fake)
+    _, logs_other_fake = loss.critic_loss(critic, batch.images, -fake)
+    assert torch.equal(logs["class_real"], logs_other_fake["class_real"])  # the class term reads real images only
+    scores, class_loss = d(fake, labels, with_class_loss=True)
+    assert torch.allclose(loss.generator_loss(critic, fake), -scores.mean() + 2.0 * class_loss.mean())
+    # the heads learn to name real attributes at the GAN's own learning rate (the layer norm's job)
+    d.train()
+    opt = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    first = float(logs["class_real"])
+    for _ in range(40):
+        d_loss, logs = loss.critic_loss(critic, batch.images, fake)
+        opt.zero_grad()
+        d_loss.backward()
+        opt.step()
+    assert float(logs["class_real"]) < 0.5 * first
+
+
+def test_the_remedy_recipe_trains_with_the_aux_classifier_and_only_conditional_hinge_recipes_may():
+    from dataclasses import replace
+
+    from musicgan_lib.losses import AuxClassifierHingeLoss
+
+    assert isinstance(ch2.make_loss("dcgan-cond"), AuxClassifierHingeLoss)
+    with pytest.raises(ValueError, match="auxiliary classifier"):
+        ch2.make_loss(replace(ch2.RECIPES["dcgan"], aux_classifier=1.0))

@@ -171,3 +171,15 @@ def test_shipped_runs_load_and_sample(method):
     assert run.generator.latent_dim == config.latent_dim + 5  # conditional, like the profile
     x = run.sample(8)
     assert x.shape == (8, 3, 32, 32) and torch.isfinite(x).all()
+
+
+def test_a_stored_critic_config_rebuilds_the_critic_that_was_trained_classifier_heads_included():
+    from musicgan_lib.data.sprites import ATTRIBUTE_SIZES
+    from musicgan_lib.models.conditional import ProjectionDiscriminator
+    from musicgan_lib.recipes.wgan import _critic_from_config
+
+    for heads in (False, True):
+        trained = ProjectionDiscriminator(ATTRIBUTE_SIZES, 8, aux_classifier=heads)
+        rebuilt = _critic_from_config(trained.config)
+        rebuilt.load_state_dict(trained.state_dict())  # strict: the same modules, heads or not
+        assert (rebuilt.classifier is not None) == heads

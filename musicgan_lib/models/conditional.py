@@ -92,15 +92,30 @@ class ProjectionDiscriminator(nn.Module):
     features with a learned vector per attribute value: a sprite scores high only if it looks
     real *and* shows the attributes it was asked for. Spectral norm on every layer (Miyato et
     al. 2018) by default; no batch norm, so each image is judged on its own.
+
+    `aux_classifier` adds one classifier head per attribute on the same pooled features (AC-GAN,
+    Odena et al. 2017): `forward(x, labels, with_class_loss=True)` also returns each image's
+    cross-entropy of its labels, which `losses.AuxClassifierHingeLoss` adds to both players' losses.
+    Why: the projection term alone leaves the generator free to ignore its codes in some seeds (the
+    discriminator then learns to ignore them too); a classifier that must name every attribute
+    gives the generator a direct, never-vanishing signal to draw the requested ones.
     """
 
     def __init__(
-        self, sizes: Sequence[int], ndf: int = 32, channels: int = 3, image_size: int = 32, *, norm: str = "none", spectral_norm: bool = True
+        self,
+        sizes: Sequence[int],
+        ndf: int = 32,
+        channels: int = 3,
+        image_size: int = 32,
+        *,
+        norm: str = "none",
+        spectral_norm: bool = True,
+        aux_classifier: bool = False,
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
         base = DCGANDiscriminator(ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm)
-        self.config = {**base.config, "sizes": list(self.sizes)}
+        self.config = {**base.config, "sizes": list(self.sizes), "aux_classifier": aux_classifier}
         self.body, self.head = base.net[:-1], base.net[-1]
         width = self.head.in_channels
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
@@ -108,11 +123,23 @@ class ProjectionDiscriminator(nn.Module):
         for e in self.embed:
             weight = e.parametrizations.weight.original if spectral_norm else e.weight
             nn.init.normal_(weight, 0.0, 0.02)
+        # the spectrally normalised body's features are small (~0.1): layer norm puts them on the
+        # scale a linear classifier learns from at the GAN's learning rate
+        self.classifier = (
+            nn.ModuleList([nn.Sequential(nn.LayerNorm(width), nn.Linear(width, n)) for n in self.sizes]) if aux_classifier else None
+        )
 
-    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor, *, with_class_loss: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if labels.shape != (x.shape[0], len(self.sizes)):
             raise ValueError(f"labels must have shape [{x.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
         h = self.body(x)
         pooled = h.sum(dim=(2, 3))
         projection = sum((e(y) * pooled).sum(1, keepdim=True) for e, y in zip(self.embed, labels.unbind(1)))
-        return self.head(h).flatten(1) + projection
+        scores = self.head(h).flatten(1) + projection
+        if not with_class_loss:
+            return scores
+        if self.classifier is None:
+            raise TypeError("this discriminator has no classifier heads: build it with aux_classifier=True")
+        mean = pooled.float() / (h.shape[2] * h.shape[3])
+        losses = [nn.functional.cross_entropy(c(mean), y, reduction="none") for c, y in zip(self.classifier, labels.unbind(1))]
+        return scores, torch.stack(losses, 1).sum(1)

@@ -11,7 +11,9 @@ The chapter trains Radford et al.'s DCGAN on procedural sprites whose attributes
   it needs no labels, and it helps, but not enough;
 - "dcgan-cond": the remedy that does not collapse: the generator is told which attribute
   combination to draw and a projection discriminator with spectral norm checks it, hinge loss,
-  EMA generator (`models/conditional.py`). It uses the sprites' labels.
+  plus classifier heads that must name every attribute (AC-GAN; without them the generator
+  ignored its codes in three seeds of five), EMA generator (`models/conditional.py`). It uses
+  the sprites' labels.
 
 `evaluate_generator` is the chapter's measuring stick and is generic on purpose: chapters 3
 (WGAN) and 4 (ProGAN) call it on their own generators.
@@ -34,7 +36,7 @@ from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
-from ..losses import HingeLoss, NonSaturatingLoss
+from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
 from ..metrics.attributes import AttributeReport, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
 from ..metrics.frechet import FrechetReport, frechet_report
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
@@ -70,6 +72,7 @@ class RecipeSpec:
     conditional: bool = False  # attribute codes in G's latent + a projection discriminator
     d_norm: str = "batch"  # the discriminator's hidden-layer norm ("batch", "layer", "none")
     loss: str = "non-saturating"  # or "hinge"
+    aux_classifier: float = 0.0  # > 0: AC-GAN classifier heads on the (conditional) discriminator, this loss weight
 
 
 RECIPES: dict[str, RecipeSpec] = {
@@ -79,8 +82,9 @@ RECIPES: dict[str, RecipeSpec] = {
         "dcgan-mbstd", "DCGAN + minibatch-stddev discriminator + EMA generator", minibatch_std=True, ema_decay=0.995
     ),
     "dcgan-cond": RecipeSpec(
-        "dcgan-cond", "conditional DCGAN: attribute codes + projection discriminator (spectral norm, hinge loss) + EMA generator",
-        conditional=True, spectral_norm=True, d_norm="none", loss="hinge", ema_decay=0.995,
+        "dcgan-cond", "conditional DCGAN: attribute codes + projection discriminator with classifier heads "
+        "(spectral norm, hinge + AC loss) + EMA generator",
+        conditional=True, spectral_norm=True, d_norm="none", loss="hinge", aux_classifier=1.0, ema_decay=0.995,
     ),  # fmt: skip
 }
 LOSSES = {"non-saturating": NonSaturatingLoss, "hinge": HingeLoss}
@@ -147,7 +151,8 @@ def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.de
     d: nn.Module
     if spec.conditional:
         g = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf, 3, SPRITE_SIZE)
-        d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm)
+        d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm,
+                                    aux_classifier=spec.aux_classifier > 0)  # fmt: skip
     else:
         g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,
@@ -162,6 +167,16 @@ def cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def make_loss(recipe: str | RecipeSpec):
+    """The recipe's loss object (`losses.py`); with `aux_classifier` the hinge game gains the AC term."""
+    spec = get_recipe(recipe)
+    if spec.aux_classifier:
+        if not spec.conditional or spec.loss != "hinge":
+            raise ValueError(f"recipe {spec.name!r}: the auxiliary classifier needs a conditional recipe with the hinge loss")
+        return AuxClassifierHingeLoss(weight=spec.aux_classifier)
+    return LOSSES[spec.loss]()
 
 
 def get_recipe(recipe: str | RecipeSpec) -> RecipeSpec:
@@ -259,7 +274,7 @@ def make_run(
             holder["run"].grab_frame(loop)
 
     trainer = GANTrainer(
-        g, d, LOSSES[spec.loss](), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
+        g, d, make_loss(spec), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
         batch_size=config.batch_size, rng=rng, device=device, ema_decay=spec.ema_decay,
         amp=config.bf16, cpu_amp=config.bf16 and cpu_has_bf16(),
         callbacks=[Every(1, maybe_frame, at_end=False), *callbacks],

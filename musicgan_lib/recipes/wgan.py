@@ -501,7 +501,8 @@ def _critic_from_config(cfg: dict) -> nn.Module:
     sizes = cfg.pop("sizes", None)
     if sizes is None:
         return DCGANDiscriminator(**cfg)
-    return ProjectionDiscriminator(sizes, cfg["ndf"], cfg["channels"], cfg["image_size"], norm=cfg["norm"], spectral_norm=cfg["spectral_norm"])
+    return ProjectionDiscriminator(sizes, cfg["ndf"], cfg["channels"], cfg["image_size"], norm=cfg["norm"], spectral_norm=cfg["spectral_norm"],
+                                   aux_classifier=cfg.get("aux_classifier", False))  # fmt: skip
 
 
 def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
