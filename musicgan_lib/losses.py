@@ -66,14 +66,16 @@ class HingeLoss:
 
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AuxClassifierHingeLoss(HingeLoss):
     """The hinge game plus an auxiliary classifier (AC-GAN, Odena et al. 2017) on a critic built
     with classifier heads (`models.conditional.ProjectionDiscriminator(aux_classifier=True)`).
 
     The critic also learns to name the attributes of *real* images (training it on fakes too would
     teach it the generator's mistakes); the generator is also rewarded when the critic names the
-    attributes it requested. `weight` scales the summed per-attribute cross-entropies.
+    attributes it requested. `weight` scales the summed per-attribute cross-entropies. The logs
+    keep the game's own part of the critic loss as `d_hinge`: the class term falls as the heads
+    learn, whatever the generator does, so only `d_hinge` compares with the plain hinge game.
     """
 
     weight: float = 1.0
@@ -84,8 +86,9 @@ class AuxClassifierHingeLoss(HingeLoss):
         real_score = real_score.reshape(real_score.shape[0], -1).mean(dim=1)
         fake_score = _score(critic, fake)
         class_loss = class_loss.mean()
-        loss = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean() + self.weight * class_loss
-        return loss, {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach(), "class_real": class_loss.detach()}
+        hinge = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean()
+        logs = {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach(), "class_real": class_loss.detach()}
+        return hinge + self.weight * class_loss, {**logs, "d_hinge": hinge.detach()}
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
         score, class_loss = critic(fake, with_class_loss=True)

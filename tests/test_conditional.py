@@ -206,6 +206,9 @@ def test_aux_classifier_loss_teaches_the_critic_on_real_images_only_and_rewards_
     d_loss, logs = loss.critic_loss(critic, batch.images, fake)
     _, logs_other_fake = loss.critic_loss(critic, batch.images, -fake)
     assert torch.equal(logs["class_real"], logs_other_fake["class_real"])  # the class term reads real images only
+    real_scores, real_class = d(batch.images, labels, with_class_loss=True)
+    hinge = nn.functional.relu(1 - real_scores).mean() + nn.functional.relu(1 + d(fake, labels)).mean()
+    assert torch.allclose(logs["d_hinge"], hinge) and torch.allclose(d_loss, hinge + 2.0 * real_class.mean())  # no class term on fakes
     scores, class_loss = d(fake, labels, with_class_loss=True)
     assert torch.allclose(loss.generator_loss(critic, fake), -scores.mean() + 2.0 * class_loss.mean())
     # the heads learn to name real attributes at the GAN's own learning rate (the layer norm's job)
@@ -228,3 +231,5 @@ def test_the_remedy_recipe_trains_with_the_aux_classifier_and_only_conditional_h
     assert isinstance(ch2.make_loss("dcgan-cond"), AuxClassifierHingeLoss)
     with pytest.raises(ValueError, match="auxiliary classifier"):
         ch2.make_loss(replace(ch2.RECIPES["dcgan"], aux_classifier=1.0))
+    with pytest.raises(ValueError, match="weight >= 0"):
+        replace(ch2.RECIPES["dcgan-cond"], aux_classifier=-1.0)

@@ -183,3 +183,10 @@ def test_a_stored_critic_config_rebuilds_the_critic_that_was_trained_classifier_
         rebuilt = _critic_from_config(trained.config)
         rebuilt.load_state_dict(trained.state_dict())  # strict: the same modules, heads or not
         assert (rebuilt.classifier is not None) == heads
+
+
+def test_the_dcgan_baselines_estimate_is_its_game_loss_without_the_classifier_term():
+    history = {"d_loss": [3.0, 2.0], "d_hinge": [1.5, 1.6], "w_distance": [0.2, 0.1]}
+    assert wgan._estimate_series("dcgan", history) == [-1.5, -1.6]
+    assert wgan._estimate_series("dcgan", {"d_loss": [3.0, 2.0]}) == [-3.0, -2.0]  # a recipe without heads
+    assert wgan._estimate_series("gp", history) == [0.2, 0.1]

@@ -90,8 +90,9 @@ class ProjectionDiscriminator(nn.Module):
 
     The projection term (Miyato & Koyama 2018) is the inner product of the image's pooled
     features with a learned vector per attribute value: a sprite scores high only if it looks
-    real *and* shows the attributes it was asked for. Spectral norm on every layer (Miyato et
-    al. 2018) by default; no batch norm, so each image is judged on its own.
+    real *and* shows the attributes it was asked for. Spectral norm (Miyato et al. 2018) on every
+    layer of the body, the score head and the embeddings by default (not on the classifier heads
+    below); no batch norm, so each image is judged on its own.
 
     `aux_classifier` adds one classifier head per attribute on the same pooled features (AC-GAN,
     Odena et al. 2017): `forward(x, labels, with_class_loss=True)` also returns each image's

@@ -74,6 +74,10 @@ class RecipeSpec:
     loss: str = "non-saturating"  # or "hinge"
     aux_classifier: float = 0.0  # > 0: AC-GAN classifier heads on the (conditional) discriminator, this loss weight
 
+    def __post_init__(self) -> None:
+        if not self.aux_classifier >= 0:
+            raise ValueError(f"recipe {self.name!r}: aux_classifier is a loss weight >= 0 (0: no classifier heads), got {self.aux_classifier}")
+
 
 RECIPES: dict[str, RecipeSpec] = {
     "dcgan": RecipeSpec("dcgan", "plain DCGAN (Radford et al. 2016)"),
@@ -152,7 +156,7 @@ def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.de
     if spec.conditional:
         g = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm,
-                                    aux_classifier=spec.aux_classifier > 0)  # fmt: skip
+                                    aux_classifier=bool(spec.aux_classifier))  # fmt: skip
     else:
         g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,

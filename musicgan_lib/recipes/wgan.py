@@ -293,9 +293,11 @@ def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, seed: i
 
 
 def _estimate_series(method: str, history: dict[str, list[float]]) -> list[float]:
+    """The WGANs' critic estimate of W1; for the DCGAN baseline, minus its discriminator's loss in the
+    game (without an auxiliary classifier's term, which falls as the heads learn, whatever G does)."""
     if method in METHODS:
         return history.get("w_distance", [])
-    return [-v for v in history.get("d_loss", [])]
+    return [-v for v in history.get("d_hinge", history.get("d_loss", []))]
 
 
 def _run_for_budget(

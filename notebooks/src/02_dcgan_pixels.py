@@ -278,8 +278,8 @@ plt.show()
 #   of five the generator learned to ignore some of its codes early on, the discriminator then
 #   stopped checking them, and coverage stalled near 0.6 (the table at the end of the chapter).
 #   A classifier's verdict never stops pointing at the requested attributes;
-# * the game is kept from running away: **spectral normalisation** of every discriminator layer
-#   (Miyato et al. 2018) bounds how sharply it can react, batch norm is gone from it, and the
+# * the game is kept from running away: **spectral normalisation** of the discriminator's layers
+#   (Miyato et al. 2018) bounds how sharply its score can react, batch norm is gone from it, and the
 #   **hinge loss** stops pushing once a sample is clearly judged (scores beyond ±1). The EMA
 #   generator is kept.
 #
