@@ -370,17 +370,20 @@ for name, ok in checks.items():
 # ## What to take away
 #
 # * **Growing plus conditioning wins at equal time.** In twelve CPU-minutes the conditional
-#   ProGAN reaches the lowest Fréchet distance of every run in the table, a few times the
-#   real-vs-real floor where the conditional DCGAN given the same time stays an order of
-#   magnitude above it, and covers over 90 % of the 480 attribute combinations, without an FD
-#   spike at any growth point.
+#   ProGAN reaches the lowest Fréchet distance of every run in the table, under five times the
+#   real-vs-real floor where the conditional DCGAN given the same time stays above eight times
+#   it, and covers over 90 % of the 480 attribute combinations, without an FD spike at any
+#   growth point.
 #   Conditioning is what fixed coverage: without labels (the label-free rows, and this chapter's
 #   earlier unconditional ProGAN, which reached coverage 0.50 with the same budget) every
 #   generator here leaves many combinations out. Growing is what makes the FD low: the
-#   conditional DCGAN covers as many combinations but draws noisier sprites.
+#   conditional DCGAN (with chapter 2's classifier heads) covers even more combinations, but
+#   draws noisier sprites.
 # * The high-quality share (every attribute read with confidence ≥ 0.9) is lower for the ProGAN
-#   than for the conditional DCGAN: its sprites are closer to the real ones on average (FD), but
-#   about a quarter of them still have one attribute the classifier is unsure about.
+#   than for the conditional DCGAN, whose classifier heads train it to draw attributes a
+#   classifier reads with confidence: the ProGAN's sprites are closer to the real ones on
+#   average (FD), but about a quarter of them still have one attribute the classifier is unsure
+#   about.
 # * Is the shipped run a lucky one? Two more seeds of the same ProGAN, trained the same way
 #   (`scripts/make_progan_weights.py --skip-baselines --seed N --out runs/progan_seedN.safetensors`,
 #   not shipped) and measured the same way:
