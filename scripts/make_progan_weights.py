@@ -90,8 +90,10 @@ _BASELINE_SETTINGS = ("seed", "threads", "device")
 
 def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespace) -> dict:
     """The baselines already in `path` that were trained for the same budget, clock and profile
-    with the same seed, threads and device (they do not depend on the ProGAN), so retraining only
-    the ProGAN keeps them. Entries without their own settings inherit the file's."""
+    with the same seed, threads and device, and with the recipe they would be trained with now
+    (`ch4.baseline_recipe`); they do not depend on the ProGAN, so retraining only the ProGAN keeps
+    them. Entries without their own settings inherit the file's; entries without a recorded
+    recipe are not kept."""
     if not path.exists() or config.budget_seconds is None:
         return {}
     try:
@@ -104,7 +106,7 @@ def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespa
     kept = {}
     for name, res in old.get("baselines", {}).items():
         settings = {k: res.get(k, old.get(k)) for k in _BASELINE_SETTINGS}
-        if name in ch4.BASELINES and settings == wanted:
+        if name in ch4.BASELINES and settings == wanted and res.get("recipe") == ch4.baseline_recipe(name, config.profile):
             kept[name] = res
     return kept
 
@@ -115,7 +117,8 @@ def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
     res = ch4.train_baseline_for(name, budget, _tracker(config), profile=args.profile, clock=config.clock,
                                  device=args.device, seed=args.seed)
     res.pop("generator")
-    res.update(seed=args.seed, threads=args.threads, device=str(args.device), budget_seconds=budget)
+    res.update(seed=args.seed, threads=args.threads, device=str(args.device), budget_seconds=budget,
+               recipe=ch4.baseline_recipe(name, args.profile))
     log(f"{name}: {res['steps']} steps in {res['seconds']:.0f} s -> FD {res['metrics']['fd']:.3f} "
         f"(floor {res['metrics']['fd_floor']:.3f}), coverage {res['metrics']['combo_coverage']:.3f}")
     return res

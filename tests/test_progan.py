@@ -21,6 +21,7 @@ from musicgan_lib.models.progan import (
     channel_plan,
 )
 from musicgan_lib.recipes.progan import (
+    baseline_recipe,
     GrowthSchedule,
     ProGANConfig,
     ProGANTrainer,
@@ -467,12 +468,17 @@ def test_a_progan_only_retrain_keeps_only_baselines_trained_the_same_way(tmp_pat
     script = _weights_script()
     config = ProGANConfig.for_profile("quick")
     path = tmp_path / "progan_quick.safetensors"
+    recipe = {name: baseline_recipe(name) for name in ("dcgan-cond", "wgan-gp-cond", "dcgan")}
+    old_dcgan = {**recipe["dcgan"], "recipe": {**recipe["dcgan"]["recipe"], "ema_decay": 0.9}}  # trained before a recipe change
     meta = {"budget_seconds": config.budget_seconds, "clock": config.clock, "profile": "quick", "seed": 0, "threads": 1,
-            "device": "cpu", "baselines": {"dcgan-cond": {"fd": 1.0}, "wgan-gp-cond": {"fd": 2.0, "seed": 3},
+            "device": "cpu", "baselines": {"dcgan-cond": {"fd": 1.0, "recipe": recipe["dcgan-cond"]},
+                                           "wgan-gp-cond": {"fd": 2.0, "seed": 3, "recipe": recipe["wgan-gp-cond"]},
+                                           "dcgan": {"fd": 4.0, "recipe": old_dcgan}, "dcgan-pac2-ema": {"fd": 5.0},
                                            "retired-recipe": {"fd": 3.0}}}
     save_checkpoint(path, {"generator_ema": torch.nn.Linear(2, 2)}, meta=meta)
     same = argparse.Namespace(seed=0, threads=1, device="cpu")
-    assert script._kept_baselines(path, config, same) == {"dcgan-cond": {"fd": 1.0}}  # inherits the file's seed 0
+    # inherits the file's seed 0; a changed or unrecorded recipe is not kept
+    assert script._kept_baselines(path, config, same) == {"dcgan-cond": {"fd": 1.0, "recipe": recipe["dcgan-cond"]}}
     assert set(script._kept_baselines(path, config, argparse.Namespace(seed=3, threads=1, device="cpu"))) == {"wgan-gp-cond"}
     assert script._kept_baselines(path, config, argparse.Namespace(seed=0, threads=2, device="cpu")) == {}
     assert script._kept_baselines(path, replace(config, budget_seconds=1440.0), same) == {}  # another budget
@@ -512,3 +518,15 @@ def test_the_weights_script_runs_jobs_side_by_side_only_on_a_cpu_with_several_wo
         ran.clear()
         assert script._run_jobs(jobs, sequential) == want
         assert ran == ["progan", "dcgan-cond", "wgan-gp"] and pools == [3]  # in order, no new pool
+
+
+def test_a_baselines_recipe_record_changes_with_its_recipe_and_survives_a_json_round_trip():
+    import json
+
+    recipe = baseline_recipe("dcgan-cond")
+    assert json.loads(json.dumps(recipe)) == recipe  # what comes back from a file's metadata compares equal
+    assert recipe["recipe"]["aux_classifier"] == 1.0 and recipe["config"]["profile"] == "quick"
+    assert baseline_recipe("wgan-gp-cond")["config"]["conditional"] and not baseline_recipe("wgan-gp")["config"]["conditional"]
+    assert baseline_recipe("dcgan-cond", "full") != recipe
+    with pytest.raises(ValueError, match="unknown baseline"):
+        baseline_recipe("dcgan-mbstd")

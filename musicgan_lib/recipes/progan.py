@@ -831,6 +831,25 @@ def matching_baselines(conditional: bool) -> tuple[str, str]:
     return ("dcgan-cond", "wgan-gp-cond") if conditional else ("dcgan-pac2-ema", "wgan-gp")
 
 
+def baseline_recipe(name: str, profile: str = "quick") -> dict:
+    """What defines how a baseline trains (its chapter-2 recipe or chapter-3 method, and the
+    profile's config), as JSON values: stored with its result, so that a later ProGAN-only retrain
+    keeps the result only while none of it has changed."""
+    import json
+
+    from . import dcgan_pixels as ch2
+    from . import wgan as ch3
+
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
+    if name.startswith("wgan-gp"):
+        config = replace(ch3.WGANConfig.for_profile(profile), conditional=name == "wgan-gp-cond")
+        recipe = {"method": asdict(ch3.METHODS["gp"]), "config": asdict(config)}
+    else:
+        recipe = {"recipe": asdict(ch2.get_recipe(name)), "config": asdict(ch2.DCGANConfig.for_profile(profile))}
+    return json.loads(json.dumps(recipe))  # tuples as lists, as they come back from a file's metadata
+
+
 def train_baseline_for(
     name: str,
     seconds: float,
