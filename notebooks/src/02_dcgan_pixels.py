@@ -274,10 +274,11 @@ plt.show()
 #   generator cannot drop a combination: every one of them is asked for, all the time;
 # * **classifier heads** on the same discriminator (AC-GAN, Odena et al. 2017) must name every
 #   attribute of each *real* sprite, and the generator is also scored on whether they name the
-#   attributes it was asked for. Without them the projection term was not enough: in three seeds
-#   of five the generator learned to ignore some of its codes early on, the discriminator then
-#   stopped checking them, and coverage stalled near 0.6 (the table at the end of the chapter).
-#   A classifier's verdict never stops pointing at the requested attributes;
+#   attributes it was asked for. Without them the projection term was not enough: four seeds of
+#   five stayed below the coverage target (0.56–0.75), with many sprites that did not clearly show
+#   what was asked for, and with a faster discriminator two seeds ignored some codes outright
+#   (the table at the end of the chapter). A classifier's verdict always points at the requested
+#   attributes;
 # * the game is kept from running away: **spectral normalisation** of the discriminator's layers
 #   (Miyato et al. 2018) bounds how sharply its score can react, batch norm is gone from it, and the
 #   **hinge loss** stops pushing once a sample is clearly judged (scores beyond ±1). The EMA
@@ -391,10 +392,10 @@ print(f"{'PASS' if remedy.attributes.coverage > plain.attributes.coverage else '
 #   | 3 | 0.990 | 0.956 | 2.36 | 0.748 | 0.751 | 13.10 |
 #   | 4 | 0.992 | 0.973 | 1.52 | 0.748 | 0.707 | 6.10 |
 #
-#   Without the heads only seed 0 passed coverage, and the failed seeds shared one symptom: their
-#   generators ignored some of the codes (the attribute KL of 0.35–0.62 nats said so). Neither
-#   four times as many steps (seed 1 at 16,000 steps: coverage 0.650) nor a slower discriminator
-#   (half its learning rate: seeds 1–4 covered 0.73, 0.94, 0.47 and 0.79) cured that; a
+#   Without the heads only seed 0 passed coverage. Neither four times as many steps (seed 1 at
+#   16,000 steps: coverage 0.650) nor a slower discriminator (half its learning rate: seeds 1–4
+#   covered 0.73, 0.94, 0.47 and 0.79) cured that, and a faster one made it worse (seeds 1 and 2:
+#   coverage 0.38 and 0.45, attribute KL 0.62 and 0.35 nats — some codes ignored outright); a
 #   classifier that must name every attribute did.
 # * The conditional remedy needs labels. Chapters 3 and 4 keep the labels and change the rest
 #   of the game: a critic that measures a distance instead of a classifier that can win
