@@ -146,6 +146,22 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     return _open(Path(path))[1]["meta"]
 
 
+def read_asset_meta(path: str | os.PathLike, what: str, how_to_make: str, kind: str | None = None) -> dict:
+    """The metadata of a shipped (or saved) model file, checked before any model is built.
+
+    Every chapter's loader starts here so a missing or mismatched file is reported the same
+    way: a missing file names `what` was expected and `how_to_make` it; a checkpoint of another
+    kind (say a chapter-3 run passed where a chapter-2 generator belongs) names both kinds.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no {what} at {path}. {how_to_make}")
+    meta = read_checkpoint_meta(path)
+    if kind is not None and meta.get("kind") != kind:
+        raise ValueError(f"{path} is a checkpoint of kind {meta.get('kind')!r}, not a {what} (kind {kind!r}); pass the right file. {how_to_make}")
+    return meta
+
+
 def _match_state_layout(opt: torch.optim.Optimizer) -> None:
     """Give per-parameter optimizer state the memory layout of its parameter.
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from musicgan_lib.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from musicgan_lib.data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, attribute_distribution, make_sprites
 from musicgan_lib.metrics.frechet import PenultimateFeatures
 
@@ -212,12 +212,8 @@ def load_sprite_classifier(
     from musicgan_lib.device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no sprite classifier at {path}. Build it once with "
-            f"`.venv/bin/python {MAKE_SCRIPT}` (about a minute on a CPU), then retry."
-        )
-    meta = read_checkpoint_meta(path)
+    meta = read_asset_meta(path, "sprite classifier", f"Build it once with `.venv/bin/python {MAKE_SCRIPT}` (about a minute on a CPU), then retry.",
+                           kind="sprite_attribute_classifier")
     attributes = {k: tuple(v) for k, v in meta.get("attributes", {}).items()}
     if attributes != {k: tuple(v) for k, v in SPRITE_ATTRIBUTES.items()}:
         raise ValueError(

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from musicgan_lib.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from musicgan_lib.data.notes import FAMILIES, PITCH_RANGE, SAMPLE_RATE, make_notes
 from musicgan_lib.metrics.frechet import PenultimateFeatures
 
@@ -230,12 +230,8 @@ def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | 
     from musicgan_lib.device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no note classifier at {path}. Build it once with `.venv/bin/python {MAKE_SCRIPT} --only classifier` "
-            "(a few minutes on a CPU), then retry."
-        )
-    meta = read_checkpoint_meta(path)
+    meta = read_asset_meta(path, "note classifier", f"Build it once with `.venv/bin/python {MAKE_SCRIPT} --only classifier` (a few minutes on a CPU), then retry.",
+                           kind="note_classifier")
     if tuple(meta.get("families", ())) != FAMILIES or tuple(meta.get("pitch_range", ())) != PITCH_RANGE:
         raise ValueError(
             f"{path} was trained for families {meta.get('families')} / pitches {meta.get('pitch_range')}, "

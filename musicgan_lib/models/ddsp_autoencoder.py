@@ -62,7 +62,7 @@ from torch import Tensor, nn
 
 from ..audio.analysis import loudness_db as measure_loudness_db
 from ..audio.synth import hz_to_midi, midi_to_hz
-from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 
 ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "note_autoencoder.safetensors"
@@ -398,14 +398,8 @@ def load_autoencoder(device: str | torch.device = "cpu", path: str | Path | None
     from ..device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no note autoencoder at {path}. Build it with `.venv/bin/python {MAKE_SCRIPT} --only autoencoder` "
-            "(10-25 minutes on a 2-core CPU), or retrain in notebook 06 with RETRAIN = True."
-        )
-    meta = read_checkpoint_meta(path)
-    if meta.get("kind") != "note_autoencoder":
-        raise ValueError(f"{path} is not a note autoencoder checkpoint (kind={meta.get('kind')!r})")
+    meta = read_asset_meta(path, "note autoencoder", f"Build it with `.venv/bin/python {MAKE_SCRIPT} --only autoencoder` (10-25 minutes on a "
+                           "2-core CPU), or retrain in notebook 06 with RETRAIN = True.", kind="note_autoencoder")
     model = NoteAutoencoder(DDSPConfig(**meta["config"]))
     load_checkpoint(path, {"autoencoder": model})  # float16 weights are cast into the float32 model
     model.meta = meta  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
@@ -414,12 +414,7 @@ class ShippedGenerator:
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> ShippedGenerator:
     """Load a generator written by `save_generator` (in float32, eval mode) with its frames and metadata."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no DCGAN weights at {path}; make them with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True")
-    meta = read_checkpoint_meta(path)
-    if meta.get("kind") != "dcgan_generator":
-        raise ValueError(f"{path} is a checkpoint but not a DCGAN generator written by save_generator")
+    meta = read_asset_meta(path, "DCGAN generator", f"Make it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.", kind="dcgan_generator")
     g = _build_generator(meta["generator"])
     _, extras = load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
     g = g.to(device).eval()

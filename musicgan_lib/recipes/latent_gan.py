@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from ..audio.synth import midi_to_hz
-from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, save_checkpoint
 from ..data.notes import FAMILIES, PITCH_RANGE, make_notes
 from ..device import seed_everything
 from ..losses import WassersteinLoss
@@ -496,12 +496,7 @@ def save_latent_gan(generator: LatentGenerator, path: str | Path, config: Latent
 
 def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = "cpu") -> tuple[LatentGenerator, dict]:
     """The shipped (or any saved) latent generator in float32, eval mode; and its metadata."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no latent GAN at {path}; build it with `.venv/bin/python {MAKE_SCRIPT}` or train in the notebook")
-    meta = read_checkpoint_meta(path)
-    if meta.get("kind") != "latent_gan":
-        raise ValueError(f"{path} is not a latent GAN checkpoint (kind={meta.get('kind')!r})")
+    meta = read_asset_meta(path, "latent GAN", f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or train in the notebook.", kind="latent_gan")
     cfg = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     g, _ = build_models(int(meta["latent_dim"]), cfg)
     load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss
@@ -772,9 +772,7 @@ class ShippedProGAN:
 
 def load_asset(path: str | Path | None = None, device: torch.device | str = "cpu") -> ShippedProGAN:
     path = Path(path) if path is not None else asset_path()
-    if not path.exists():
-        raise FileNotFoundError(f"no shipped ProGAN at {path}; build it with `.venv/bin/python {MAKE_SCRIPT}`")
-    meta = read_checkpoint_meta(path)
+    meta = read_asset_meta(path, "shipped ProGAN", f"Build it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="progan_asset")
     config = ProGANConfig.from_meta(meta["config"])
     g = build_generator(config, int(meta["resolution"]))
     _, extras = load_checkpoint(path, {"generator_ema": g})  # float16 weights are cast into the float32 model

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss, gradient_penalty
@@ -509,12 +509,7 @@ def _critic_from_config(cfg: dict) -> nn.Module:
 
 def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
     """Load a run written by `save_run` (weights back to fp32, eval mode)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no shipped WGAN at {path}; build it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True")
-    meta = read_checkpoint_meta(path)
-    if meta.get("kind") != "wgan_chapter3":
-        raise ValueError(f"{path} is a checkpoint but not a chapter-3 run written by save_run")
+    meta = read_asset_meta(path, "chapter-3 run", f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.", kind="wgan_chapter3")
     config = WGANConfig.from_meta(meta["config"])
     generator, critic = make_models(config)
     if meta.get("critic_config"):  # exactly the critic that was trained (the baseline's is chapter 2's)
