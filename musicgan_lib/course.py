@@ -19,7 +19,7 @@ from typing import Any
 
 from .device import DEVICE_CHOICES
 from .profiles import PROFILES
-from .record import METRICS_FILE_ENV, OUTPUT_DIR_ENV
+from .record import METRICS_FILE_ENV, OUTPUT_DIR_ENV, targets_file
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTEBOOKS = PACKAGE_ROOT.parent / "notebooks"
@@ -47,6 +47,10 @@ class ChapterResult:
     metrics: dict[str, float] = field(default_factory=dict)
     notebook: str = ""
     error: dict[str, Any] | None = None
+    targets: dict[str, bool] = field(default_factory=dict)  # what `record.check_targets` reported
+
+    def unmet_targets(self) -> list[str]:
+        return [t for t, ok in self.targets.items() if not ok]
 
 
 def _title(nb: dict, fallback: str) -> str:
@@ -130,6 +134,7 @@ def run_course(
     for n, chapter in enumerate(chapters, 1):
         metrics_file = out / "metrics" / f"{chapter.id}.json"
         metrics_file.unlink(missing_ok=True)
+        targets_file(metrics_file).unlink(missing_ok=True)
         executed = out / chapter.path.name
         injected = {"PROFILE": profile, "SEED": seed, "DEVICE": device, **params}
         injected = {k: v for k, v in injected.items() if k in chapter.parameters}
@@ -163,8 +168,13 @@ def run_course(
                     os.environ[k] = v
         seconds = time.perf_counter() - start
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-        results.append(ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error))
+        tfile = targets_file(metrics_file)
+        targets = json.loads(tfile.read_text()) if tfile.exists() else {}
+        results.append(ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error, targets))
         line = f"    {status} in {seconds:.1f} s"
+        if targets:
+            line += f"; targets met {len(targets) - len(results[-1].unmet_targets())}/{len(targets)}"
+            line += "".join(f"\n    target NOT met: {t}" for t in results[-1].unmet_targets())
         if error:
             line += f" -- cell {error.get('cell')}: {error['ename']}: {error['evalue'][:300]}"
         print(line, flush=True)
@@ -172,7 +182,12 @@ def run_course(
         if status != "ok" and fail_fast:
             print("stopping (--fail-fast)")
             break
-    print(f"course finished in {time.perf_counter() - course_start:.0f} s; summary: {out / 'summary.md'}")
+    unmet = [(r.id, t) for r in results for t in r.unmet_targets()]
+    print(f"course finished in {time.perf_counter() - course_start:.0f} s; "
+          f"{sum(len(r.targets) for r in results) - len(unmet)} of {sum(len(r.targets) for r in results)} targets met; "
+          f"summary: {out / 'summary.md'}")
+    for chapter_id, target in unmet:
+        print(f"  chapter {chapter_id}: target NOT met: {target}")
     return results
 
 
@@ -184,9 +199,13 @@ def write_summary(out: Path, results: list[ChapterResult], *, profile: str, devi
     }
     (out / "summary.json").write_text(json.dumps(data, indent=2))
     lines = [f"# MusicGAN Lab course run (profile {profile}, device {device})", "",
-             "| chapter | title | status | seconds | metrics |", "|---|---|---|---|---|"]
+             "| chapter | title | status | seconds | targets met | metrics |", "|---|---|---|---|---|---|"]
     for r in results:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())) or "-"
         status = r.status if not r.error else f"{r.status} (cell {r.error.get('cell')}: {r.error['ename']})"
-        lines.append(f"| {r.id} | {r.title} | {status} | {r.seconds:.1f} | {metrics} |")
+        unmet = r.unmet_targets()
+        targets = f"{len(r.targets) - len(unmet)}/{len(r.targets)}" if r.targets else "-"
+        if unmet:
+            targets += " — not met: " + "; ".join(t.replace("|", "\\|") for t in unmet)
+        lines.append(f"| {r.id} | {r.title} | {status} | {r.seconds:.1f} | {targets} | {metrics} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")

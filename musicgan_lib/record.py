@@ -2,6 +2,9 @@
 
 `record(name, value)` prints the value, keeps it in memory and, when the course runner
 set MUSICGAN_METRICS_FILE, merges it into that JSON file (written atomically).
+`check_targets({description: passed})` prints one PASS/FAIL line per target and, in a
+course run, merges them into a sibling file (`targets_file`), so the run's summary says which
+targets a chapter met without anyone reading the notebooks.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 METRICS_FILE_ENV = "MUSICGAN_METRICS_FILE"
 OUTPUT_DIR_ENV = "MUSICGAN_OUT"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _recorded: dict[str, float] = {}
+_targets: dict[str, bool] = {}
 
 
 def record(name: str, value: float) -> float:
@@ -43,7 +50,39 @@ def recorded() -> dict[str, float]:
     return dict(_recorded)
 
 
-def _merge_into(path: Path, values: dict[str, float]) -> None:
+def targets_file(metrics_file: str | os.PathLike) -> Path:
+    """Where `check_targets` writes next to a metrics file: 02.json -> 02.targets.json."""
+    path = Path(metrics_file)
+    return path.with_name(f"{path.stem}.targets.json")
+
+
+def check_targets(targets: Mapping[str, bool]) -> dict[str, bool]:
+    """Print "PASS: <target>" or "FAIL: <target>" for each target; record the outcomes.
+
+    Every chapter states its targets through this one function, so a batch run collects them
+    (see `course.run_course`) and a FAIL is reported, not buried in a notebook.
+    """
+    outcomes: dict[str, bool] = {}
+    for description, passed in targets.items():
+        if not isinstance(description, str) or not description.strip():
+            raise ValueError(f"a target needs a non-empty description, got {description!r}")
+        if not isinstance(passed, (bool, np.bool_)):
+            raise TypeError(f"target {description!r} must be True or False, got {type(passed).__name__} {passed!r}")
+        outcomes[description] = bool(passed)
+        print(f"{'PASS' if passed else 'FAIL'}: {description}")
+    _targets.update(outcomes)
+    path = os.environ.get(METRICS_FILE_ENV)
+    if path:
+        _merge_into(targets_file(path), outcomes)
+    return outcomes
+
+
+def checked_targets() -> dict[str, bool]:
+    """All targets checked in this process so far."""
+    return dict(_targets)
+
+
+def _merge_into(path: Path, values: Mapping[str, float | bool]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text()) if path.exists() else {}
     current.update(values)

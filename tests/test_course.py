@@ -31,7 +31,8 @@ def toy_book(tmp_path):
     (book / "data.txt").write_text("41")  # a file next to the notebooks, read via the working directory
     _notebook(book / "01_first.ipynb", "First chapter",
               "from musicgan_lib.record import record\n"
-              "record('answer', int(open('data.txt').read()) + 1)\nrecord('steps', STEPS)\nprint(PROFILE, SEED, DEVICE)")
+              "record('answer', int(open('data.txt').read()) + 1)\nrecord('steps', STEPS)\nprint(PROFILE, SEED, DEVICE)\n"
+              "from musicgan_lib.record import check_targets\ncheck_targets({'answer is 42': True, '|steps| > 9': STEPS > 9})")
     _notebook(book / "02_broken.ipynb", "Broken chapter", "x = 1\nraise RuntimeError('boom in chapter 2')")
     _notebook(book / "03_third.ipynb", "Third chapter", "from musicgan_lib.record import record\nrecord('ok', 1)")
     return book
@@ -63,6 +64,8 @@ def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     by_id = {c["id"]: c for c in summary["chapters"]}
     assert by_id["01"]["status"] == "ok" and by_id["01"]["metrics"] == {"answer": 42.0, "steps": 7.0}
+    assert by_id["01"]["targets"] == {"answer is 42": True, "|steps| > 9": False}
+    assert by_id["03"]["targets"] == {}  # a chapter that states no targets
     assert by_id["02"]["status"] == "failed" and by_id["02"]["error"]["ename"] == "RuntimeError"
     assert "boom in chapter 2" in by_id["02"]["error"]["evalue"] and by_id["02"]["error"]["cell"] is not None
     assert by_id["03"]["status"] == "ok"  # later chapters still run
@@ -72,6 +75,7 @@ def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path):
     assert "quick 0 cpu" in printed
     md = (out / "summary.md").read_text()
     assert "| 02 | Broken chapter | failed (cell" in md and "answer=42" in md
+    assert "| 1/2 — not met: \\|steps\\| > 9 |" in md  # the pipes would otherwise split the table cell
 
 
 @pytest.mark.slow
@@ -91,9 +95,52 @@ def test_chapter_one_through_the_console_script_meets_its_targets(tmp_path):
     assert "[1/1] 01" in proc.stdout
     chapter = json.loads((out / "summary.json").read_text())["chapters"][0]
     assert chapter["status"] == "ok" and chapter["id"] == "01"
+    assert chapter["targets"] and all(chapter["targets"].values()), chapter["targets"]
+    assert "targets met 3/3" in proc.stdout
     m = chapter["metrics"]
     assert m["ring_modes"] == 8
     assert m["grid_modes"] >= 22
     assert m["ring_high_quality"] >= 0.5 and m["grid_high_quality"] >= 0.5
     assert 0 <= m["vanilla_ring_modes"] <= 8
     assert chapter["seconds"] > 0  # the time is reported (timings never decide a test)
+
+
+def test_check_targets_prints_records_and_merges(tmp_path, monkeypatch, capsys):
+    from musicgan_lib import record as rec
+
+    metrics = tmp_path / "metrics" / "05.json"
+    monkeypatch.setenv(rec.METRICS_FILE_ENV, str(metrics))
+    assert rec.check_targets({"snr >= 20 dB": True, "fd <= 3 x floor": False}) == {"snr >= 20 dB": True, "fd <= 3 x floor": False}
+    rec.check_targets({"fd <= 3 x floor": True, "late target": True})  # a later cell may re-check or add
+    assert capsys.readouterr().out.splitlines() == [
+        "PASS: snr >= 20 dB", "FAIL: fd <= 3 x floor", "PASS: fd <= 3 x floor", "PASS: late target"]
+    assert rec.targets_file(metrics) == tmp_path / "metrics" / "05.targets.json"
+    assert json.loads(rec.targets_file(metrics).read_text()) == {"snr >= 20 dB": True, "fd <= 3 x floor": True, "late target": True}
+    assert not metrics.exists()  # targets do not mix into the metrics file
+    assert rec.checked_targets()["fd <= 3 x floor"] is True
+
+
+def test_check_targets_refuses_non_booleans(monkeypatch):
+    from musicgan_lib import record as rec
+    import numpy as np
+
+    monkeypatch.delenv(rec.METRICS_FILE_ENV, raising=False)
+    assert rec.check_targets({"numpy comparison": np.float64(3.0) > 2}) == {"numpy comparison": True}
+    with pytest.raises(TypeError, match=r"target 'coverage' must be True or False, got float 0.93"):
+        rec.check_targets({"coverage": 0.93})  # a value where a comparison was meant
+    with pytest.raises(ValueError, match="non-empty description"):
+        rec.check_targets({" ": True})
+
+
+def test_papermill_parses_every_parameter_of_the_book(capsys):
+    """papermill reads each parameters cell line by line; a line it cannot parse (say, quotes
+    inside a comment) is dropped from `papermill --help-notebook` with a warning in every run."""
+    from papermill.translators import PythonTranslator
+
+    for chapter in course.discover():
+        nb = json.loads(chapter.path.read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        names = [p.name for p in PythonTranslator.inspect({"source": "".join(cell["source"])})]
+        assert names == list(chapter.parameters), chapter.path.name
+        assert {"PROFILE", "SEED", "DEVICE"} <= set(names), chapter.path.name
+    assert "Unable to parse" not in capsys.readouterr().out

@@ -302,8 +302,8 @@ class AutoencoderReport:
             f"family {100 * self.real_family_accuracy:.1f}%"
         )
 
-    def target_lines(self, profile: str) -> list[str]:
-        """PASS/FAIL against the chapter's targets for `profile`."""
+    def targets(self, profile: str) -> dict[str, bool]:
+        """{"f0_median_cents < 20": passed, ...}: the chapter's targets for `profile`, for `record.check_targets`."""
         full = profile == "full"
         checks = [
             ("f0_median_cents", self.f0_median_cents, "<", 5.0 if full else 20.0),
@@ -312,11 +312,11 @@ class AutoencoderReport:
             ("mss_ratio", self.mss_ratio, "<=", 0.25 if full else 0.5),
             ("recon_pitch_accuracy gap", self.real_pitch_accuracy - self.recon_pitch_accuracy, "<=", 0.05),
         ]
-        lines = []
+        outcomes = {}
         for name, value, op, target in checks:
             ok = value < target if op == "<" else (value >= target if op == ">=" else value <= target)
-            lines.append(f"{'PASS' if ok else 'FAIL'}  {name} {op} {target:g}")
-        return lines
+            outcomes[f"{name} {op} {target:g}"] = bool(ok)
+        return outcomes
 
 
 def fit_baseline(n: int, source: NoteSource | None = None, seed: int = 0) -> MeanNoteBaseline:

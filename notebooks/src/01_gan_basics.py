@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 from musicgan_lib.data.toy2d import grid, ring
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.modes import mode_report
-from musicgan_lib.record import record
+from musicgan_lib.record import check_targets, record
 from musicgan_lib.recipes import gan_basics as ch1
 from musicgan_lib import toyplots
 from musicgan_lib.viz import small_figures
@@ -185,8 +185,7 @@ targets = {
     "grid: at least 22 of 25 modes": best_grid.modes_mean >= 22,
     "at least 50% high-quality samples (ring and grid)": min(best_ring.high_quality_mean, best_grid.high_quality_mean) >= 0.5,
 }
-for name, ok in targets.items():
-    print(f"{'PASS' if ok else 'FAIL'}: {name}")
+check_targets(targets)
 
 # %% [markdown]
 # ## What to take away

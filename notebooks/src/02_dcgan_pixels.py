@@ -30,7 +30,7 @@ from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.imaging import image_grid, interpolate_latents, progress_gif_frames, show_gif, show_grid, write_gif
 from musicgan_lib.metrics.attributes import mode_collapse_plot
 from musicgan_lib.models.dcgan import count_parameters
-from musicgan_lib.record import output_dir, record
+from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.viz import small_figures
 
@@ -354,10 +354,12 @@ print(f"notebook run time: {time.perf_counter() - start_time:.0f} s")
 # %%
 # NBVAL_CHECK_OUTPUT
 checks = remedy.checks()
-print(f"{'PASS' if checks['combo_coverage'] else 'FAIL'}: combination coverage >= {ch2.TARGETS['combo_coverage']}")
-print(f"{'PASS' if checks['high_quality'] else 'FAIL'}: high quality >= {ch2.TARGETS['high_quality']}")
-print(f"{'PASS' if checks['fd_over_floor'] else 'FAIL'}: FD <= {ch2.TARGETS['fd_over_floor']:.0f} x floor")
-print(f"{'PASS' if remedy.attributes.coverage > plain.attributes.coverage else 'FAIL'}: the remedy covers more combinations than plain DCGAN")
+check_targets({
+    f"combination coverage >= {ch2.TARGETS['combo_coverage']}": checks["combo_coverage"],
+    f"high quality >= {ch2.TARGETS['high_quality']}": checks["high_quality"],
+    f"FD <= {ch2.TARGETS['fd_over_floor']:.0f} x floor": checks["fd_over_floor"],
+    "the remedy covers more combinations than plain DCGAN": remedy.attributes.coverage > plain.attributes.coverage,
+})
 
 # %% [markdown]
 # ## What to take away

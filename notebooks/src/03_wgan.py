@@ -40,7 +40,7 @@ from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.imaging import image_grid, label_frame, show_grid
 from musicgan_lib.losses import WassersteinLoss, gradient_penalty
 from musicgan_lib.models.dcgan import DCGANDiscriminator, count_parameters
-from musicgan_lib.record import record
+from musicgan_lib.record import check_targets, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import wgan as ch3
 from musicgan_lib.viz import small_figures
@@ -382,8 +382,7 @@ checks = {
     "WGAN-GP FD below weight clipping's": gp_ev.frechet.fd < clip_ev.frechet.fd,
     "WGAN-GP combo coverage >= 0.90": gp_ev.attributes.coverage >= 0.90,
 }
-for name, ok in checks.items():
-    print(f"{'PASS' if ok else 'FAIL'}: {name}")
+check_targets(checks)
 
 # %% [markdown]
 # ## What to take away

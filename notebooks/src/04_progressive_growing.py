@@ -53,7 +53,7 @@ from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.imaging import image_grid, label_frame, show_grid, write_gif, show_gif
 from musicgan_lib.models.conditional import AttributeCodes
 from musicgan_lib.models.progan import EqualizedConv2d, MinibatchStdDev, PixelNorm, ProCritic, ProGenerator, count_parameters
-from musicgan_lib.record import output_dir, record
+from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import progan as ch4
 
@@ -363,8 +363,7 @@ checks = {
     "combo coverage >= 0.90": evaluation.attributes.coverage >= 0.90,
     "no FD spike above 1.5x at a growth point": bool(spikes) and worst_spike <= 1.5,
 }
-for name, ok in checks.items():
-    print(f"{'PASS' if ok else 'FAIL'}: {name}")
+check_targets(checks)
 
 # %% [markdown]
 # ## What to take away

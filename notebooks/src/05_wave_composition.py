@@ -46,7 +46,7 @@ from musicgan_lib.data import notes as notes_data
 from musicgan_lib.data import soundfont
 from musicgan_lib.device import seed_everything
 from musicgan_lib.profiles import check_profile
-from musicgan_lib.record import output_dir, record
+from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import small_figures, spectrogram_grid
 
 small_figures()
@@ -210,7 +210,7 @@ record("decomposition_snr_db_decay_model", snr_decay[KS.index(64)])
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("decomposition SNR (K = 64) >= 20 dB:", "PASS" if snr64 >= 20 else "FAIL")
+check_targets({"decomposition SNR (K = 64) >= 20 dB": snr64 >= 20})
 
 # %% [markdown]
 # ## 4. The note data set

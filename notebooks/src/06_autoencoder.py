@@ -50,7 +50,7 @@ from musicgan_lib.losses_audio import FFT_SIZES, MultiScaleSpectralLoss, hop_for
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import FilteredNoise, NoteAutoencoder, ddsp_scale
 from musicgan_lib.recipes import autoencoder as ch6
-from musicgan_lib.record import output_dir, record
+from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import small_figures
 
 small_figures()
@@ -296,8 +296,7 @@ for name, value in report.records().items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for line in report.target_lines(PROFILE):
-    print(line)
+check_targets(report.targets(PROFILE))
 
 # %% [markdown]
 # Listen and look: originals (left) and reconstructions (right) of three held-out notes.

@@ -39,7 +39,7 @@ PROFILE = "quick"  # "quick": shipped latent GAN + a short live training (CPU, ~
 SEED = 0
 DEVICE = "auto"
 RETRAIN = False  # True: train the latent GAN here instead of loading assets/latent_gan.safetensors
-MIDI_FILE = ""  # path of a .mid file of your own to render with a generated instrument ("" = a built-in demo)
+MIDI_FILE = ""  # path of a .mid file of your own to render with a generated instrument; empty: a built-in demo
 
 # %%
 import time
@@ -55,7 +55,7 @@ from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder
 from musicgan_lib.recipes import latent_gan as ch7
-from musicgan_lib.record import output_dir, record
+from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import small_figures, spectrogram_grid
 
 small_figures()
@@ -208,15 +208,14 @@ for name, value in evaluator.records("gan").items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for target, _, ok in evaluator.targets("gan"):
-    print(("PASS  " if ok else "FAIL  ") + target)
+check_targets({target: ok for target, _, ok in evaluator.targets("gan")})
 
 # %% [markdown]
 # The same checks, with the numbers:
 
 # %%
 for _, text, ok in evaluator.targets("gan"):
-    print(("PASS  " if ok else "FAIL  ") + text)
+    print(f"{'PASS' if ok else 'FAIL'}: {text}")
 
 # %% [markdown]
 # **Reading the table.** On FD the three samplers sit close together: most of the distance between
