@@ -53,6 +53,31 @@ class ChapterResult:
         return [t for t, ok in self.targets.items() if not ok]
 
 
+def kernel_manager_class() -> type:
+    """The kernel manager batch runs start notebooks with: CurveZMQ-encrypted when it can be.
+
+    ipykernel >= 7.3 warns on every start that a kernel talks over plain TCP; jupyter_client
+    >= 8.9 can provision keys itself ("auto": when pyzmq has Curve and the kernelspec declares
+    support). Older versions, or a pyzmq without Curve, get the stock manager and its warning.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    try:
+        import zmq
+
+        if "transport_encryption" not in AsyncKernelManager.class_trait_names() or not zmq.has("curve"):
+            return AsyncKernelManager
+    except ImportError:
+        return AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+    return EncryptedKernelManager
+
+
 def _title(nb: dict, fallback: str) -> str:
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
@@ -152,6 +177,7 @@ def run_course(
                 execution_timeout=timeout,
                 progress_bar=False,
                 kernel_name="python3",
+                kernel_manager_class=kernel_manager_class(),
             )
             status = "ok"
         except pm.PapermillExecutionError as exc:

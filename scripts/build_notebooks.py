@@ -19,6 +19,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from musicgan_lib.course import kernel_manager_class
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
@@ -30,7 +32,8 @@ def build(source: Path, timeout: int = 1800) -> Path:
     nb.metadata.pop("jupytext", None)
     target = OUT / f"{source.stem}.ipynb"
     os.environ["MUSICGAN_BATCH"] = "1"
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}},
+                            kernel_manager_class=kernel_manager_class())
     start = time.perf_counter()
     client.execute()
     nbformat.write(nb, target)

@@ -57,10 +57,15 @@ def test_unknown_chapter_and_parameter_are_refused_before_running(toy_book, tmp_
 
 
 @pytest.mark.slow
-def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path):
+def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path, capfd):
     out = tmp_path / "out"
     code = main(["course", "--notebooks", str(toy_book), "--out", str(out), "-p", "STEPS=7", "--device", "cpu", "--timeout", "120"])
     assert code == 1  # chapter 2 failed
+    printed = capfd.readouterr()
+    assert "target NOT met: |steps| > 9" in printed.out and "2 of 3 targets met" not in printed.out
+    assert "1 of 2 targets met" in printed.out
+    if course.kernel_manager_class().__name__ == "EncryptedKernelManager":  # pyzmq with Curve, jupyter_client >= 8.9
+        assert "without encryption" not in printed.err  # the kernels' own stderr reaches fd 2
     summary = json.loads((out / "summary.json").read_text())
     by_id = {c["id"]: c for c in summary["chapters"]}
     assert by_id["01"]["status"] == "ok" and by_id["01"]["metrics"] == {"answer": 42.0, "steps": 7.0}
