@@ -598,5 +598,10 @@ def test_gan_chapter_sample_grid_in_lab(lab, page):
     img.wait_for(state="visible")
     box = img.bounding_box()
     assert box and box["width"] > 50 and box["height"] > 50, f"the sample grid image is not shown: {box}"
+    from musicgan_lib.course import kernel_manager_class
+
+    if kernel_manager_class().__name__ == "EncryptedKernelManager":  # pyzmq with Curve, jupyter_client >= 8.9
+        # scripts/lab_config has the server provision CurveZMQ keys; ipykernel warns when it did not.
+        assert "without encryption" not in lab.log_path.read_text(errors="replace"), lab.log_tail()
     shot(cell, f"{name[:2]}-sample-grid.png")
     shot(page, f"{name[:2]}-page.png")

@@ -16,3 +16,14 @@ c.MappingKernelManager.default_kernel_name = "python3"
 c.LabApp.extension_manager = "readonly"
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+
+# Kernels talk to this server over loopback TCP. Where pyzmq has Curve (and jupyter_client
+# >= 8.9 knows the setting), the server provisions keys so that traffic is encrypted and
+# ipykernel does not warn about plain TCP at every kernel start.
+try:
+    import zmq
+
+    if zmq.has("curve"):
+        c.KernelManager.transport_encryption = "auto"
+except ImportError:
+    pass
