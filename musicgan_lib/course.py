@@ -7,6 +7,7 @@ and MUSICGAN_METRICS_FILE pointing at a per-chapter JSON file that `record()` fi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -53,6 +54,7 @@ class ChapterResult:
         return [t for t, ok in self.targets.items() if not ok]
 
 
+@functools.cache
 def kernel_manager_class() -> type:
     """The kernel manager batch runs start notebooks with: CurveZMQ-encrypted when it can be.
 
@@ -62,20 +64,26 @@ def kernel_manager_class() -> type:
     """
     from jupyter_client.manager import AsyncKernelManager
 
-    try:
-        import zmq
-
-        if "transport_encryption" not in AsyncKernelManager.class_trait_names() or not zmq.has("curve"):
-            return AsyncKernelManager
-    except ImportError:
+    if not can_encrypt_kernels():
         return AsyncKernelManager
+    from traitlets import default
 
     class EncryptedKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("transport_encryption", "auto")
-            super().__init__(**kwargs)
+        @default("transport_encryption")
+        def _encrypt_when_possible(self) -> str:  # a default: a user's Jupyter config still wins
+            return "auto"
 
     return EncryptedKernelManager
+
+
+def can_encrypt_kernels() -> bool:
+    """True when jupyter_client knows `transport_encryption` (>= 8.9) and pyzmq has CurveZMQ."""
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+    except ImportError:
+        return False
+    return "transport_encryption" in KernelManager.class_trait_names() and bool(zmq.has("curve"))
 
 
 def _title(nb: dict, fallback: str) -> str:
@@ -198,20 +206,22 @@ def run_course(
         targets = json.loads(tfile.read_text()) if tfile.exists() else {}
         results.append(ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error, targets))
         line = f"    {status} in {seconds:.1f} s"
-        if targets:
-            line += f"; targets met {len(targets) - len(results[-1].unmet_targets())}/{len(targets)}"
-            line += "".join(f"\n    target NOT met: {t}" for t in results[-1].unmet_targets())
         if error:
             line += f" -- cell {error.get('cell')}: {error['ename']}: {error['evalue'][:300]}"
+        if targets:
+            line += f"\n    targets met {len(targets) - len(results[-1].unmet_targets())}/{len(targets)}"
+            line += "".join(f"\n    target NOT met: {t}" for t in results[-1].unmet_targets())
         print(line, flush=True)
         write_summary(out, results, profile=profile, device=device)
         if status != "ok" and fail_fast:
             print("stopping (--fail-fast)")
             break
     unmet = [(r.id, t) for r in results for t in r.unmet_targets()]
-    print(f"course finished in {time.perf_counter() - course_start:.0f} s; "
-          f"{sum(len(r.targets) for r in results) - len(unmet)} of {sum(len(r.targets) for r in results)} targets met; "
-          f"summary: {out / 'summary.md'}")
+    checked = sum(len(r.targets) for r in results)
+    crashed = [r.id for r in results if r.status != "ok"]
+    print(f"course finished in {time.perf_counter() - course_start:.0f} s; {checked - len(unmet)} of {checked} targets met"
+          + (f" (chapters {', '.join(crashed)} failed before checking all of theirs)" if crashed else "")
+          + f"; summary: {out / 'summary.md'}")
     for chapter_id, target in unmet:
         print(f"  chapter {chapter_id}: target NOT met: {target}")
     return results

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,25 +57,32 @@ def targets_file(metrics_file: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}.targets.json")
 
 
-def check_targets(targets: Mapping[str, bool]) -> dict[str, bool]:
-    """Print "PASS: <target>" or "FAIL: <target>" for each target; record the outcomes.
+def _as_bool(description: object, passed: object) -> bool:
+    if not isinstance(description, str) or not description.strip():
+        raise ValueError(f"a target needs a non-empty description, got {description!r}")
+    torch = sys.modules.get("torch")  # not imported here: the course runner reads this module too
+    if torch is not None and isinstance(passed, torch.Tensor) and passed.dtype == torch.bool and passed.numel() == 1:
+        return bool(passed.item())
+    if not isinstance(passed, (bool, np.bool_)):
+        raise TypeError(f"target {description!r} must be True or False, got {type(passed).__name__} {passed!r}")
+    return bool(passed)
+
+
+def check_targets(targets: Mapping[str, object]) -> None:
+    """Print "PASS: <target>" or "FAIL: <target>" for each target, in order; record the outcomes.
 
     Every chapter states its targets through this one function, so a batch run collects them
-    (see `course.run_course`) and a FAIL is reported, not buried in a notebook.
+    (see `course.run_course`) and a FAIL is reported, not buried in a notebook. All entries are
+    checked before anything is printed or written. Returns None so a notebook cell ending in
+    this call shows only the PASS/FAIL lines; `checked_targets()` has the outcomes.
     """
-    outcomes: dict[str, bool] = {}
-    for description, passed in targets.items():
-        if not isinstance(description, str) or not description.strip():
-            raise ValueError(f"a target needs a non-empty description, got {description!r}")
-        if not isinstance(passed, (bool, np.bool_)):
-            raise TypeError(f"target {description!r} must be True or False, got {type(passed).__name__} {passed!r}")
-        outcomes[description] = bool(passed)
+    outcomes = {description: _as_bool(description, passed) for description, passed in targets.items()}
+    for description, passed in outcomes.items():
         print(f"{'PASS' if passed else 'FAIL'}: {description}")
     _targets.update(outcomes)
     path = os.environ.get(METRICS_FILE_ENV)
     if path:
-        _merge_into(targets_file(path), outcomes)
-    return outcomes
+        _merge_into(targets_file(path), outcomes, sort_keys=False)  # keep the chapter's order
 
 
 def checked_targets() -> dict[str, bool]:
@@ -82,13 +90,13 @@ def checked_targets() -> dict[str, bool]:
     return dict(_targets)
 
 
-def _merge_into(path: Path, values: Mapping[str, float | bool]) -> None:
+def _merge_into(path: Path, values: Mapping[str, float | bool], sort_keys: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text()) if path.exists() else {}
     current.update(values)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:
-        json.dump(current, f, indent=2, sort_keys=True)
+        json.dump(current, f, indent=2, sort_keys=sort_keys)
     os.replace(tmp, path)
 
 

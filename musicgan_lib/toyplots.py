@@ -45,7 +45,7 @@ def decision_surface(critic: nn.Module, mixture: GaussianMixture2D, generated: T
     else:
         logits = critic(points.repeat_interleave(pack, dim=0)).reshape(-1)
     critic.train(was_training)
-    prob = torch.sigmoid(logits).reshape(resolution, resolution).numpy()  # matplotlib wants arrays, not tensors
+    prob = torch.sigmoid(logits).reshape(resolution, resolution).cpu().numpy()  # matplotlib wants arrays, not tensors
     fig, ax = plt.subplots(figsize=(3.6, 3.2))
     im = ax.imshow(prob, extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r", vmin=0, vmax=1)
     ax.scatter(generated[:, 0], generated[:, 1], s=2, c="k", alpha=0.4)

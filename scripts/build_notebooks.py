@@ -19,9 +19,11 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from musicgan_lib.course import kernel_manager_class
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from musicgan_lib.course import kernel_manager_class  # noqa: E402
+
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 

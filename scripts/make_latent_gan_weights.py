@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     evaluator.evaluate(result.generator)
     print(evaluator.table())
     for _, text, ok in evaluator.targets():
-        print(("PASS " if ok else "FAIL ") + text)
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
     meta = {
         "steps": result.steps,
         "seed": args.seed,

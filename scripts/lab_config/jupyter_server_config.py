@@ -20,10 +20,12 @@ c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 # Kernels talk to this server over loopback TCP. Where pyzmq has Curve (and jupyter_client
 # >= 8.9 knows the setting), the server provisions keys so that traffic is encrypted and
 # ipykernel does not warn about plain TCP at every kernel start.
+# (The same test as musicgan_lib.course.can_encrypt_kernels; this file stays self-contained.)
 try:
     import zmq
+    from jupyter_client.manager import KernelManager
 
-    if zmq.has("curve"):
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
         c.KernelManager.transport_encryption = "auto"
 except ImportError:
     pass
