@@ -233,3 +233,19 @@ def test_the_remedy_recipe_trains_with_the_aux_classifier_and_only_conditional_h
         ch2.make_loss(replace(ch2.RECIPES["dcgan"], aux_classifier=1.0))
     with pytest.raises(ValueError, match="weight >= 0"):
         replace(ch2.RECIPES["dcgan-cond"], aux_classifier=-1.0)
+
+
+def test_projection_discriminator_with_minibatch_std_sees_the_spread_of_its_group():
+    torch.manual_seed(0)
+    d = ProjectionDiscriminator(SIZES, ndf=8, minibatch_std=True, aux_classifier=True).eval()
+    x, y = make_sprites(8, seed=1)
+    assert d.head.in_channels == 4 * 8 + 1 and d.config["minibatch_std"]
+    with torch.no_grad():
+        scores, ce = d(x, y, with_class_loss=True)
+        assert scores.shape == (8, 1) and ce.shape == (8,)
+        # a group of identical images has no spread, so the score of image 0 changes when its
+        # group-mates (images 2, 4, 6 with group size 4 and batch 8) become copies of it
+        same = x.clone()
+        same[2::2] = x[:1]
+        assert not torch.allclose(d(same, y)[0], d(x, y)[0])
+        assert torch.allclose(d(same, y)[1], d(x, y)[1])  # image 1's group (1, 3, 5, 7) is unchanged

@@ -113,10 +113,11 @@ class ProjectionDiscriminator(nn.Module):
         norm: str = "none",
         spectral_norm: bool = True,
         aux_classifier: bool = False,
+        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
-        base = DCGANDiscriminator(ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm)
+        base = DCGANDiscriminator(ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
         self.config = {**base.config, "sizes": list(self.sizes), "aux_classifier": aux_classifier}
         self.body, self.head = base.net[:-1], base.net[-1]
         width = self.head.in_channels

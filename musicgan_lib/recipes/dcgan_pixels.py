@@ -156,7 +156,7 @@ def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.de
     if spec.conditional:
         g = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm,
-                                    aux_classifier=bool(spec.aux_classifier))  # fmt: skip
+                                    aux_classifier=bool(spec.aux_classifier), minibatch_std=spec.minibatch_std)  # fmt: skip
     else:
         g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,
