@@ -214,6 +214,25 @@ def test_evaluate_generator_on_real_and_collapsed_sprites():
     assert "real" in table and "one sprite" in table and "target" in table
 
 
+def test_diagnose_spread_points_at_what_noisy_sprites_add():
+    fresh = make_sprites(500, seed=4321).images
+    speckled = fresh.clone()
+    speckled[:250] += 0.4 * torch.randn(250, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    speckled = speckled.clamp(-1, 1)
+    clean, noisy = ch2.diagnose_spread(fresh, n=500), ch2.diagnose_spread(speckled, n=500)
+    assert clean.real_features.shape == (500, 64) and clean.generated_images.shape == (500, 3, 32, 32)
+    assert noisy.directions.contribution.sum() > 3 * clean.directions.contribution.sum()
+    # along the worst direction the speckled half sits further from the real mean than the clean half
+    worst = noisy.directions.worst(1)[0]
+    coord = noisy.directions.project(noisy.generated_features, worst)
+    assert coord[:250].mean().abs() > 2 * coord[250:].mean().abs()
+    real_ends, generated_ends = noisy.extremes(worst, k=6)
+    assert real_ends.shape == generated_ends.shape == (6, 3, 32, 32)
+    ends = noisy.directions.project(noisy.generated_features, worst).argsort()
+    torch.testing.assert_close(generated_ends[0], speckled[ends[0]])
+    torch.testing.assert_close(generated_ends[-1], speckled[ends[-1]])
+
+
 def test_evaluate_generator_accepts_a_module_or_a_sample_function():
     g = DCGANGenerator(16, 8)
     before = {k: v.clone() for k, v in g.state_dict().items()}

@@ -10,7 +10,7 @@ from torch import nn
 
 from musicgan_lib.data.sprites import make_sprites
 from musicgan_lib.metrics.attributes import load_sprite_classifier
-from musicgan_lib.metrics.frechet import FrechetReport, frechet_distance, frechet_report
+from musicgan_lib.metrics.frechet import FrechetReport, frechet_distance, frechet_report, spread_by_direction
 
 
 def exact_gaussian(n: int, mean: torch.Tensor, cov: torch.Tensor, seed: int) -> torch.Tensor:
@@ -126,3 +126,28 @@ def test_errors_are_clear(sprite_features, real):
         frechet_report(classifier, real, fake, n=100)
     with pytest.raises(ValueError, match="kid_subset_size"):
         frechet_report(sprite_features, real, fake, n=100, kid_subset_size=500)
+
+
+def test_spread_by_direction_finds_the_widened_direction_and_sums_to_fd_when_axes_are_shared():
+    d = 6
+    rotation, _ = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
+    real_var = torch.tensor([8.0, 4.0, 2.0, 1.0, 0.5, 0.25], dtype=torch.float64)
+    gen_var = real_var.clone()
+    gen_var[3] = 9.0  # the fourth direction is three times as wide (std 3 instead of 1)
+    shift = torch.zeros(d, dtype=torch.float64)
+    shift[1] = 0.5
+    real = exact_gaussian(4000, torch.zeros(d, dtype=torch.float64), rotation @ torch.diag(real_var) @ rotation.T, seed=1)
+    gen = exact_gaussian(4000, rotation @ shift, rotation @ torch.diag(gen_var) @ rotation.T, seed=2)
+    s = spread_by_direction(real, gen)
+    torch.testing.assert_close(s.real_variance, real_var)
+    torch.testing.assert_close(s.generated_variance, gen_var)
+    torch.testing.assert_close(s.mean_gap_sq, shift**2)
+    assert s.worst(2) == [3, 1]
+    torch.testing.assert_close(s.contribution[3], torch.tensor((3.0 - 1.0) ** 2, dtype=torch.float64))
+    fd = frechet_distance(nn.Identity(), real.float(), gen.float())
+    assert s.contribution.sum().item() == pytest.approx(fd, rel=1e-3)
+    torch.testing.assert_close(s.project(gen, 3).var(), torch.tensor(9.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="same d"):
+        spread_by_direction(real, gen[:, :4])
+    with pytest.raises(ValueError, match="NaN"):
+        spread_by_direction(real, gen * float("nan"))

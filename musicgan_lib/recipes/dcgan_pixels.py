@@ -38,7 +38,7 @@ from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
 from ..metrics.attributes import AttributeReport, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
-from ..metrics.frechet import FrechetReport, frechet_report
+from ..metrics.frechet import FrechetReport, SpreadByDirection, frechet_report, spread_by_direction
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
 from ..profiles import check_profile
@@ -496,6 +496,16 @@ def evaluate_generator(
     [>= n, 3, 32, 32] in [-1, 1]. `real` (>= 2n real sprites) defaults to a fixed draw disjoint
     from the training set; `classifier` defaults to the shipped attribute classifier.
     """
+    images = _generated_images(source, n, seed, standing_stats, "evaluate_generator")
+    clf = classifier if classifier is not None else _classifier(str(torch.device(device)))
+    real = reference_sprites(n) if real is None else real
+    attrs = attribute_report(clf, images)
+    fr = frechet_report(clf.feature_extractor(), real, images, n=n)
+    return SpriteEvaluation(attrs, fr)
+
+
+def _generated_images(source: nn.Module | Callable[[int], Tensor] | Tensor, n: int, seed: int, standing_stats: bool, caller: str) -> Tensor:
+    """n images (CPU float32) from a generator module, a sample(n) function or a tensor (see evaluate_generator)."""
     if isinstance(source, Tensor):
         images = source
     elif isinstance(source, nn.Module):
@@ -508,15 +518,51 @@ def evaluate_generator(
         raise TypeError(f"source must be a generator module, a sample(n) function or an image tensor, not {type(source).__name__}")
     images = images.detach().float().cpu()
     if images.shape[0] < n:
-        raise ValueError(f"evaluate_generator needs n = {n} images, got {images.shape[0]}")
+        raise ValueError(f"{caller} needs n = {n} images, got {images.shape[0]}")
     if not torch.isfinite(images).all():
         raise ValueError("the generated images contain NaN/inf; the generator has diverged")
-    images = images[:n].contiguous()
-    clf = classifier if classifier is not None else _classifier(str(torch.device(device)))
-    real = reference_sprites(n) if real is None else real
-    attrs = attribute_report(clf, images)
-    fr = frechet_report(clf.feature_extractor(), real, images, n=n)
-    return SpriteEvaluation(attrs, fr)
+    return images[:n].contiguous()
+
+
+@dataclass
+class SpreadDiagnosis:
+    """Where a generator's sprites spread differently from real ones in the classifier's feature space."""
+
+    directions: SpreadByDirection
+    real_images: Tensor
+    generated_images: Tensor
+    real_features: Tensor
+    generated_features: Tensor
+
+    def extremes(self, direction: int, k: int = 6) -> tuple[Tensor, Tensor]:
+        """The k real and the k generated sprites furthest out along one direction, k/2 at each end,
+        ordered from the negative end to the positive one."""
+        out = []
+        for images, feats in ((self.real_images, self.real_features), (self.generated_images, self.generated_features)):
+            order = self.directions.project(feats, direction).argsort()
+            out.append(images[torch.cat([order[: k // 2], order[len(order) - (k - k // 2) :]])])
+        return out[0], out[1]
+
+
+@torch.no_grad()
+def diagnose_spread(
+    source: nn.Module | Callable[[int], Tensor] | Tensor,
+    *,
+    n: int = 2000,
+    seed: int = EVAL_LATENT_SEED,
+    classifier: SpriteAttributeClassifier | None = None,
+    standing_stats: bool = True,
+) -> SpreadDiagnosis:
+    """Compare a generator's sprites with n real ones along the real features' principal directions.
+
+    The same samples, real sprites and features as `evaluate_generator` (same n and seed), so the
+    per-direction contributions explain the FD it reports."""
+    images = _generated_images(source, n, seed, standing_stats, "diagnose_spread")
+    clf = classifier if classifier is not None else _classifier("cpu")
+    real = reference_sprites(n)[:n]
+    features = clf.feature_extractor().eval()
+    rf, gf = (torch.cat([features(b) for b in x.split(500)]).float() for x in (real, images))
+    return SpreadDiagnosis(spread_by_direction(rf, gf), real, images, rf, gf)
 
 
 def comparison_table(evaluations: Mapping[str, SpriteEvaluation], targets: Mapping[str, float] = TARGETS) -> str:
