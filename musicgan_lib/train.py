@@ -72,6 +72,12 @@ class TrainLoop:
         devices = {p.device.type for m in self.modules.values() for p in m.parameters()}
         self.sync_every = sync_every or (1 if devices <= {"cpu"} else 25)
         self.seconds = 0.0
+        self._running_since: float | None = None  # perf_counter() at the start of the current run()
+
+    def trained_seconds(self) -> float:
+        """Training time so far, over every run and resume, including the run in progress."""
+        running = time.perf_counter() - self._running_since if self._running_since is not None else 0.0
+        return self.seconds + running
 
     # ---- checkpoints -------------------------------------------------------------------
     def state_tensors(self) -> dict[str, Tensor]:
@@ -86,7 +92,8 @@ class TrainLoop:
         if target is None:
             raise ValueError("no checkpoint path: pass one here or as checkpoint_path=")
         self._flush()
-        meta = {"step": self.step, "history": self.history, "seconds": self.seconds, **self.meta}
+        # a checkpoint written mid-run counts the time of that run too, or a resume would lose it
+        meta = {"step": self.step, "history": self.history, "seconds": self.trained_seconds(), **self.meta}
         save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
         self.last_checkpoint_step = self.step
         return target
@@ -144,7 +151,7 @@ class TrainLoop:
         quiet = is_batch_run()
         bar = tqdm(total=total_steps, initial=self.step, desc=self.description, disable=quiet, leave=True)
         marks = {total_steps * q // 4 for q in (1, 2, 3, 4)} if quiet else set()
-        start = time.perf_counter()
+        start = self._running_since = time.perf_counter()
         try:
             while self.step < total_steps:
                 for m in self.modules.values():
@@ -174,6 +181,7 @@ class TrainLoop:
             raise
         finally:
             self.seconds += time.perf_counter() - start
+            self._running_since = None
             bar.close()
         if self.checkpoint_path and self.checkpoint_every and self.last_checkpoint_step != self.step:
             self.save()

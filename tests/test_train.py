@@ -48,6 +48,21 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, n_critic, ema):
             assert torch.equal(x, y)
 
 
+def test_training_time_survives_a_resume(tmp_path):
+    """A checkpoint written mid-run counts the time of that run: a resumed run does not start from 0 s."""
+    import time
+
+    nap = Every(1, lambda loop: time.sleep(0.01))
+    first = _trainer(tmp_path, every=5, callbacks=[nap])
+    first.run(10)  # the last checkpoint (step 10) is written inside the loop, before run() returns
+    assert first.loop.seconds >= 0.1
+    resumed = _trainer(tmp_path, every=5)
+    assert resumed.loop.resume() and resumed.step == 10
+    assert resumed.loop.seconds >= 0.1 and resumed.loop.seconds <= first.loop.seconds
+    resumed.run(12)
+    assert resumed.loop.seconds > 0.1
+
+
 def test_training_moves_the_generator_and_calls_callbacks():
     seen = []
     t = _trainer(callbacks=[Every(5, lambda loop: seen.append(loop.step))])
