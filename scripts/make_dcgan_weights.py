@@ -6,13 +6,13 @@
 
 For each recipe (plain "dcgan", the label-free "dcgan-pac2-ema" and the conditional remedy
 "dcgan-cond") this trains the profile's full run
-(`DCGANConfig.steps`, seed 0, the same code path as the notebook: `dcgan_pixels.make_run`),
+(`DCGANConfig.steps_for(recipe)`, seed 0, the same code path as the notebook: `dcgan_pixels.make_run`),
 then writes `assets/dcgan_<recipe>_<profile>.safetensors`: the sampling generator in fp16 (the
 EMA one for the remedy), the training-progress GIF frames (uint8) and, in the metadata, the
-config, loss history and the evaluation on 2,000 samples. On one free core of the 2-core
-development CPU (bf16 autocast) a step takes about 0.065 s: the quick profile's 4,000 steps are
-about 5 minutes per recipe (much more on a busy machine). Training checkpoints go
-to runs/dcgan_weights/ every 250 steps, and an interrupted run resumes from there.
+config, loss history and the evaluation on 2,000 samples. On one core of the 2-core development
+CPU (bf16 autocast) a step takes 0.065-0.09 s: the quick profile's 4,000 steps are about 5 minutes
+per recipe, the remedy's 30,000 about 35-45. Training checkpoints go to runs/dcgan_weights/ every
+250 steps, and an interrupted run resumes from there (also to a larger --steps: it carries on).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     config = ch2.DCGANConfig.for_profile(args.profile)
     if args.steps:
-        config = ch2.with_steps(config, steps=args.steps)
+        config = ch2.with_steps(config, steps=args.steps, remedy_steps=args.steps)
     for name in args.recipes.split(","):
         spec = ch2.get_recipe(name.strip())
         work = Path(args.work) / f"{spec.name}_{args.profile}_seed{args.seed}.safetensors"
@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             stored = np.load(frames_file)
             run.frames[:] = [(int(s), f) for s, f in zip(stored["steps"], stored["frames"]) if s <= run.trainer.step]
         t0 = time.perf_counter()
-        run.train(config.steps)
-        print(f"{spec.name}: {config.steps} steps in {run.trainer.loop.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s this session)")
+        steps = config.steps_for(spec)
+        run.train(steps)
+        print(f"{spec.name}: {steps} steps in {run.trainer.loop.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s this session)")
         ev = ch2.evaluate_generator(run.generator, n=config.eval_samples)
         print(f"{spec.name}: {ev.summary()}")
         meta = {"evaluation": ev.metrics(), "seed": args.seed, "device": str(device)}

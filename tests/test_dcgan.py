@@ -162,6 +162,12 @@ def test_profiles():
     q, f = ch2.DCGANConfig.for_profile("quick"), ch2.DCGANConfig.for_profile("full")
     assert q.live_steps < q.steps and not q.retrain
     assert f.retrain and f.live_steps == f.steps and f.ngf >= q.ngf
+    assert q.steps_for(ch2.REMEDY) == q.remedy_steps > q.steps == q.steps_for(ch2.PLAIN) == q.steps_for(ch2.UNSUPERVISED_REMEDY)
+    assert f.steps_for(ch2.REMEDY) == f.remedy_steps >= f.steps
+    for recipe, steps in ((ch2.REMEDY, 6), (ch2.PLAIN, 3)):  # a run's frames are spread over that recipe's complete run
+        run = ch2.make_run(recipe, _tiny_config(steps=3, remedy_steps=6), seed=0)
+        run.train(steps)
+        assert [s for s, _ in run.frames] == ch2.frame_steps(steps, 4)
     with pytest.raises(ValueError, match="PROFILE"):
         ch2.DCGANConfig.for_profile("huge")
 
@@ -191,7 +197,7 @@ def test_shipped_weights_load_and_generate(recipe):
     assert path.exists(), f"{path} is missing: run scripts/make_dcgan_weights.py"
     assert path.stat().st_size < 2_000_000
     shipped = ch2.load_generator(path)
-    assert shipped.meta["recipe"] == recipe and shipped.meta["step"] == ch2.DCGANConfig.for_profile("quick").steps
+    assert shipped.meta["recipe"] == recipe and shipped.meta["step"] == ch2.DCGANConfig.for_profile("quick").steps_for(recipe)
     x = ch2.sample_generator(shipped.generator, 8)
     assert x.shape == (8, 3, 32, 32) and torch.isfinite(x).all() and x.abs().max() <= 1
     assert len(shipped.frames) >= 10 and shipped.frames[0][0] == 0
