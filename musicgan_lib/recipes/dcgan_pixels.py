@@ -135,10 +135,9 @@ class DCGANConfig:
         """Steps of a complete run of `recipe`: `remedy_steps` for the conditional remedy, `steps` otherwise.
 
         Why longer for the remedy: it covers the combinations by 4,000 steps, but its Fréchet
-        distance keeps falling long after (EMA generator, seeds 0 / 1 / 2: 1.76 / 1.85 / 2.10 at
-        4,000 steps, 0.41 / 0.68 / 0.73 at 20,000, 0.36 / 0.61 / 0.54 at 30,000, 0.34 / 0.63 / 0.55
-        at 40,000), while the other recipes are there to show a collapse that 4,000 steps already
-        show."""
+        distance keeps falling until about 30,000 (seed 0: 1.76 at 4,000, 0.36 at 30,000; the
+        seeds table in notebook 02), while the other recipes are there to show a collapse that
+        4,000 steps already show."""
         return self.remedy_steps if get_recipe(recipe).name == REMEDY else self.steps
 
 
@@ -572,8 +571,8 @@ def diagnose_spread(
     images = _generated_images(source, n, seed, standing_stats, "diagnose_spread")
     clf = classifier if classifier is not None else _classifier("cpu")
     real = reference_sprites(n)[:n]
-    features = clf.feature_extractor().eval()
-    rf, gf = (torch.cat([features(b) for b in x.split(500)]).float() for x in (real, images))
+    features, dev = clf.feature_extractor().eval(), next(clf.parameters()).device
+    rf, gf = (torch.cat([features(b.to(dev)).float().cpu() for b in x.split(500)]) for x in (real, images))
     return SpreadDiagnosis(spread_by_direction(rf, gf), real, images, rf, gf)
 
 
