@@ -249,3 +249,16 @@ def test_projection_discriminator_with_minibatch_std_sees_the_spread_of_its_grou
         same[2::2] = x[:1]
         assert not torch.allclose(d(same, y)[0], d(x, y)[0])
         assert torch.allclose(d(same, y)[1], d(x, y)[1])  # image 1's group (1, 3, 5, 7) is unchanged
+
+
+def test_trainer_reusing_fakes_judges_them_with_the_labels_they_were_made_for():
+    torch.manual_seed(0)
+    x, y = make_sprites(64, seed=3)
+    g = CodedGenerator(SIZES, noise_dim=8, ngf=4)
+    d = _SpyCritic(ProjectionDiscriminator(SIZES, ndf=4))
+    rng = torch.Generator().manual_seed(0)
+    trainer = GANTrainer(g, d, HingeLoss(), torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()),
+                         tensor_sampler(x, y), latent_sampler(g.latent_dim), batch_size=8, rng=rng, reuse_fakes=True)  # fmt: skip
+    trainer.run(1)
+    real_labels, fake_labels, g_labels = d.seen
+    assert torch.equal(real_labels, fake_labels) and torch.equal(g_labels, real_labels)

@@ -9,7 +9,7 @@ from musicgan_lib.train import Every, GANTrainer, TrainingDiverged, TrainLoop, l
 from musicgan_lib.device import seed_everything
 
 
-def _trainer(tmp_path=None, seed=0, loss=None, n_critic=1, every=0, callbacks=(), ema=None):
+def _trainer(tmp_path=None, seed=0, loss=None, n_critic=1, every=0, callbacks=(), ema=None, reuse_fakes=False):
     rng = seed_everything(seed)
     g, d = MLPGenerator(2, 16, 2), MLPDiscriminator(16, 2, pack=2)
     return GANTrainer(
@@ -18,7 +18,7 @@ def _trainer(tmp_path=None, seed=0, loss=None, n_critic=1, every=0, callbacks=()
         torch.optim.Adam(d.parameters(), 1e-3, betas=(0.5, 0.999)),
         ring().sampler(), latent_sampler(2), batch_size=32, rng=rng, n_critic=n_critic,
         checkpoint_path=(tmp_path / "ck.safetensors") if tmp_path else None, checkpoint_every=every,
-        callbacks=callbacks, ema_decay=ema,
+        callbacks=callbacks, ema_decay=ema, reuse_fakes=reuse_fakes,
     )
 
 
@@ -148,3 +148,35 @@ def test_ema_warmup_forgets_the_initial_weights_by_the_documented_rule():
     with pytest.raises(ValueError, match="warmup"):
         ema_with_warmup(0.999, 0)
 
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_reuse_fakes_judges_the_last_critic_steps_fakes_in_the_generator_step(n_critic, reuse):
+    trainer = _trainer(n_critic=n_critic, reuse_fakes=reuse)
+    g_outputs, critic_inputs = [], []
+    trainer.generator.register_forward_hook(lambda m, i, out: g_outputs.append(out.detach().clone()))
+    trainer.critic.register_forward_hook(lambda m, i, out: critic_inputs.append(i[0].detach().clone()))
+    trainer.run(2)
+    # per critic step the critic sees the real batch, then the fakes; then the generator step's batch
+    per_step = 2 * n_critic + 1
+    assert len(critic_inputs) == 2 * per_step
+    assert len(g_outputs) == 2 * (n_critic + (0 if reuse else 1))  # one generator forward saved per step
+    for step in range(2):
+        seen = critic_inputs[step * per_step : (step + 1) * per_step]
+        last_fakes, g_step = seen[2 * n_critic - 1], seen[-1]
+        assert torch.equal(last_fakes, g_step) == reuse
+    # the generator still learns from those fakes: same loss, gradients flow into G
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.generator.parameters())
+
+
+def test_reuse_fakes_resumes_exactly(tmp_path):
+    straight = _trainer(reuse_fakes=True)
+    straight.run(20)
+    first = _trainer(tmp_path, every=10, reuse_fakes=True)
+    first.run(10)
+    resumed = _trainer(tmp_path, seed=7, every=10, reuse_fakes=True)
+    assert resumed.loop.resume() and resumed.step == 10
+    resumed.run(20)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
