@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_dcgan_step.py                  # CPU (or the GPU if there is one)
     .venv/bin/python benchmarks/bench_dcgan_step.py --compile        # also torch.compile'd modules
     .venv/bin/python benchmarks/bench_dcgan_step.py --device cuda    # GPU: bf16 autocast (+ --compile)
+    .venv/bin/python benchmarks/bench_dcgan_step.py --explain        # also the reference in channels_last
 
 What is timed: one full G+D step at batch 128, 32x32 RGB, ngf = ndf = 32 (`--width`), the same
 DCGAN architecture on both sides:
@@ -14,6 +15,10 @@ DCGAN architecture on both sides:
   channels_last memory format, fused Adam, logits + softplus losses, D frozen during the G step
   (no wasted weight gradients), losses kept on the device between log flushes; on a GPU bf16
   autocast. `--compile` adds a variant with torch.compile'd G and D.
+* core, fakes reused: the same with `GANTrainer(reuse_fakes=True)`: the G step judges the D step's
+  fakes as the reference does, one G forward per step instead of two (by default the core draws
+  fresh latents for the G step; every chapter's runs and shipped weights were trained that way);
+* `--explain` adds the reference with its tensors in channels_last (the layout alone).
 Both sides draw their batch from the same in-memory sprite tensor.
 
 Timing: every variant is built, warmed up (`--warmup` steps; compilation happens there and is
@@ -21,6 +26,13 @@ reported separately), then the variants take turns for `--rounds` rounds of `--s
 a busy machine slows them alike. Reported: median ms per step over rounds, images/s
 (batch / step time) and each variant's speed-up over the reference, in wall-clock time and in
 process CPU time (on a shared machine, CPU time is what a step costs on a core of its own).
+
+Allocator: on Linux the script re-runs itself with glibc's malloc pinned (`PINNED_MALLOC`: freed
+blocks stay in the heap instead of going back to the kernel). By default glibc hands large
+buffers back and page-faults them in again on the next step, and how often it does depends on
+its adaptive thresholds, i.e. on what the process allocated before (how many variants were built,
+in which order). That moved the reference by 20 % between runs and the ratios with it; pinned,
+every variant runs at the speed it has without that churn. `--system-malloc` keeps glibc's defaults.
 """
 
 from __future__ import annotations
@@ -37,6 +49,20 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+
+PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_TOP_PAD_": str(256 << 20)}
+
+
+def _allocator() -> str:
+    pinned = all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
+    return "glibc malloc pinned (PINNED_MALLOC)" if pinned else "the system allocator's defaults"
+
+
+def _rerun_with_pinned_malloc() -> None:
+    """Replace this process by the same command with PINNED_MALLOC set (glibc reads it at start-up only)."""
+    if sys.platform.startswith("linux") and "--system-malloc" not in sys.argv and _allocator() != "glibc malloc pinned (PINNED_MALLOC)":
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_MALLOC})
 
 
 def _sync(device: torch.device) -> None:
@@ -83,11 +109,13 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: int, nz: int = 100):
-    netG = RefGenerator(nz, width).to(device)
+def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: int, nz: int = 100, channels_last: bool = False):
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    netG = RefGenerator(nz, width).to(device, memory_format=fmt)
     netG.apply(weights_init)
-    netD = RefDiscriminator(width).to(device)
+    netD = RefDiscriminator(width).to(device, memory_format=fmt)
     netD.apply(weights_init)
+    data = data.contiguous(memory_format=fmt)
     criterion = nn.BCELoss()
     optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -133,7 +161,9 @@ def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: 
 
 # ---------------------------------------------------------------------------------------------
 # This project's core.
-def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool, mode: str | None = None):
+def make_core(
+    data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool, mode: str | None = None, reuse_fakes: bool = False
+):
     from musicgan_lib.data.sprites import tensor_sampler
     from musicgan_lib.losses import NonSaturatingLoss
     from musicgan_lib.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
@@ -148,6 +178,7 @@ def make_core(data: torch.Tensor, device: torch.device, width: int, batch: int, 
     trainer = GANTrainer(
         g, d, NonSaturatingLoss(), g_opt, d_opt, tensor_sampler(images), latent_sampler(100),
         batch_size=batch, rng=torch.Generator().manual_seed(0), device=device, amp=amp, cpu_amp=amp, description="bench",
+        reuse_fakes=reuse_fakes,
     )  # fmt: skip
 
     def run(n: int) -> None:
@@ -168,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="add a variant with torch.compile'd G and D")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) or max-autotune")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast variant (GPU: core in fp32)")
+    p.add_argument("--system-malloc", action="store_true", help="keep glibc's adaptive malloc (see the docstring)")
+    p.add_argument("--explain", action="store_true", help="add the reference with its tensors in channels_last (the layout alone)")
     args = p.parse_args(argv)
 
     os.environ.setdefault("MUSICGAN_BATCH", "1")  # the core's progress bar stays quiet
@@ -187,10 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"reference (eager fp32, NCHW)": lambda: make_reference(data, device, args.width, args.batch)}
     core_name = "core (channels_last, fused Adam" + (", bf16)" if amp else ")")
     variants[core_name] = lambda: make_core(data, device, args.width, args.batch, False, amp)
+    variants[core_name[:-1] + ", fakes reused)"] = lambda: make_core(data, device, args.width, args.batch, False, amp, reuse_fakes=True)
+    if args.explain:
+        variants["reference in channels_last"] = lambda: make_reference(data, device, args.width, args.batch, channels_last=True)
     if args.compile:
         variants[core_name[:-1] + ", compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, amp, args.compile_mode)
     if cpu_bf16:  # CPUs with native bf16 (AVX512-BF16 / AMX): autocast pays there too
         variants["core (channels_last, fused Adam, bf16)"] = lambda: make_core(data, device, args.width, args.batch, False, True)
+        variants["core (channels_last, fused Adam, bf16, fakes reused)"] = lambda: make_core(
+            data, device, args.width, args.batch, False, True, reuse_fakes=True
+        )
         if args.compile:
             variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, True, args.compile_mode)
 
@@ -221,12 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     ref_cpu = statistics.median(next(iter(cpu.values())))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"DCGAN step, batch {args.batch}, 32x32, ngf = ndf = {args.width}, on {where}, torch {torch.__version__}")
-    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'variant':48s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {_allocator()}")
+    print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
     for name, ts in times.items():
         med, c = statistics.median(ts), statistics.median(cpu[name])
         print(
-            f"{name:48s} {1000 * med:9.1f} {1000 * min(ts):8.1f} {args.batch / med:9.0f} {ref / med:8.2f}x "
+            f"{name:54s} {1000 * med:9.1f} {1000 * min(ts):8.1f} {args.batch / med:9.0f} {ref / med:8.2f}x "
             f"{1000 * c:8.1f} {ref_cpu / c:6.2f}x {setup[name]:10.1f}"
         )
     print("ms/step, images/s: wall clock (median over rounds); CPU ms: process CPU time per step (all threads);")
@@ -235,4 +274,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _rerun_with_pinned_malloc()
     sys.exit(main())

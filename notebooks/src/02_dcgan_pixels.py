@@ -114,10 +114,12 @@ print(f"generator {count_parameters(g_demo):,} parameters, discriminator {count_
 # ## Training, live
 #
 # The loop is the book's one training loop (`musicgan_lib.train.GANTrainer`): a discriminator step
-# on a real and a generated batch, then a generator step with the non-saturating loss, the
-# discriminator frozen. It runs in `channels_last` memory format with a fused Adam, and in bfloat16
-# autocast on CPUs that have native bf16 instructions (about 1.7× faster here; see
-# `benchmarks/bench_dcgan_step.py`).
+# on a real and a generated batch, then a generator step on fresh latents with the non-saturating
+# loss, the discriminator frozen. It runs in `channels_last` memory format with a fused Adam, and in
+# bfloat16 autocast on CPUs that have native bf16 instructions: about 1.5× the speed of a plain
+# pytorch/examples-style loop on the development machine, 1.7× when the generator step reuses the
+# discriminator step's fakes (`reuse_fakes=True`, not used here: the shipped weights were trained
+# with fresh latents). See `benchmarks/bench_dcgan_step.py` and `benchmarks/RESULTS.md`.
 #
 # A full run is a few thousand steps — too long for this notebook on a laptop, so the quick profile
 # ships the weights of full runs (made by `scripts/make_dcgan_weights.py`, same code, same seed) and
