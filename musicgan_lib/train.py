@@ -243,9 +243,10 @@ class GANTrainer:
     By default the generator step draws fresh latents, so every step runs the generator twice
     (once without gradients for the critic). `reuse_fakes=True` makes the generator step judge the
     last critic step's fakes instead, as pytorch/examples' DCGAN does: one generator forward per
-    step, about 10 % less work for a DCGAN on the CPU (`benchmarks/bench_dcgan_step.py`). It is a
-    different random stream, so it is off by default: every chapter's results and shipped
-    generators were trained with fresh latents.
+    step, about 10 % less work for a DCGAN on the CPU (`benchmarks/bench_dcgan_step.py`), for the
+    memory of the generator's activations held through the critic step. It is a different random
+    stream, so it is off by default: every chapter's results and shipped generators were trained
+    with fresh latents.
     """
 
     def __init__(
