@@ -54,14 +54,13 @@ from torch import nn  # noqa: E402
 PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_TOP_PAD_": str(256 << 20)}
 
 
-def _allocator() -> str:
-    pinned = all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
-    return "glibc malloc pinned (PINNED_MALLOC)" if pinned else "the system allocator's defaults"
+def _malloc_pinned() -> bool:
+    return all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
 
 
 def _rerun_with_pinned_malloc() -> None:
     """Replace this process by the same command with PINNED_MALLOC set (glibc reads it at start-up only)."""
-    if sys.platform.startswith("linux") and "--system-malloc" not in sys.argv and _allocator() != "glibc malloc pinned (PINNED_MALLOC)":
+    if sys.platform.startswith("linux") and "--system-malloc" not in sys.argv and not _malloc_pinned():
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_MALLOC})
 
 
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_cpu = statistics.median(next(iter(cpu.values())))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"DCGAN step, batch {args.batch}, 32x32, ngf = ndf = {args.width}, on {where}, torch {torch.__version__}")
-    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {_allocator()}")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {'glibc malloc pinned (PINNED_MALLOC)' if _malloc_pinned() else 'the system defaults'}")
     print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
     for name, ts in times.items():
         med, c = statistics.median(ts), statistics.median(cpu[name])

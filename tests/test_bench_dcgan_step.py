@@ -40,9 +40,8 @@ def test_reference_and_core_build_the_same_networks(bench, width):
     # The one difference: the core's discriminator keeps biases on its un-normalised convs (the
     # input layer and the logit), which pytorch/examples leaves out: ndf + 1 numbers.
     assert [(t, s) for t, s, _ in ref] == [(t, s) for t, s, _ in core]
-    conv_bias = lambda layers: [b for t, _, b in layers if t == "Conv2d"]  # noqa: E731
-    assert conv_bias(ref) == [False] * 4
-    assert conv_bias(core) == [True, False, False, True]
+    assert [b for t, _, b in ref if t == "Conv2d"] == [False] * 4
+    assert [b for t, _, b in core if t == "Conv2d"] == [True, False, False, True]
 
 
 def test_tiny_run_prints_both_variants(bench, monkeypatch):
