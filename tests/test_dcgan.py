@@ -220,6 +220,23 @@ def test_evaluate_generator_on_real_and_collapsed_sprites():
     assert "real" in table and "one sprite" in table and "target" in table
 
 
+def test_frechet_over_draws_redraws_latents_and_real_sprites():
+    g = DCGANGenerator(16, 8)
+    spread = ch2.frechet_over_draws(g, draws=2, n=200, first_seed=77)
+    assert len(spread.reports) == 2 and spread.reports[0].n == 200
+    # draw k is evaluate_generator's FD with latent seed first_seed + k and real sprites of that seed
+    alone = ch2.evaluate_generator(g, n=200, seed=78, real=make_sprites(400, seed=78).images).frechet
+    assert math.isclose(spread.fd[1], alone.fd, rel_tol=1e-5) and spread.floor[1] == alone.fd_floor
+    assert spread.fd[0] != spread.fd[1] and spread.floor[0] != spread.floor[1]  # two different draws
+    np.testing.assert_allclose(spread.ratio, spread.fd / spread.floor)
+    assert (spread.ratio > 3).all()  # an untrained generator is far from real sprites in every draw
+    assert "over 2 draws of N = 200" in spread.summary()
+    with pytest.raises(TypeError, match="latent_dim"):
+        ch2.frechet_over_draws(lambda n: torch.zeros(n, 3, 32, 32))
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        ch2.frechet_over_draws(g, draws=0)
+
+
 def test_diagnose_spread_points_at_what_noisy_sprites_add():
     fresh = make_sprites(500, seed=4321).images
     speckled = fresh.clone()

@@ -50,6 +50,7 @@ DATA_SEED = 1234  # the training sprites
 EVAL_REAL_SEED = 999  # a separate draw of real sprites: the reference set of every metric
 EVAL_LATENT_SEED = 5  # the latents every evaluation samples
 GRID_LATENT_SEED = 7  # the fixed latents of sample grids and GIF frames
+REDRAW_SEED = 20_000  # the first of the extra draws `frechet_over_draws` makes (latents and real sprites)
 FRAME_SPRITES = 16  # sprites per GIF frame (a 4x4 grid)
 
 #: What the chapter asks of the recipe that does not collapse (quick profile, 2,000 samples).
@@ -533,6 +534,63 @@ def _generated_images(source: nn.Module | Callable[[int], Tensor] | Tensor, n: i
     if not torch.isfinite(images).all():
         raise ValueError("the generated images contain NaN/inf; the generator has diverged")
     return images[:n].contiguous()
+
+
+@dataclass
+class FrechetOverDraws:
+    """The FD of one generator and its real-vs-real floor, over several independent draws."""
+
+    reports: list[FrechetReport]
+
+    @property
+    def fd(self) -> np.ndarray:
+        return np.array([r.fd for r in self.reports])
+
+    @property
+    def floor(self) -> np.ndarray:
+        return np.array([r.fd_floor for r in self.reports])
+
+    @property
+    def ratio(self) -> np.ndarray:
+        return self.fd / self.floor
+
+    def summary(self) -> str:
+        def spread(x: np.ndarray, fmt: str) -> str:
+            return f"{x.min():{fmt}}-{x.max():{fmt}} (median {np.median(x):{fmt}})"
+
+        return (
+            f"over {len(self.reports)} draws of N = {self.reports[0].n:,}: FD {spread(self.fd, '.3f')}, "
+            f"real-vs-real floor {spread(self.floor, '.3f')}, FD / floor {spread(self.ratio, '.2f')}"
+        )
+
+
+def frechet_over_draws(
+    generator: nn.Module,
+    *,
+    draws: int = 5,
+    n: int = 2000,
+    first_seed: int = REDRAW_SEED,
+    classifier: SpriteAttributeClassifier | None = None,
+    standing_stats: bool = True,
+) -> FrechetOverDraws:
+    """FD and floor of `generator` over `draws` fresh draws: draw k samples its latents with seed
+    first_seed + k and compares with 2n real sprites drawn with the same seed.
+
+    Why: every reported FD uses one fixed draw (EVAL_LATENT_SEED, EVAL_REAL_SEED). At N = 2,000
+    the FD of one generator, and the floor itself, move from draw to draw; redrawing shows how
+    much, so a difference between two FDs, or between an FD and 3 x its floor, can be read against it.
+    """
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    if not isinstance(generator, nn.Module) or not hasattr(generator, "latent_dim"):
+        raise TypeError("frechet_over_draws needs a generator module with a `latent_dim` attribute (it samples new latents per draw)")
+    source = standing_copy(generator) if standing_stats else generator
+    features = (classifier if classifier is not None else _classifier("cpu")).feature_extractor()
+    reports = []
+    for k in range(draws):
+        images = _generated_images(source, n, first_seed + k, False, "frechet_over_draws")
+        reports.append(frechet_report(features, make_sprites(2 * n, seed=first_seed + k).images, images, n=n))
+    return FrechetOverDraws(reports)
 
 
 @dataclass
