@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench_dcgan_step import _malloc_pinned, _rerun_with_pinned_malloc  # noqa: E402
+from pinned_malloc import allocator_name, rerun_with_pinned_malloc  # noqa: E402
 
 
 def conv_layers(batch: int, width: int) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
@@ -88,6 +88,17 @@ def time_layer(layer: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, cha
     }
 
 
+def bf16_weight_gradient_ms(batch: int = 128, width: int = 32, repeats: int = 10) -> float:
+    """Median ms of the discriminator's second conv's bf16 weight gradient (channels_last).
+
+    A probe of the machine's state: on the development VM it reads about 2.4 ms in the fast state
+    and 5.2 ms in the slow one, where every bf16 weight gradient runs at half speed for minutes
+    (benchmarks/RESULTS.md); bench_dcgan_step.py prints it before and after its rounds.
+    """
+    layers = {name: (layer, shape) for name, layer, shape in conv_layers(batch, width)}
+    return time_layer(*layers["D2"], torch.bfloat16, channels_last=True, repeats=repeats)["dW"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, default=128)
@@ -101,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     dtypes = [torch.float32] + ([torch.bfloat16] if torch.ops.mkldnn._is_mkldnn_bf16_supported() else [])
     print(f"DCGAN conv layers, batch {args.batch}, ngf = ndf = {args.width}, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"allocator: {'glibc malloc pinned (PINNED_MALLOC)' if _malloc_pinned() else 'the system defaults'}")
+    print(f"allocator: {allocator_name()}")
     print(f"{'layer':5s} {'op':9s} {'input':>17s} {'MMAC':>6s} {'dtype':>5s} {'layout':>6s} {'fwd ms':>7s} {'dX ms':>7s} {'dW ms':>7s} {'fwd GMAC/s':>11s}")
     for name, layer, shape in conv_layers(args.batch, args.width):
         op = f"{'convT' if isinstance(layer, nn.ConvTranspose2d) else 'conv'} {layer.in_channels}>{layer.out_channels}"
@@ -118,5 +129,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _rerun_with_pinned_malloc()
+    rerun_with_pinned_malloc()
     sys.exit(main())

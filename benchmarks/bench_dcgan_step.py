@@ -27,12 +27,17 @@ a busy machine slows them alike. Reported: median ms per step over rounds, image
 (batch / step time) and each variant's speed-up over the reference, in wall-clock time and in
 process CPU time (on a shared machine, CPU time is what a step costs on a core of its own).
 
-Allocator: on Linux the script re-runs itself with glibc's malloc pinned (`PINNED_MALLOC`: freed
+Allocator: on Linux the script re-runs itself with glibc's malloc pinned (`pinned_malloc.py`: freed
 blocks stay in the heap instead of going back to the kernel). By default glibc hands large
 buffers back and page-faults them in again on the next step, and how often it does depends on
 its adaptive thresholds, i.e. on what the process allocated before (how many variants were built,
 in which order). That moved the reference by 20 % between runs and the ratios with it; pinned,
 every variant runs at the speed it has without that churn. `--system-malloc` keeps glibc's defaults.
+
+Machine state: on CPUs with native bf16 the script times one bf16 weight gradient before and after
+the variants (`bench_dcgan_layers.bf16_weight_gradient_ms`). The development VM sometimes runs
+every bf16 weight gradient at half speed for minutes, which takes the bf16 variants from about
+1.5x to 1.25x; the probe says which state a run was in.
 """
 
 from __future__ import annotations
@@ -44,24 +49,15 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-
-PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_TOP_PAD_": str(256 << 20)}
-
-
-def _malloc_pinned() -> bool:
-    return all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
-
-
-def _rerun_with_pinned_malloc() -> None:
-    """Replace this process by the same command with PINNED_MALLOC set (glibc reads it at start-up only)."""
-    if sys.platform.startswith("linux") and "--system-malloc" not in sys.argv and not _malloc_pinned():
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_MALLOC})
+from pinned_malloc import allocator_name, rerun_with_pinned_malloc  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -235,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     import io
     from contextlib import redirect_stdout
 
+    from bench_dcgan_layers import bf16_weight_gradient_ms
+
+    probe = [bf16_weight_gradient_ms(args.batch, args.width)] if cpu_bf16 else []
+
     steps, setup = {}, {}
     for name, make in variants.items():
         t0 = time.perf_counter()
@@ -255,11 +255,18 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append((time.perf_counter() - t0) / args.steps)
             cpu[name].append((time.process_time() - c0) / args.steps)
 
+    if cpu_bf16:
+        probe.append(bf16_weight_gradient_ms(args.batch, args.width))
     ref = statistics.median(next(iter(times.values())))
     ref_cpu = statistics.median(next(iter(cpu.values())))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"DCGAN step, batch {args.batch}, 32x32, ngf = ndf = {args.width}, on {where}, torch {torch.__version__}")
-    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {'glibc malloc pinned (PINNED_MALLOC)' if _malloc_pinned() else 'the system defaults'}")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {allocator_name()}")
+    if probe:
+        print(
+            f"bf16 weight-gradient probe (D2's dW, bench_dcgan_layers.py): {probe[0]:.2f} ms before the variants, {probe[1]:.2f} ms after "
+            "(development VM: about 2.4 ms in its fast state, 5.2 ms in its slow one; see benchmarks/RESULTS.md)"
+        )
     print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
     for name, ts in times.items():
         med, c = statistics.median(ts), statistics.median(cpu[name])
@@ -273,5 +280,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _rerun_with_pinned_malloc()
+    rerun_with_pinned_malloc()
     sys.exit(main())

@@ -51,3 +51,8 @@ def test_tiny_run_prints_a_row_per_layer_dtype_and_layout(bench):
     rows = [line for line in out.getvalue().splitlines() if line[:1] in "GD" and line[1:2].isdigit()]
     dtypes = 2 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 1
     assert len(rows) == 8 * dtypes * 2, out.getvalue()
+
+
+def test_bf16_weight_gradient_probe_times_one_op(bench):
+    ms = bench.bf16_weight_gradient_ms(batch=2, repeats=1)
+    assert isinstance(ms, float) and 0 < ms < 10_000
