@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def bench():
     spec = importlib.util.spec_from_file_location("bench_dcgan_layers", ROOT / "benchmarks" / "bench_dcgan_layers.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the script puts benchmarks/ on sys.path for bench_dcgan_step
+    spec.loader.exec_module(module)  # the script puts benchmarks/ on sys.path for pinned_malloc
     return module
 
 
