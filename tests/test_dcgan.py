@@ -229,8 +229,10 @@ def test_frechet_over_draws_redraws_latents_and_real_sprites():
     assert math.isclose(spread.fd[1], alone.fd, rel_tol=1e-5) and spread.floor[1] == alone.fd_floor
     assert spread.fd[0] != spread.fd[1] and spread.floor[0] != spread.floor[1]  # two different draws
     np.testing.assert_allclose(spread.ratio, spread.fd / spread.floor)
+    assert math.isclose(spread.kid[1], alone.kid, rel_tol=1e-5) and spread.kid_floor[1] == alone.kid_floor
+    assert (spread.kid > 10 * np.abs(spread.kid_floor)).all()  # the KID floor sits near 0, the untrained G far above
     assert (spread.ratio > 3).all()  # an untrained generator is far from real sprites in every draw
-    assert "over 2 draws of N = 200" in spread.summary()
+    assert "over 2 draws of N = 200" in spread.summary() and f"KID {spread.kid.min():.4f}-" in spread.summary()
     with pytest.raises(TypeError, match="latent_dim"):
         ch2.frechet_over_draws(lambda n: torch.zeros(n, 3, 32, 32))
     with pytest.raises(ValueError, match="draws must be >= 1"):

@@ -554,13 +554,23 @@ class FrechetOverDraws:
     def ratio(self) -> np.ndarray:
         return self.fd / self.floor
 
+    @property
+    def kid(self) -> np.ndarray:
+        """KID per draw (unbiased: its real-vs-real floor scatters around 0, it has no floor to divide by)."""
+        return np.array([r.kid for r in self.reports])
+
+    @property
+    def kid_floor(self) -> np.ndarray:
+        return np.array([r.kid_floor for r in self.reports])
+
     def summary(self) -> str:
         def spread(x: np.ndarray, fmt: str) -> str:
             return f"{x.min():{fmt}}-{x.max():{fmt}} (median {np.median(x):{fmt}})"
 
         return (
             f"over {len(self.reports)} draws of N = {self.reports[0].n:,}: FD {spread(self.fd, '.3f')}, "
-            f"real-vs-real floor {spread(self.floor, '.3f')}, FD / floor {spread(self.ratio, '.2f')}"
+            f"real-vs-real floor {spread(self.floor, '.3f')}, FD / floor {spread(self.ratio, '.2f')}; "
+            f"KID {spread(self.kid, '.4f')}, floor {spread(self.kid_floor, '.4f')}"
         )
 
 
