@@ -542,13 +542,16 @@ class FrechetOverDraws:
 
     reports: list[FrechetReport]
 
+    def _per_draw(self, field: str) -> np.ndarray:
+        return np.array([getattr(r, field) for r in self.reports])
+
     @property
     def fd(self) -> np.ndarray:
-        return np.array([r.fd for r in self.reports])
+        return self._per_draw("fd")
 
     @property
     def floor(self) -> np.ndarray:
-        return np.array([r.fd_floor for r in self.reports])
+        return self._per_draw("fd_floor")
 
     @property
     def ratio(self) -> np.ndarray:
@@ -557,11 +560,11 @@ class FrechetOverDraws:
     @property
     def kid(self) -> np.ndarray:
         """KID per draw (unbiased: its real-vs-real floor scatters around 0, it has no floor to divide by)."""
-        return np.array([r.kid for r in self.reports])
+        return self._per_draw("kid")
 
     @property
     def kid_floor(self) -> np.ndarray:
-        return np.array([r.kid_floor for r in self.reports])
+        return self._per_draw("kid_floor")
 
     def summary(self) -> str:
         def spread(x: np.ndarray, fmt: str) -> str:
