@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	# jsonschema's format extra pulls rfc3987-syntax, which makes every nbformat import ~3 s slower.
 	$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
 	$(BIN)/python -m pip check
+	@# torchaudio's wheels ask only for torch>=2.11, but each is built against one torch release (2.11.1
+	@# does not load with torch 2.11.0): pyproject pins the pair, and a pair that cannot load stops here.
+	$(BIN)/python -c "import torch, torchaudio" || { echo "torchaudio $$($(BIN)/python -m pip show torchaudio | sed -n s/^Version:.//p) does not load with torch $$($(BIN)/python -m pip show torch | sed -n s/^Version:.//p): install the pair pyproject.toml pins (rm -rf $(VENV), then make again)"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
