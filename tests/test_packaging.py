@@ -26,9 +26,12 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     assert "-e ." in pip
 
 
-def test_pins_follow_the_guide():
+def test_torch_and_torchaudio_are_pinned_to_one_release():
+    """The guide's 2.11 pair, exact: torchaudio's wheels ask only for torch>=2.11, but each is
+    built against one torch release (torchaudio 2.11.1 does not load with torch 2.11.0)."""
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert "torch==2.11.*" in deps and "torchaudio==2.11.*" in deps
+    pins = {_name(r): r for r in deps if _name(r) in {"torch", "torchaudio"}}
+    assert pins == {"torch": "torch==2.11.0", "torchaudio": "torchaudio==2.11.0"}
 
 
 def test_ci_script_runs_the_readme_test_command():
