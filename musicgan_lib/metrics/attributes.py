@@ -148,11 +148,7 @@ def train_attribute_classifier(
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     t0 = time.perf_counter()
-    for step in range(steps):
-        x, y = make_sprites(batch_size, g)
-        half = batch_size // 2
-        sigma = torch.rand(half, 1, 1, 1, generator=g) * noise
-        x[:half] = x[:half] + sigma * torch.randn(x[:half].shape, generator=g)
+    for step, (_, x, y) in enumerate(_training_batches(g, steps, batch_size, noise)):
         x, y = x.to(dev), y.to(dev)
         logits = model(x)
         loss = sum(loss_fn(logits[k], y[:, j]) for j, k in enumerate(model.attributes))
@@ -165,6 +161,32 @@ def train_attribute_classifier(
     model.eval()
     model.calibrate_features(make_sprites(8192, g).images)
     return model
+
+
+def _training_batches(g: torch.Generator, steps: int, batch_size: int, noise: float):
+    """What `train_attribute_classifier` learns from, step by step: (clean sprites, the same with
+    Gaussian pixel noise of sigma up to `noise` on the first half, labels), all drawn from `g`."""
+    for _ in range(steps):
+        clean, y = make_sprites(batch_size, g)
+        half = batch_size // 2
+        sigma = torch.rand(half, 1, 1, 1, generator=g) * noise
+        x = clean.clone()
+        x[:half] = x[:half] + sigma * torch.randn(x[:half].shape, generator=g)
+        yield clean, x, y
+
+
+def seen_in_training(images: torch.Tensor, *, steps: int, batch_size: int, seed: int) -> torch.Tensor:
+    """A bool mask: which of `images` `train_attribute_classifier(steps, batch_size, seed=seed)`
+    trained on (clean or with its pixel noise; the noise level does not change which sprites).
+
+    Why: procedural sprites come from a finite set (480 combinations x poses x 1-pixel offsets,
+    about 35,000 images), so a fresh draw repeats many training sprites, and accuracy on it is not
+    held-out accuracy. Measure that on the images this mask leaves out.
+    """
+    seen = set()
+    for clean, _, _ in _training_batches(torch.Generator().manual_seed(seed), steps, batch_size, 0.0):
+        seen.update(row.numpy().tobytes() for row in clean)
+    return torch.tensor([row.numpy().tobytes() in seen for row in images.detach().float().cpu().contiguous()], dtype=torch.bool)
 
 
 @torch.no_grad()
@@ -350,3 +372,4 @@ def mode_collapse_plot(
     axes[0][-1].legend(fontsize=7, frameon=False, loc="upper right")
     fig.tight_layout()
     return fig
+
