@@ -335,9 +335,11 @@ def tensor_sampler(
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = generator.device if generator is not None else torch.device("cpu")
         idx = torch.randint(n, (batch_size,), generator=generator, device=dev)
+        # non_blocking: a blocking host-to-GPU copy waits for all queued GPU work, once per training
+        # step; from pageable memory the copy is staged before the call returns, so this is safe
         if labels is None:
-            return images[idx.to(images.device)]
-        return images[idx.to(images.device)], labels[idx.to(labels.device)]
+            return images[idx.to(images.device, non_blocking=True)]
+        return images[idx.to(images.device, non_blocking=True)], labels[idx.to(labels.device, non_blocking=True)]
 
     return sample
 
