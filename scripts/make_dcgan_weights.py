@@ -9,7 +9,8 @@ For each recipe (plain "dcgan", the label-free "dcgan-pac2-ema" and the conditio
 (`DCGANConfig.steps_for(recipe)`, seed 0, the same code path as the notebook: `dcgan_pixels.make_run`),
 then writes `assets/dcgan_<recipe>_<profile>.safetensors`: the sampling generator in fp16 (the
 EMA one for the remedy), the training-progress GIF frames (uint8) and, in the metadata, the
-config, loss history and the evaluation on 2,000 samples. On one core of the 2-core development
+config, loss history, the attribute checks taken every `track_every` steps while it trained
+(`DCGANRun.attribute_track`) and the evaluation on 2,000 samples. On one core of the 2-core development
 CPU (bf16 autocast) a step takes 0.065-0.09 s: the quick profile's 4,000 steps are about 5 minutes
 per recipe, the remedy's 30,000 about 35-45. Training checkpoints go to runs/dcgan_weights/ every
 250 steps, and an interrupted run resumes from there (also to a larger --steps: it carries on).
@@ -18,6 +19,7 @@ per recipe, the remedy's 30,000 about 35-45. Training checkpoints go to runs/dcg
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from musicgan_lib.metrics.attributes import AttributeTrack
     from musicgan_lib.train import Every
 
     os.environ.setdefault("MUSICGAN_BATCH", "1")
@@ -59,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         spec = ch2.get_recipe(name.strip())
         work = Path(args.work) / f"{spec.name}_{args.profile}_seed{args.seed}.safetensors"
         frames_file = work.with_suffix(".frames.npz")
+        track_file = work.with_suffix(".track.json")
         work.parent.mkdir(parents=True, exist_ok=True)
 
-        def save_frames(loop, frames_file=frames_file):
+        def save_frames(loop, frames_file=frames_file, track_file=track_file):  # what a checkpoint does not hold
             np.savez(frames_file, steps=np.array([s for s, _ in run.frames]), frames=np.stack([f for _, f in run.frames]))
+            if run.attribute_track is not None:
+                track_file.write_text(json.dumps(run.attribute_track.to_meta()))
 
         run = ch2.make_run(
             spec, config, seed=args.seed, device=device, checkpoint_path=work, checkpoint_every=250,
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{spec.name}: resumed from {work} at step {run.trainer.step}")
             stored = np.load(frames_file)
             run.frames[:] = [(int(s), f) for s, f in zip(stored["steps"], stored["frames"]) if s <= run.trainer.step]
+            if track_file.exists():
+                run.attribute_track = AttributeTrack.from_meta(json.loads(track_file.read_text())).until(run.trainer.step)
         t0 = time.perf_counter()
         steps = config.steps_for(spec)
         run.train(steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import matplotlib
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from musicgan_lib.data.sprites import (
+    ATTRIBUTE_COLOURS,
     ATTRIBUTE_NAMES,
     N_COMBINATIONS,
     SPRITE_ATTRIBUTES,
@@ -19,9 +21,11 @@ from musicgan_lib.data.sprites import (
 from musicgan_lib.metrics.attributes import (
     ASSET_PATH,
     AttributeReport,
+    AttributeTrack,
     SpriteAttributeClassifier,
     attribute_accuracy,
     attribute_report,
+    collapse_over_training,
     load_sprite_classifier,
     mode_collapse_plot,
     save_sprite_classifier,
@@ -166,6 +170,51 @@ def test_mode_collapse_plot(clf):
         w, h = fig.get_size_inches()
         assert w <= 12 and h <= 3
         matplotlib.pyplot.close(fig)
+
+
+def _red_haired_then_real(clf) -> AttributeTrack:
+    labels = make_sprites(300, seed=11).labels
+    labels[:, HAIR] = 2  # everyone red-haired at step 100, real sprites at step 200
+    track = AttributeTrack(dict(SPRITE_ATTRIBUTES))
+    track.add(100, attribute_report(clf, render_sprites(labels, seed=12)))
+    track.add(200, attribute_report(clf, make_sprites(300, seed=10).images))
+    return track
+
+
+def test_attribute_track_finds_the_collapse_and_when_it_happened(clf):
+    track = _red_haired_then_real(clf)
+    assert track.steps == [100, 200] and len(track.histograms["hair_colour"]) == 2
+    assert track.histograms["hair_colour"][0][2] > 0.99 and max(track.histograms["hair_colour"][1]) < 0.35
+    peaks = {p.attribute: p for p in track.peak_shares()}
+    assert list(peaks) == list(ATTRIBUTE_NAMES)
+    hair = peaks["hair_colour"]
+    assert (hair.value, hair.step, hair.uniform) == ("red", 100, 1 / N_HAIR) and hair.share > 0.99
+    assert all(p.share < 0.75 for k, p in peaks.items() if k not in ("hair_colour", "accessory"))  # nothing else collapsed
+    same = AttributeTrack.from_meta(json.loads(json.dumps(track.to_meta())))  # survives a file's JSON metadata
+    assert same == track
+    early = track.until(150)
+    assert early.steps == [100] and early.high_quality == track.high_quality[:1] and track.steps == [100, 200]
+    with pytest.raises(ValueError, match="training order"):
+        track.add(200, attribute_report(clf, make_sprites(50, seed=3).images))
+    with pytest.raises(ValueError, match="attributes"):
+        AttributeTrack({"hair_colour": SPRITE_ATTRIBUTES["hair_colour"]}).add(1, attribute_report(clf, make_sprites(50, seed=3).images))
+
+
+def test_collapse_over_training_stacks_the_shares(clf):
+    track = _red_haired_then_real(clf)
+    fig = collapse_over_training(track, title="red, then real")
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == list(ATTRIBUTE_NAMES)
+    hair = axes[HAIR]
+    bands = [c for c in hair.collections if c.get_label() in SPRITE_ATTRIBUTES["hair_colour"]]
+    assert [c.get_label() for c in bands] == list(SPRITE_ATTRIBUTES["hair_colour"])
+    red_top = bands[2].get_paths()[0].vertices[:, 1].max()
+    assert red_top > 0.99  # the red band reaches the top of the panel at the collapsed check
+    red_rgb = tuple(c / 255 for c in ATTRIBUTE_COLOURS["hair_colour"][2])
+    assert tuple(bands[2].get_facecolor()[0][:3]) == pytest.approx(red_rgb)  # red hair is drawn red
+    matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="no checks"):
+        collapse_over_training(AttributeTrack(dict(SPRITE_ATTRIBUTES)))
 
 
 def test_training_smoke():

@@ -152,6 +152,23 @@ def test_same_seed_same_run_bit_for_bit():
     assert torch.equal(ch2.sample_generator(a.generator, 4, seed=1), ch2.sample_generator(a.generator, 4, seed=1))
 
 
+def test_attribute_checks_during_training_are_recorded_shipped_and_change_nothing(tmp_path):
+    untracked = ch2.make_run(ch2.PLAIN, _tiny_config(track_every=0), seed=1, total_steps=6)
+    untracked.train(6)
+    tracked = ch2.make_run(ch2.PLAIN, _tiny_config(track_every=2, track_samples=40), seed=1, total_steps=6)
+    tracked.train(6)
+    assert untracked.attribute_track is None
+    track = tracked.attribute_track
+    assert track.steps == [2, 4, 6] and all(len(track.histograms[k]) == 3 for k in track.attributes)
+    assert all(abs(sum(row) - 1) < 1e-9 for rows in track.histograms.values() for row in rows)
+    # the checks sample with their own fixed latents: training is the same to the bit
+    for x, y in zip(untracked.generator.state_dict().values(), tracked.generator.state_dict().values()):
+        assert torch.equal(x, y)
+    assert untracked.trainer.history == tracked.trainer.history
+    assert ch2.load_generator(ch2.save_generator(tmp_path / "t.safetensors", tracked)).attribute_track == track
+    assert ch2.load_generator(ch2.save_generator(tmp_path / "u.safetensors", untracked)).attribute_track is None
+
+
 def test_frame_steps_start_at_zero_and_end_at_the_last_step():
     s = ch2.frame_steps(4000, 20)
     assert s[0] == 0 and s[-1] == 4000 and s == sorted(set(s)) and len(s) <= 20

@@ -111,6 +111,14 @@ _SHIRT_COLOURS = (
     ((136, 76, 188), (96, 50, 142), (178, 122, 222)),  # purple
 )
 
+#: The base RGB colour (0-255) of each value of the attributes that are colours, in label order
+#: (for plots that should show red hair in red).
+ATTRIBUTE_COLOURS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "hair_colour": tuple(c[0] for c in _HAIR_COLOURS),
+    "skin": tuple(c[0] for c in _SKIN_COLOURS),
+    "shirt": tuple(c[0] for c in _SHIRT_COLOURS),
+}
+
 # Pose variation that is *not* an attribute (a generator has to learn it, a classifier to ignore it).
 _SHIFTS = tuple(itertools.product((-1, 0, 1), (-1, 0, 1)))  # (dy, dx)
 _N_LEGS, _N_ARMS, _N_EYES = 2, 2, 2

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
-from musicgan_lib.data.sprites import SPRITE_ATTRIBUTES, SPRITE_SIZE, attribute_distribution, make_sprites
+from musicgan_lib.data.sprites import ATTRIBUTE_COLOURS, SPRITE_ATTRIBUTES, SPRITE_SIZE, attribute_distribution, make_sprites
 from musicgan_lib.metrics.frechet import PenultimateFeatures
 
 if TYPE_CHECKING:
@@ -373,3 +373,92 @@ def mode_collapse_plot(
     fig.tight_layout()
     return fig
 
+
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakShare:
+    """The largest share one value of an attribute reached at any check of a track."""
+
+    attribute: str
+    value: str
+    share: float
+    step: int
+    uniform: float  # the share every value has in the true distribution (1 / number of values)
+
+
+@dataclass
+class AttributeTrack:
+    """A generator's per-attribute histograms at checks during training, one row per check.
+
+    Why: the histograms at the end of a run show where the generator stopped, not the collapse
+    it went through on the way; plain DCGAN's worst collapse comes early, and the value it
+    collapses onto changes from one check to the next. Plain lists, so a track fits in a
+    shipped file's JSON metadata (`to_meta` / `from_meta`).
+    """
+
+    attributes: dict[str, tuple[str, ...]]
+    steps: list[int] = field(default_factory=list)
+    histograms: dict[str, list[list[float]]] = field(default_factory=dict)
+    high_quality: list[float] = field(default_factory=list)
+
+    def add(self, step: int, report: AttributeReport) -> None:
+        """Append one check: the histograms and high-quality share of `report`, taken at `step`."""
+        if list(report.histograms) != list(self.attributes):
+            raise ValueError(f"the report's attributes {list(report.histograms)} are not the track's {list(self.attributes)}")
+        if self.steps and step <= self.steps[-1]:
+            raise ValueError(f"checks must come in training order: step {step} after step {self.steps[-1]}")
+        self.steps.append(int(step))
+        for k, h in report.histograms.items():
+            self.histograms.setdefault(k, []).append([float(x) for x in h])
+        self.high_quality.append(float(report.high_quality))
+
+    def until(self, step: int) -> "AttributeTrack":
+        """The checks taken at or before `step` (what a run resumed from that step has seen)."""
+        keep = sum(1 for s in self.steps if s <= step)
+        return AttributeTrack(dict(self.attributes), self.steps[:keep], {k: v[:keep] for k, v in self.histograms.items()}, self.high_quality[:keep])
+
+    def peak_shares(self) -> list[PeakShare]:
+        """Per attribute, the largest share any one value reached, which value and at which step."""
+        peaks = []
+        for k, values in self.attributes.items():
+            rows = torch.tensor(self.histograms[k], dtype=torch.float64)  # [checks, values]
+            flat = int(rows.argmax())
+            check, value = divmod(flat, len(values))
+            peaks.append(PeakShare(k, values[value], float(rows[check, value]), self.steps[check], 1.0 / len(values)))
+        return peaks
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"attributes": {k: list(v) for k, v in self.attributes.items()}, "steps": self.steps, "histograms": self.histograms, "high_quality": self.high_quality}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> "AttributeTrack":
+        attributes = {k: tuple(v) for k, v in meta["attributes"].items()}
+        return cls(attributes, list(meta["steps"]), {k: [list(r) for r in v] for k, v in meta["histograms"].items()}, list(meta["high_quality"]))
+
+
+def collapse_over_training(track: AttributeTrack, title: str = "") -> Figure:
+    """One panel per attribute: the share of each value among the generated sprites at every
+    check, stacked. Real sprites would give equal bands; a band that fills its panel is a collapse
+    onto that value, and bands that swell and shrink in turn are a generator hopping between them.
+    Colour attributes are drawn in the sprites' own colours (red hair in red)."""
+    import matplotlib.pyplot as plt
+
+    if not track.steps:
+        raise ValueError("the track has no checks: train with tracking on (DCGANConfig.track_every > 0) for longer than one interval")
+    names = list(track.attributes)
+    fig, axes = plt.subplots(1, len(names), figsize=(1.9 * len(names) + 0.6, 2.5), squeeze=False, sharey=True, layout="constrained")
+    for ax, k in zip(axes[0], names):
+        shares = torch.tensor(track.histograms[k], dtype=torch.float64).T.tolist()  # [values][checks]
+        colours = [tuple(c / 255 for c in rgb) for rgb in ATTRIBUTE_COLOURS[k]] if k in ATTRIBUTE_COLOURS else plt.get_cmap("tab10").colors[: len(shares)]
+        ax.stackplot(track.steps, shares, labels=track.attributes[k], colors=colours, edgecolor="0.35", linewidth=0.3)
+        for b in range(1, len(shares)):  # where the band edges would lie for real sprites
+            ax.axhline(b / len(shares), color="0.5", lw=0.6, ls=":")
+        ax.set_title(k, fontsize=8)
+        ax.set(ylim=(0, 1), xlim=(track.steps[0], track.steps[-1]))
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False, handlelength=1.0, columnspacing=0.8)
+    axes[0][0].set_ylabel("share of samples", fontsize=8)
+    fig.supxlabel("training step", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig

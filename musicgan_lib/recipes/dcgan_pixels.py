@@ -37,7 +37,7 @@ from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
-from ..metrics.attributes import AttributeReport, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
+from ..metrics.attributes import AttributeReport, AttributeTrack, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
 from ..metrics.frechet import FrechetReport, SpreadByDirection, frechet_report, spread_by_direction
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
@@ -124,6 +124,8 @@ class DCGANConfig:
     channels_last: bool = True
     bf16: bool = True
     retrain: bool = False
+    track_every: int = 200  # steps between attribute checks during training (0: none); see `DCGANRun.attribute_track`
+    track_samples: int = 500
 
     @classmethod
     def for_profile(cls, profile: str) -> "DCGANConfig":
@@ -224,6 +226,8 @@ class DCGANRun:
     trainer: GANTrainer
     grid_latents: Tensor
     frames: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    #: the sampling generator's attribute histograms every `config.track_every` steps (None: not tracked)
+    attribute_track: AttributeTrack | None = None
 
     @property
     def generator(self) -> nn.Module:
@@ -250,6 +254,14 @@ class DCGANRun:
         if not self.frames or self.frames[-1][0] != step:
             imgs = self.trainer.sample(len(self.grid_latents), use_ema=False, latents=self.grid_latents)
             self.frames.append((step, to_uint8(imgs)))
+
+    def check_attributes(self, loop: TrainLoop | None = None) -> None:
+        """Append the classifier's reading of `config.track_samples` samples of the sampling
+        generator to `attribute_track` (fixed latents; nothing here touches the training's random streams)."""
+        if self.attribute_track is None:
+            self.attribute_track = AttributeTrack(dict(SPRITE_ATTRIBUTES))
+        images = sample_generator(self.sampling_generator(), self.config.track_samples)
+        self.attribute_track.add(self.trainer.step, attribute_report(_classifier("cpu"), images))
 
 
 def make_run(
@@ -289,11 +301,13 @@ def make_run(
         if loop.step in wanted:
             holder["run"].grab_frame(loop)
 
+    tracking = [Every(config.track_every, lambda loop: holder["run"].check_attributes(loop), at_end=False)] if config.track_every else []
+
     trainer = GANTrainer(
         g, d, make_loss(spec), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
         batch_size=config.batch_size, rng=rng, device=device, ema_decay=spec.ema_decay,
         amp=config.bf16, cpu_amp=config.bf16 and cpu_has_bf16(),
-        callbacks=[Every(1, maybe_frame, at_end=False), *callbacks],
+        callbacks=[Every(1, maybe_frame, at_end=False), *tracking, *callbacks],
         checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
         description=f"{spec.name} seed {seed}",
     )  # fmt: skip
@@ -379,7 +393,7 @@ def shipped_path(recipe: str | RecipeSpec, profile: str = "quick") -> Path:
 
 def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, object] | None = None, half: bool = True) -> Path:
     """Write the run's sampling generator (fp16 by default: half the size, same samples to the eye)
-    plus its GIF frames (uint8) and the config/recipe/history as JSON metadata."""
+    plus its GIF frames (uint8) and the config/recipe/history (and attribute track, if any) as JSON metadata."""
     g = run.sampling_generator()
     if g is run.generator:  # never modify the live module
         g = copy.deepcopy(g)
@@ -399,6 +413,7 @@ def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, obj
         "frame_steps": steps,
         "history": {k: v[:: max(1, len(v) // 400)] for k, v in run.trainer.history.items()},
         "dtype": "float16" if half else "float32",
+        **({"attribute_track": run.attribute_track.to_meta()} if run.attribute_track is not None else {}),
         **dict(extra_meta or {}),
     }
     return save_checkpoint(path, {"generator": g}, tensors={"frames": frames}, meta=meta)
@@ -422,6 +437,12 @@ class ShippedGenerator:
     generator: nn.Module
     meta: dict
     frames: list[tuple[int, np.ndarray]]
+
+    @property
+    def attribute_track(self) -> AttributeTrack | None:
+        """The attribute checks taken while it trained, or None for a file written without them."""
+        track = self.meta.get("attribute_track")
+        return AttributeTrack.from_meta(track) if track else None
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> ShippedGenerator:
