@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/bench_sprites.py --threads 1
 
 What is timed: `data.sprites.make_sprites(n, seed)`, labels and images together, after one warm-up
-call (the first call in a process builds the sprite templates; its time is reported separately). Each configuration runs `--repeats` times; the table gives the median sprites/s and
-its ratio to the target. Batches of 128 are what a training step draws; 10,000 is a dataset.
+call (the first call in a process builds the sprite templates; its time is reported separately).
+Each configuration runs `--repeats` times; the table gives the median sprites/s and its ratio to
+the target. Batches of 128 are what a training step draws; 10,000 is a dataset.
 """
 
 from __future__ import annotations

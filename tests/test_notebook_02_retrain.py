@@ -14,14 +14,14 @@ SOURCE = Path(__file__).resolve().parents[1] / "notebooks" / "src" / "02_dcgan_p
 
 
 @pytest.mark.slow
-def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_steps(monkeypatch, tmp_path):
+def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_steps(monkeypatch, tmp_path, capsys):
     import musicgan_lib.imaging as imaging
     from musicgan_lib.recipes import dcgan_pixels as ch2
 
     full = ch2.DCGANConfig.for_profile("full")
     assert full.retrain  # the branch under test is the full profile's own
     tiny = ch2.with_steps(full, steps=10, live_steps=10, remedy_steps=14, ngf=8, ndf=8, batch_size=32,
-                          dataset_size=512, eval_samples=256, live_every=5, frames=4)  # fmt: skip
+                          dataset_size=512, eval_samples=256, live_every=5, frames=4, track_every=5, track_samples=64)  # fmt: skip
     monkeypatch.setattr(ch2.DCGANConfig, "for_profile", classmethod(lambda cls, profile: tiny))
     titles: list[str] = []
     show_grid = imaging.show_grid
@@ -36,3 +36,6 @@ def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_step
     finals = [t for t in titles if " after " in t]
     assert finals == [f"{ch2.PLAIN} after 10 steps", f"{ch2.UNSUPERVISED_REMEDY} after 10 steps", f"{ch2.REMEDY} after 14 steps"]
     assert (tmp_path / "02" / "dcgan_progress.gif").stat().st_size > 0
+    printed = capsys.readouterr().out
+    for name in (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY):  # every run tracked its attributes (at steps 5 and 10)
+        assert f"{name}: the largest share of one value at any check (2 checks, steps 5-10)" in printed

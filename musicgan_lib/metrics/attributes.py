@@ -383,7 +383,7 @@ class PeakShare:
     value: str
     share: float
     step: int
-    uniform: float  # the share every value has in the true distribution (1 / number of values)
+    uniform: float  # 1 / number of values: each value's share among real (procedural) sprites
 
 
 @dataclass

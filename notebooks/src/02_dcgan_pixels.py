@@ -269,8 +269,8 @@ for name, ev in evaluations.items():
 # %%
 for name, track in tracks.items():
     if track is None:
-        print(f"{name}: its weights file was written before attribute checks were recorded "
-              "(scripts/make_dcgan_weights.py records them now)")
+        print(f"{name}: no attribute checks (trained for fewer than {config.track_every} steps, "
+              "or its weights file was written before scripts/make_dcgan_weights.py recorded them)")
         continue
     fig = collapse_over_training(track, title=f"{name}: what the generator drew while it trained")
     plt.show()
