@@ -83,9 +83,17 @@ def time_layer(layer: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, cha
         "fwd": _median_ms(lambda: torch.ops.aten.convolution(x, w, None, *args), repeats),
         "dX": _median_ms(backward([True, False, False]), repeats),
         "dW": _median_ms(backward([False, True, False]), repeats),
-        # each output (conv) or input (transposed conv) element meets in_channels * k * k weights
-        "macs": (x if transposed else y).numel() * w.numel() / w.shape[0],
+        "macs": conv_macs(layer, shape),
     }
+
+
+def conv_macs(layer: nn.Module, shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one conv's forward at this input shape (its input and weight gradients cost the same)."""
+    with torch.no_grad():
+        y = layer(torch.zeros(shape))
+    # each output (conv) or input (transposed conv) element meets in_channels * k * k weights: weight[0]
+    elements = torch.Size(shape).numel() if isinstance(layer, nn.ConvTranspose2d) else y.numel()
+    return elements * layer.weight[0].numel()
 
 
 def bf16_weight_gradient_ms(batch: int = 128, width: int = 32, repeats: int = 10) -> float:

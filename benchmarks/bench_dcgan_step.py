@@ -155,6 +155,46 @@ def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: 
 
 
 # ---------------------------------------------------------------------------------------------
+# How much arithmetic a step is, and how fast this machine can do arithmetic at all.
+def step_macs(batch: int, width: int) -> dict[str, int]:
+    """Multiply-adds of the convolutions in one step, for the reference, the core (fresh latents for
+    the G step) and the core with fakes reused. Convolutions are about 80 % of a CPU step's time.
+
+    A conv's forward, input gradient (dX) and weight gradient (dW) each cost its forward's
+    multiply-adds. Every variant: D forward on real, on fake (D step) and on fake again (G step);
+    dX through D below its first layer in both D-step passes (D1's input needs none) and all the
+    way down in the G step; D's dW in both D-step passes; G's dW, and dX above G1 (its input is
+    the latent). The reference also computes D's dW in the G step and throws it away; the core
+    skips that, but by default runs G forward twice (once without gradients for the D step).
+    """
+    from bench_dcgan_layers import conv_layers, conv_macs
+
+    macs = {name: conv_macs(layer, shape) for name, layer, shape in conv_layers(batch, width)}
+    g = sum(v for k, v in macs.items() if k.startswith("G"))
+    d = sum(v for k, v in macs.items() if k.startswith("D"))
+    common = 3 * d + 2 * (d - macs["D1"]) + d + 2 * d + g + (g - macs["G1"])  # D fwd, D dX, D dW (D step), G dW, G dX
+    return {"reference": common + d + g, "core": common + 2 * g, "core, fakes reused": common + g}
+
+
+def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Median GFLOP/s of an n x n matrix product: the arithmetic ceiling a step's convolutions run against."""
+    a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def _macs_kind(variant: str) -> str:
+    return "reference" if variant.startswith("reference") else "core, fakes reused" if "fakes reused" in variant else "core"
+
+
+# ---------------------------------------------------------------------------------------------
 # This project's core.
 def make_core(
     data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool, mode: str | None = None, reuse_fakes: bool = False
@@ -257,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if cpu_bf16:
         probe.append(bf16_weight_gradient_ms(args.batch, args.width))
+    work = step_macs(args.batch, args.width)
+    ceilings = {label: matmul_gflops(dtype, device) for label, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+                if dtype == torch.float32 or cpu_bf16 or amp}  # fmt: skip
     ref = statistics.median(next(iter(times.values())))
     ref_cpu = statistics.median(next(iter(cpu.values())))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -267,15 +310,18 @@ def main(argv: list[str] | None = None) -> int:
             f"bf16 weight-gradient probe (D2's dW, bench_dcgan_layers.py): {probe[0]:.2f} ms before the variants, {probe[1]:.2f} ms after "
             "(development VM: about 2.4 ms in its fast state, 5.2 ms in its slow one; see benchmarks/RESULTS.md)"
         )
-    print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s}")
+    print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s} {'conv GFLOP/s':>13s}")
     for name, ts in times.items():
         med, c = statistics.median(ts), statistics.median(cpu[name])
         print(
             f"{name:54s} {1000 * med:9.1f} {1000 * min(ts):8.1f} {args.batch / med:9.0f} {ref / med:8.2f}x "
-            f"{1000 * c:8.1f} {ref_cpu / c:6.2f}x {setup[name]:10.1f}"
+            f"{1000 * c:8.1f} {ref_cpu / c:6.2f}x {setup[name]:10.1f} {2 * work[_macs_kind(name)] / med / 1e9:13.0f}"
         )
     print("ms/step, images/s: wall clock (median over rounds); CPU ms: process CPU time per step (all threads);")
-    print("speed-up and CPU x: the reference's median over the variant's (wall clock / CPU time)")
+    print("speed-up and CPU x: the reference's median over the variant's (wall clock / CPU time);")
+    print("conv GFLOP/s: the step's convolution arithmetic (step_macs: " + ", ".join(f"{k} {2 * v / 1e9:.2f}" for k, v in work.items())
+          + " GFLOP) over its median time")
+    print("matmul ceiling, same run (2048 x 2048 product): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in ceilings.items()))
     return 0
 
 

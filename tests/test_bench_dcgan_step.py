@@ -56,3 +56,28 @@ def test_tiny_run_prints_both_variants(bench, monkeypatch):
     rows = {line.split("  ")[0]: line for line in out.getvalue().splitlines() if line.startswith(("reference", "core"))}
     assert set(rows) == {"reference (eager fp32, NCHW)", "core (channels_last, fused Adam)", "core (channels_last, fused Adam, fakes reused)"}, out.getvalue()
     assert "1.00x" in rows["reference (eager fp32, NCHW)"]  # the reference is the unit
+    assert "conv GFLOP/s" in out.getvalue() and "matmul ceiling, same run (2048 x 2048 product): fp32" in out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["reference", "core", "core, fakes reused"])
+def test_step_macs_are_the_convolutions_a_step_runs(bench, kind, monkeypatch):
+    """step_macs' accounting against PyTorch's own count of the convolution ops one step executes."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from musicgan_lib.data.sprites import make_sprites
+
+    monkeypatch.setenv("MUSICGAN_BATCH", "1")
+    data, cpu, batch, width = make_sprites(64, seed=0).images, torch.device("cpu"), 8, 8
+    make = {
+        "reference": lambda: bench.make_reference(data, cpu, width, batch),
+        "core": lambda: bench.make_core(data, cpu, width, batch, False, False),
+        "core, fakes reused": lambda: bench.make_core(data, cpu, width, batch, False, False, reuse_fakes=True),
+    }[kind]
+    with redirect_stdout(io.StringIO()):
+        step = make()
+        step(1)
+        with FlopCounterMode(display=False) as flops:
+            step(1)
+    counted = flops.get_flop_counts()["Global"]
+    assert set(map(str, counted)) == {"aten.convolution", "aten.convolution_backward"}  # nothing but convs does arithmetic here
+    assert flops.get_total_flops() == 2 * bench.step_macs(batch, width)[kind]
