@@ -190,6 +190,10 @@ def test_attribute_track_finds_the_collapse_and_when_it_happened(clf):
     hair = peaks["hair_colour"]
     assert (hair.value, hair.step, hair.uniform) == ("red", 100, 1 / N_HAIR) and hair.share > 0.99
     assert all(p.share < 0.75 for k, p in peaks.items() if k not in ("hair_colour", "accessory"))  # nothing else collapsed
+    later = {p.attribute: p for p in track.peak_shares(since=150)}  # only the real sprites at step 200
+    assert later["hair_colour"].step == 200 and later["hair_colour"].share < 0.35
+    with pytest.raises(ValueError, match="no check at or after step 201"):
+        track.peak_shares(since=201)
     same = AttributeTrack.from_meta(json.loads(json.dumps(track.to_meta())))  # survives a file's JSON metadata
     assert same == track
     early = track.until(150)

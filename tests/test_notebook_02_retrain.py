@@ -38,4 +38,4 @@ def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_step
     assert (tmp_path / "02" / "dcgan_progress.gif").stat().st_size > 0
     printed = capsys.readouterr().out
     for name in (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY):  # every run tracked its attributes (at steps 5 and 10)
-        assert f"{name}: the largest share of one value at any check (2 checks, steps 5-10)" in printed
+        assert f"{name}: the largest share of one value (2 checks, steps 5-10); at any check | from step 10 on" in printed

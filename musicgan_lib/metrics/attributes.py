@@ -417,14 +417,17 @@ class AttributeTrack:
         keep = sum(1 for s in self.steps if s <= step)
         return AttributeTrack(dict(self.attributes), self.steps[:keep], {k: v[:keep] for k, v in self.histograms.items()}, self.high_quality[:keep])
 
-    def peak_shares(self) -> list[PeakShare]:
-        """Per attribute, the largest share any one value reached, which value and at which step."""
+    def peak_shares(self, since: int = 0) -> list[PeakShare]:
+        """Per attribute, the largest share any one value reached at the checks from step `since`
+        on, which value and at which step."""
+        first = next((i for i, s in enumerate(self.steps) if s >= since), None)
+        if first is None:
+            raise ValueError(f"no check at or after step {since} (the last was at step {self.steps[-1] if self.steps else None})")
         peaks = []
         for k, values in self.attributes.items():
-            rows = torch.tensor(self.histograms[k], dtype=torch.float64)  # [checks, values]
-            flat = int(rows.argmax())
-            check, value = divmod(flat, len(values))
-            peaks.append(PeakShare(k, values[value], float(rows[check, value]), self.steps[check], 1.0 / len(values)))
+            rows = torch.tensor(self.histograms[k][first:], dtype=torch.float64)  # [checks, values]
+            check, value = divmod(int(rows.argmax()), len(values))
+            peaks.append(PeakShare(k, values[value], float(rows[check, value]), self.steps[first + check], 1.0 / len(values)))
         return peaks
 
     def to_meta(self) -> dict[str, Any]:
