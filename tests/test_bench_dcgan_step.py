@@ -56,7 +56,7 @@ def test_tiny_run_prints_both_variants(bench, monkeypatch):
     rows = {line.split("  ")[0]: line for line in out.getvalue().splitlines() if line.startswith(("reference", "core"))}
     assert set(rows) == {"reference (eager fp32, NCHW)", "core (channels_last, fused Adam)", "core (channels_last, fused Adam, fakes reused)"}, out.getvalue()
     assert "1.00x" in rows["reference (eager fp32, NCHW)"]  # the reference is the unit
-    assert "conv GFLOP/s" in out.getvalue() and "matmul ceiling, same run (2048 x 2048 product): fp32" in out.getvalue()
+    assert "conv GFLOP/s" in out.getvalue() and "conv ceiling, same run (1x1 conv 512 -> 512, batch 8, 32x32): fp32" in out.getvalue()
 
 
 @pytest.mark.parametrize("kind", ["reference", "core", "core, fakes reused"])
