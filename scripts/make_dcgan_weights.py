@@ -10,9 +10,9 @@ For each recipe (plain "dcgan", the label-free "dcgan-pac2-ema" and the conditio
 then writes `assets/dcgan_<recipe>_<profile>.safetensors`: the sampling generator in fp16 (the
 EMA one for the remedy), the training-progress GIF frames (uint8) and, in the metadata, the
 config, loss history, the attribute checks taken every `track_every` steps while it trained
-(`DCGANRun.attribute_track`) and the evaluation on 2,000 samples. On one core of the 2-core development
-CPU (bf16 autocast) a step takes 0.065-0.09 s: the quick profile's 4,000 steps are about 5 minutes
-per recipe, the remedy's 30,000 about 35-45. Training checkpoints go to runs/dcgan_weights/ every
+(`DCGANRun.attribute_track`) and the evaluation on 2,000 samples. On one core of the 2-core
+development CPU (bf16 autocast) a step takes 0.065-0.09 s: the quick profile's 4,000 steps are
+about 5 minutes per recipe, the remedy's 30,000 about 35-45. Training checkpoints go to runs/dcgan_weights/ every
 250 steps, and an interrupted run resumes from there (also to a larger --steps: it carries on).
 """
 

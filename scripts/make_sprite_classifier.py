@@ -2,7 +2,8 @@
 
 Chapter 2's coverage, KL, Fréchet distance and KID all read sprites through this one frozen
 network, so it is trained once, checked on held-out sprites (fresh ones it did not train on:
-every head >= 98 %), and committed. Rerun this script whenever the sprite generator's attributes or look change:
+every head >= 98 %), and committed. Rerun this script whenever the sprite generator's attributes
+or look change:
 
     .venv/bin/python scripts/make_sprite_classifier.py
 """

@@ -26,6 +26,9 @@ def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_step
     titles: list[str] = []
     show_grid = imaging.show_grid
     monkeypatch.setattr(imaging, "show_grid", lambda grid, title, **kw: titles.append(title) or show_grid(grid, title, **kw))
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: plt.close("all"))  # as Jupyter's inline backend does
     monkeypatch.setenv("MUSICGAN_OUT", str(tmp_path))
     monkeypatch.setenv("MUSICGAN_BATCH", "1")
 

@@ -285,13 +285,12 @@ for name, track in tracks.items():
 # In the shipped runs all three recipes start collapsed. In their first few hundred steps most
 # sprites share one accessory (nearly all of them go without a hat in the plain and the
 # conditional run), one shirt colour and one skin tone; the label-free and the conditional run
-# also give most sprites pink hair at step 200. Even the
-# conditional generator ignores its codes at first: it has not yet learned to read them. What
-# follows differs. Plain DCGAN keeps hopping: in the second half of its run one value still
-# takes up to about twice its real share, and which one changes from check to check (the
-# behaviour the loss curves below hint at). The label-free remedy swings less. The conditional
-# remedy has settled: every value stays within a few points of its real share, because every
-# combination is asked for at every step.
+# also give most sprites pink hair at step 200. Even the conditional generator ignores its codes
+# at first: it has not yet learned to read them. What follows differs. Plain DCGAN keeps
+# hopping: in the second half of its run one value still takes up to about twice its real share,
+# and which one changes from check to check (the behaviour the loss curves below hint at). The
+# label-free remedy swings less. The conditional remedy has settled: every value stays within a
+# few points of its real share, because every combination is asked for at every step.
 #
 # Plain DCGAN's *hair* colour never went to a single value here (at most about half the sprites
 # shared one), so the "everyone has red hair" end state that started this chapter did not
@@ -501,9 +500,10 @@ check_targets({
 # * Collapse comes and goes during training: all three recipes start with nearly every sprite
 #   alike in some attribute. Plain DCGAN then keeps hopping from one favourite to another, and
 #   ends with histograms that look almost fair while it still covers a fraction of the
-#   combinations; the conditional remedy settles at the real shares. The label-free remedy (pairs for the
-#   discriminator, an averaged generator) covers more and lowers the Fréchet distance, but its
-#   sprites stay smeared where the attributes are, so coverage stays far from the target.
+#   combinations; the conditional remedy settles at the real shares. The label-free remedy
+#   (pairs for the discriminator, an averaged generator) covers more and lowers the Fréchet
+#   distance, but its sprites stay smeared where the attributes are, so coverage stays far from
+#   the target.
 # * Telling the generator what to draw, and having a projection discriminator with classifier
 #   heads check it, covers the combinations as well as 2,000 real sprites do (477 of 480 in the
 #   shipped run), with nearly all of its sprites readable and the attribute histograms flat (the
