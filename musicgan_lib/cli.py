@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
 from .course import CourseError, run_course
 
 
-def _parse_param(text: str) -> tuple[str, object]:
-    if "=" not in text:
+def _parse_param(text: str) -> tuple[str, str]:
+    """NAME=VALUE, VALUE kept as text: the runner parses it to the type of the notebook's default."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"-p expects NAME=VALUE, got {text!r}")
-    name, raw = text.split("=", 1)
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return name.strip(), value
+    return name.strip(), raw
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
                         help="extra notebook parameter (repeatable)")
     course.add_argument("--fail-fast", action="store_true", help="stop at the first failing chapter")
-    course.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds")
+    course.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds (> 0)")
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
     return parser
 

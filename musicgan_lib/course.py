@@ -7,10 +7,11 @@ and MUSICGAN_METRICS_FILE pointing at a per-chapter JSON file that `record()` fi
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
+import math
 import os
-import re
 import shutil
 import time
 import traceback
@@ -37,6 +38,9 @@ class Chapter:
     path: Path
     title: str
     parameters: tuple[str, ...] = ()
+    # name -> the default's source text in the parameters cell ("False", "40", '"synthetic"'), as
+    # papermill reads it; a value given on the command line is parsed to that default's type.
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,12 +99,14 @@ def _title(nb: dict, fallback: str) -> str:
     return fallback
 
 
-def _parameters(nb: dict) -> tuple[str, ...]:
+def _parameters(nb: dict) -> dict[str, str]:
+    """The parameters cell's names and default texts, read by papermill's own inspection."""
+    from papermill.translators import PythonTranslator
+
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell.get("source", ""))
-            return tuple(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=]*)?=", source, flags=re.M))
-    return ()
+            return {p.name: p.default for p in PythonTranslator.inspect({"source": "".join(cell.get("source", ""))})}
+    return {}
 
 
 def discover(notebooks_dir: Path = DEFAULT_NOTEBOOKS) -> list[Chapter]:
@@ -108,7 +114,8 @@ def discover(notebooks_dir: Path = DEFAULT_NOTEBOOKS) -> list[Chapter]:
     chapters = []
     for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
         nb = json.loads(path.read_text())
-        chapters.append(Chapter(path.name[:2], path, _title(nb, path.stem), _parameters(nb)))
+        defaults = _parameters(nb)
+        chapters.append(Chapter(path.name[:2], path, _title(nb, path.stem), tuple(defaults), defaults))
     if not chapters:
         raise CourseError(f"no notebooks named NN_*.ipynb in {notebooks_dir}")
     return chapters
@@ -132,6 +139,103 @@ def check_parameters(chapters: list[Chapter], params: dict[str, Any]) -> None:
         raise CourseError(f"unknown parameter(s) {unknown}; valid names: {', '.join(valid)}")
 
 
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def parse_parameter(name: str, value: Any, default_text: str, chapter: str = "") -> Any:
+    """`value` as the type of the parameter's default in the notebook's parameters cell.
+
+    Text from the command line is parsed (`-p RETRAIN=false` is False, not the truthy string
+    "false"); a value that is already typed must be of that type (an int is fine for a float).
+    Anything else is a CourseError naming the parameter, the value and the expected type, so a
+    bad value is refused before any chapter runs. A parameter whose default is None or not a
+    literal has no type to check against: text is read as a Python literal where it is one.
+    """
+    try:
+        default = ast.literal_eval(default_text)
+    except (ValueError, SyntaxError):
+        default = None
+    kind = type(default)
+    where = f" (chapter {chapter})" if chapter else ""
+
+    def refuse(why: str = "") -> CourseError:
+        expected = _TYPE_WORDS.get(kind, kind.__name__)
+        return CourseError(f"parameter {name}{where} expects {expected} like its default {default_text}, got {value!r}{why}")
+
+    if default is None:
+        if isinstance(value, str):
+            try:
+                return ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return value
+        return value
+    if isinstance(value, str) and kind is str and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = ast.literal_eval(value)  # a quoted string, as papermill's own -p writes it
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        if kind is bool:
+            if text.lower() in _TRUE | _FALSE:
+                return text.lower() in _TRUE
+            raise refuse()
+        try:
+            value = kind(text) if kind in (int, float) else ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise refuse() from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise refuse(f" of type {type(value).__name__}")
+    if kind is float and not math.isfinite(value):
+        raise refuse(": not a finite number")
+    return value
+
+
+def chapter_parameters(chapter: Chapter, params: dict[str, Any]) -> dict[str, Any]:
+    """The values injected into one chapter: those of its parameters that were given, typed."""
+    return {k: parse_parameter(k, v, chapter.defaults.get(k, "None"), chapter.id)
+            for k, v in params.items() if k in chapter.parameters}
+
+
+RUN_MARKER = ".musicgan-course-run"  # written into every output folder; a later run may write there again
+
+
+def _is_course_run(folder: Path) -> bool:
+    """True for a folder a course run wrote (runs from before the marker: summary.json + metrics/)."""
+    return (folder / RUN_MARKER).exists() or ((folder / "summary.json").is_file() and (folder / "metrics").is_dir())
+
+
+def prepare_out_dir(out: Path, notebooks_dir: Path) -> Path:
+    """Check that a run may write into `out`, then create it and mark it as a course run.
+
+    The runner copies the book to OUT/notebooks and writes executed notebooks, metrics and
+    files into OUT, replacing what an earlier run left there. So OUT must be new, empty, or a
+    course run's own folder; it must not be, hold, or lie inside the book's notebooks folder
+    (`--out .` in the repository would replace notebooks/ with its copy, `--out notebooks`
+    would write executed notebooks over the sources). Nothing is written before the checks.
+    """
+    out, source = Path(out).resolve(), Path(notebooks_dir).resolve()
+    copy = out / "notebooks"
+    if out == source or source in out.parents or copy == source or copy in source.parents:
+        raise CourseError(
+            f"--out {out} overlaps the book's notebooks folder {source}: a run would write over the "
+            "notebooks themselves. Pick a separate folder, e.g. --out runs/course"
+        )
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"--out {out} is a file, not a folder; pick a folder name, e.g. --out runs/course")
+    if out.exists() and not _is_course_run(out):
+        held = sorted(p.name for p in out.iterdir())
+        if held:
+            raise CourseError(
+                f"--out {out} already holds files that no course run wrote ({', '.join(held[:5])}"
+                f"{', ...' if len(held) > 5 else ''}); a run writes only into a new or empty folder, or into an earlier "
+                "run's folder. Pick another folder, e.g. --out runs/course"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_MARKER).write_text("written by `musicgan course`; a later run may replace what is in this folder\n")
+    return out
+
+
 def run_course(
     out_dir: str | Path,
     *,
@@ -152,12 +256,17 @@ def run_course(
         raise CourseError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     if device.split(":")[0] not in DEVICE_CHOICES:
         raise CourseError(f"unknown device {device!r}; valid: {', '.join(DEVICE_CHOICES)}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise CourseError(f"--timeout must be a positive number of seconds per cell, got {timeout!r} (default 1800)")
     chapters = select(discover(Path(notebooks_dir)), only)
     check_parameters(chapters, params)
+    injected_by_chapter = {
+        c.id: chapter_parameters(c, {"PROFILE": profile, "SEED": seed, "DEVICE": device, **params}) for c in chapters
+    }
 
-    out = Path(out_dir).resolve()
+    out = prepare_out_dir(Path(out_dir), Path(notebooks_dir))
     work = out / "notebooks"
-    if work.exists():
+    if work.exists():  # the copy an earlier run made in this (checked) run folder
         shutil.rmtree(work)
     shutil.copytree(notebooks_dir, work, ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints", "src"))
     (out / "metrics").mkdir(parents=True, exist_ok=True)
@@ -169,8 +278,7 @@ def run_course(
         metrics_file.unlink(missing_ok=True)
         targets_file(metrics_file).unlink(missing_ok=True)
         executed = out / chapter.path.name
-        injected = {"PROFILE": profile, "SEED": seed, "DEVICE": device, **params}
-        injected = {k: v for k, v in injected.items() if k in chapter.parameters}
+        injected = injected_by_chapter[chapter.id]
         print(f"[{n}/{len(chapters)}] {chapter.id} {chapter.title} ... (course elapsed {time.perf_counter() - course_start:.0f} s)", flush=True)
         env_before = {k: os.environ.get(k) for k in (METRICS_FILE_ENV, OUTPUT_DIR_ENV, "MUSICGAN_BATCH")}
         os.environ.update({METRICS_FILE_ENV: str(metrics_file), OUTPUT_DIR_ENV: str(out / "files"), "MUSICGAN_BATCH": "1"})

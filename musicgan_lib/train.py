@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import NonFiniteTensorError, load_checkpoint, save_checkpoint
+from .checks import require_int, require_number
 from .device import is_batch_run
 
 StepFn = Callable[["TrainLoop"], Mapping[str, Tensor | float]]
@@ -37,6 +38,9 @@ class Every:
     steps: int
     fn: Callable[["TrainLoop"], None]
     at_end: bool = True
+
+    def __post_init__(self) -> None:
+        self.steps = require_int("Every(steps)", self.steps)
 
 
 class TrainLoop:
@@ -61,7 +65,8 @@ class TrainLoop:
         self.optimizers = dict(optimizers)
         self.rng = rng
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every = require_int("checkpoint_every (steps between checkpoints; 0 = only at the end)",
+                                            checkpoint_every, minimum=0)
         self.callbacks = list(callbacks)
         self.description = description
         self.meta = dict(meta or {})
@@ -94,7 +99,11 @@ class TrainLoop:
         self._flush()
         # a checkpoint written mid-run counts the time of that run too, or a resume would lose it
         meta = {"step": self.step, "history": self.history, "seconds": self.trained_seconds(), **self.meta}
-        save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
+        try:
+            save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
+        except NonFiniteTensorError as exc:  # a finite loss can still come with inf weights or moments
+            raise TrainingDiverged(f"{self.description}: the weights became non-finite by step {self.step}; "
+                                   f"{self._last_good()}. {exc}") from None
         self.last_checkpoint_step = self.step
         return target
 
@@ -121,6 +130,11 @@ class TrainLoop:
             return True
         return False
 
+    def _last_good(self) -> str:
+        if self.last_checkpoint_step is None:
+            return "no checkpoint was written yet"
+        return f"the last good checkpoint (step {self.last_checkpoint_step}) is {self.checkpoint_path}"
+
     # ---- the loop ----------------------------------------------------------------------
     def _flush(self) -> None:
         """Turn pending step logs into floats, stopping at the first non-finite one."""
@@ -131,13 +145,9 @@ class TrainLoop:
             values = {k: float(v) for k, v in logs.items()}
             for name, value in values.items():
                 if not math.isfinite(value):
-                    where = (
-                        f"the last good checkpoint (step {self.last_checkpoint_step}) is {self.checkpoint_path}"
-                        if self.last_checkpoint_step is not None
-                        else "no checkpoint was written yet"
-                    )
                     raise TrainingDiverged(
-                        f"{self.description}: {name} became {value} at step {step}; training stopped and {where}. "
+                        f"{self.description}: {name} became {value} at step {step}; training stopped and "
+                        f"{self._last_good()}. "
                         "Lower the learning rate, check the data for NaN, or resume from that checkpoint."
                     )
             self.history["step"].append(step)
@@ -146,6 +156,7 @@ class TrainLoop:
 
     def run(self, total_steps: int) -> dict[str, list[float]]:
         """Train until `total_steps` steps are done (a resumed loop only does the rest)."""
+        total_steps = require_int("total_steps", total_steps, minimum=0)
         if total_steps < self.step:
             raise ValueError(f"asked to train to step {total_steps}, but the loop is already at step {self.step}")
         quiet = is_batch_run()
@@ -273,6 +284,11 @@ class GANTrainer:
         cpu_amp: bool = False,
         reuse_fakes: bool = False,
     ) -> None:
+        require_int("batch_size", batch_size)
+        require_int("n_critic (critic steps per generator step)", n_critic)
+        if ema_decay:
+            require_number("ema_decay", ema_decay, low=0, high=1, low_open=True, high_open=True)
+        require_int("ema_warmup", ema_warmup, minimum=0)
         self.generator, self.critic, self.loss = generator, critic, loss
         self.reuse_fakes = reuse_fakes
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer

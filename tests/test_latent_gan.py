@@ -30,6 +30,7 @@ from musicgan_lib.models.latent_gan import (
 )
 from musicgan_lib.recipes import latent_gan as ch7
 from musicgan_lib.songs import tune
+from musicgan_lib.weights import MissingWeightsError
 
 SR = 16000
 
@@ -341,15 +342,19 @@ def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
     noise = torch.randn(4, CONFIG.noise_dim)
     p, f = torch.tensor([50, 60, 70, 80]), torch.tensor([0, 1, 2, 3])
     assert torch.allclose(g.sample(p, f, noise), trained.generator.sample(p, f, noise), atol=0.05)  # fp16 weights
-    ok, why = ch7.shipped_weights_status(autoencoder, CONFIG, path)
+    ok, why = ch7.shipped_weights_status(autoencoder, CONFIG, path=path)
     assert ok, why
+    ok, why = ch7.shipped_weights_status(autoencoder, CONFIG, retrain=True, path=path)
+    assert not ok and "RETRAIN" in why
     other = StandInAutoencoder()
     with torch.no_grad():
         other.proj.weight.add_(0.1)
-    ok, why = ch7.shipped_weights_status(other, CONFIG, path)
-    assert not ok and "another autoencoder" in why
-    ok, why = ch7.shipped_weights_status(autoencoder, replace(CONFIG, profile="full"), path)
+    with pytest.raises(MissingWeightsError, match="another autoencoder.*make_latent_gan_weights.*RETRAIN = True"):
+        ch7.shipped_weights_status(other, CONFIG, path=path)  # never a silent retraining in the quick profile
+    ok, why = ch7.shipped_weights_status(autoencoder, replace(CONFIG, profile="full"), path=path)
     assert not ok and "profile" in why
+    with pytest.raises(MissingWeightsError, match="missing.*make_latent_gan_weights"):
+        ch7.shipped_weights_status(autoencoder, CONFIG, path=tmp_path / "gone.safetensors")
     # the asset carries the latents: loading from it skips encoding and gives the same numbers
     loaded = ch7.load_chapter_data(autoencoder, CONFIG, asset=path, verbose=False)
     assert torch.equal(loaded.train.z, data.train.z) and torch.equal(loaded.reference.z, data.reference.z)

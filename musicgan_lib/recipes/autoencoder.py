@@ -37,6 +37,7 @@ from ..losses_audio import MultiScaleSpectralLoss
 from ..metrics.audio import MeanNoteBaseline, f0_report, loudness_l1_db, mss_distance, sounding_frames
 from ..models.ddsp_autoencoder import (
     ASSET_PATH as AUTOENCODER_PATH,
+    MAKE_SCRIPT as AUTOENCODER_SCRIPT,
     DDSPConfig,
     NoteAutoencoder,
     f0_supervision_loss,
@@ -45,6 +46,7 @@ from ..models.ddsp_autoencoder import (
 )
 from ..profiles import check_profile
 from ..train import Every, TrainLoop
+from ..weights import should_load_shipped
 
 __all__ = [
     "AUTOENCODER_PATH", "HELD_OUT_OFFSET", "AutoencoderConfig", "AutoencoderRun", "AutoencoderReport",
@@ -402,8 +404,14 @@ def load_or_train(
     retrain: bool = False,
     checkpoint_path: str | Path | None = None,
 ) -> tuple[NoteAutoencoder, AutoencoderRun | None]:
-    """The shipped model when it fits the profile and retrain is False; otherwise train (resumable)."""
-    if not retrain and profile == "quick" and config.source == "synthetic" and AUTOENCODER_PATH.exists():
+    """The shipped model when the profile ships one and retrain is False; otherwise train (resumable).
+
+    The shipped model was trained on synthetic notes: other data (DATA="soundfont") trains here.
+    In the quick profile a missing or damaged shipped file is an error (MissingWeightsError) that
+    names the script that makes it, not hours of silent retraining.
+    """
+    if config.source == "synthetic" and should_load_shipped(AUTOENCODER_PATH, profile=profile, retrain=retrain,
+                                                            make_script=AUTOENCODER_SCRIPT, kind="note_autoencoder"):
         return load_autoencoder(device), None
     run = train_autoencoder(config, seed, device, checkpoint_path=checkpoint_path)
     run.model.requires_grad_(False)

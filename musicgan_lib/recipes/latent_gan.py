@@ -57,6 +57,7 @@ from ..profiles import check_profile
 from .gan_basics import linear_lr_decay
 from ..songs import Tune, fit_to_range, render_song
 from ..train import Every, GANTrainer, TrainLoop
+from ..weights import RETRAIN_HINT, MissingWeightsError, should_load_shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSET_PATH = ROOT / "assets" / "latent_gan.safetensors"
@@ -250,10 +251,8 @@ def load_chapter_data(autoencoder: Any, config: LatentGANConfig, cache_dir: str 
     if asset is not None and Path(asset).exists():
         meta = read_checkpoint_meta(asset)
         if all(meta.get(k) == v for k, v in key.items()):
-            from safetensors.torch import load_file
-
-            raw = load_file(str(asset))
-            stored = _stored_latents({k[len("extra/"):]: v for k, v in raw.items() if k.startswith("extra/")})
+            _, extras = load_checkpoint(asset, {})  # checked: header, finite values
+            stored = _stored_latents(extras)
             source = f"latents from {Path(asset).name}"
     cache = None
     if cache_dir is not None:
@@ -504,18 +503,24 @@ def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = 
     return g.to(device), meta
 
 
-def shipped_weights_status(autoencoder: Any, config: LatentGANConfig, path: str | Path = ASSET_PATH) -> tuple[bool, str]:
-    """(usable, why): the shipped GAN is usable when it exists, was trained on this profile's
-    data set and on latents of *this* autoencoder (same weights fingerprint)."""
+def shipped_weights_status(autoencoder: Any, config: LatentGANConfig, retrain: bool = False,
+                           path: str | Path = ASSET_PATH) -> tuple[bool, str]:
+    """(use it, why): load the shipped GAN, or train here.
+
+    Train here when `retrain` is True or the profile ships no weights. Otherwise the file must
+    be whole and made for this profile on latents of *this* autoencoder (same weights
+    fingerprint); if not, MissingWeightsError names the file and the script that remakes it.
+    """
     path = Path(path)
-    if not path.exists():
-        return False, f"no shipped weights at {path.name}"
+    if not should_load_shipped(path, profile=config.profile, retrain=retrain, make_script=MAKE_SCRIPT, kind="latent_gan"):
+        return False, "training here: " + ("RETRAIN = True" if retrain else f"the {config.profile} profile ships no weights")
     meta = read_checkpoint_meta(path)
     fp = autoencoder_fingerprint(autoencoder)
+    remake = f"Remake it with `.venv/bin/python {MAKE_SCRIPT}`. {RETRAIN_HINT}"
     if meta.get("autoencoder") != fp:
-        return False, f"{path.name} was trained on another autoencoder ({meta.get('autoencoder')} vs {fp}); retraining"
+        raise MissingWeightsError(f"{path} was trained on another autoencoder ({meta.get('autoencoder')} vs {fp}). {remake}")
     if meta.get("config", {}).get("profile") != config.profile:
-        return False, f"{path.name} is for profile {meta.get('config', {}).get('profile')!r}, not {config.profile!r}"
+        raise MissingWeightsError(f"{path} is for profile {meta.get('config', {}).get('profile')!r}, not {config.profile!r}. {remake}")
     return True, f"{path.name}: {meta.get('steps')} generator steps, trained in {meta.get('train_seconds', 0):.0f} CPU s"
 
 

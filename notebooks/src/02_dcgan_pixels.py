@@ -34,6 +34,7 @@ from musicgan_lib.models.dcgan import count_parameters
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.viz import small_figures
+from musicgan_lib.weights import should_load_shipped
 
 small_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
@@ -42,7 +43,8 @@ seed_everything(SEED)
 config = ch2.DCGANConfig.for_profile(PROFILE)
 RECIPES = (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY)
 shipped_paths = {name: ch2.shipped_path(name, PROFILE) for name in RECIPES}
-use_shipped = not (RETRAIN or config.retrain) and all(p.exists() for p in shipped_paths.values())
+use_shipped = should_load_shipped(shipped_paths.values(), profile=PROFILE, retrain=RETRAIN or config.retrain,
+                                  make_script=ch2.MAKE_SCRIPT, kind="dcgan_generator")
 start_time = time.perf_counter()
 
 # %%

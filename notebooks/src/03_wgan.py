@@ -44,13 +44,15 @@ from musicgan_lib.record import check_targets, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import wgan as ch3
 from musicgan_lib.viz import small_figures
+from musicgan_lib.weights import should_load_shipped
 
 small_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
 device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch3.WGANConfig.for_profile(PROFILE)
-use_shipped = PROFILE == "quick" and not RETRAIN and all(ch3.asset_path(m, PROFILE).exists() for m in ch3.RUN_NAMES)
+use_shipped = should_load_shipped([ch3.asset_path(m, PROFILE) for m in ch3.RUN_NAMES], profile=PROFILE, retrain=RETRAIN,
+                                  make_script=ch3.MAKE_SCRIPT, kind="wgan_chapter3")
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -56,6 +56,7 @@ from musicgan_lib.models.progan import EqualizedConv2d, MinibatchStdDev, PixelNo
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import progan as ch4
+from musicgan_lib.weights import should_load_shipped
 
 plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72})
 device = pick_device(DEVICE)
@@ -63,7 +64,7 @@ seed_everything(SEED)
 config = ch4.ProGANConfig.for_profile(PROFILE)
 schedule = config.schedule()
 shipped_path = ch4.asset_path(PROFILE)
-use_shipped = shipped_path.exists() and not RETRAIN and PROFILE == "quick"
+use_shipped = should_load_shipped(shipped_path, profile=PROFILE, retrain=RETRAIN, make_script=ch4.MAKE_SCRIPT, kind="progan_asset")
 OUT = output_dir("04")
 
 # %%

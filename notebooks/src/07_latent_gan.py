@@ -128,10 +128,10 @@ print(f"generator: {sum(p.numel() for p in generator.parameters()):,} parameters
 # "full" profile (or `RETRAIN = True`) trains the whole thing here.
 
 # %%
-usable, why = ch7.shipped_weights_status(autoencoder, config)
+usable, why = ch7.shipped_weights_status(autoencoder, config, retrain=RETRAIN)
 print(why)
 tracker_floor = ch7.gaussian_fd(data.standardise(data.held_out.z), data.standardise(data.reference.z))
-if usable and not RETRAIN:
+if usable:
     gan, meta = ch7.load_latent_gan(device=device)
     curves = meta["history"]
     fig = ch7.plot_training(curves, (meta["latent_fd"]["step"], meta["latent_fd"]["fd"]),
@@ -147,7 +147,7 @@ print(f"live run: {live.steps} generator steps in {time.perf_counter() - t0:.0f}
 fig = ch7.plot_training(live.history, (live.fd_steps, live.latent_fd), title=f"live run: {live.steps} steps",
                         floor=tracker_floor)
 plt.show()
-if not (usable and not RETRAIN):
+if not usable:
     gan = live.generator
     ch7.save_latent_gan(gan, OUT / f"latent_gan_{PROFILE}.safetensors", config, data,
                         meta={"steps": live.steps, "train_seconds": live.seconds})
