@@ -211,8 +211,13 @@ def _checked_header(path: Path, raw: dict[str, str] | None) -> dict:
     return header
 
 
-def _open(path: Path, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, header) of a checkpoint file; every floating-point tensor checked to be finite."""
+def read_tensor_file(path: str | os.PathLike, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, string metadata) of any safetensors file this library wrote: a checkpoint or a cache.
+
+    Every floating-point tensor is checked to be finite. A missing file is a FileNotFoundError;
+    a folder, an unreadable or truncated file, or NaN/inf values a ValueError naming the file.
+    """
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"no checkpoint at {path}: train first, or pass the path of an existing .safetensors file"
@@ -221,14 +226,13 @@ def _open(path: Path, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor
         raise ValueError(f"{path} is a folder, not a checkpoint file; pass the path of a .safetensors file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            raw = f.metadata()
+            raw = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(
             f"checkpoint {path} is unreadable ({exc}); it may be truncated or not a checkpoint. "
             "Delete it to start fresh, or point to an earlier one."
         ) from exc
-    header = _checked_header(path, raw)
     bad = nonfinite_tensors(tensors)
     if bad:
         raise NonFiniteTensorError(
@@ -236,7 +240,13 @@ def _open(path: Path, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor
             f"{' ...' if len(bad) > 5 else ''}. It is damaged or was saved from a diverged run: "
             "make it again, or point to an earlier checkpoint."
         )
-    return tensors, header
+    return tensors, raw
+
+
+def _open(path: Path, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, header) of a checkpoint file: readable, finite, with a whole MusicGAN header."""
+    tensors, raw = read_tensor_file(path, with_tensors)
+    return tensors, _checked_header(path, raw)
 
 
 def verify_checkpoint(path: str | os.PathLike) -> dict:

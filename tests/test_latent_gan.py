@@ -213,6 +213,16 @@ def test_chapter_data_sets_are_disjoint_and_cached(data, autoencoder, tmp_path):
     assert len(list(cache.glob("latents_*.safetensors"))) == 1
     again = ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
     assert torch.equal(first.train.z, again.train.z) and torch.equal(first.held_out.z, again.held_out.z)
+    # a damaged cache (NaN latents) is said and rebuilt, never trusted
+    from safetensors.torch import load_file, save_file
+
+    cached = next(cache.glob("latents_*.safetensors"))
+    tensors = load_file(str(cached))
+    next(v for v in tensors.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    save_file(tensors, str(cached))
+    with pytest.warns(UserWarning, match="ignoring the damaged latent cache .* holds NaN or inf"):
+        rebuilt = ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
+    assert torch.equal(first.train.z, rebuilt.train.z)
 
 
 def test_a_few_gan_steps_are_finite_and_move_the_generator(data, trained):

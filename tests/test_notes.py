@@ -124,6 +124,14 @@ def test_batch_ops_and_save_load(tmp_path):
     path = b.save(tmp_path / "notes.safetensors")
     back = NoteBatch.load(path)
     assert torch.equal(back.audio, b.audio) and back.sr == b.sr and back.source == "synthetic"
+    b.audio[0, 5] = float("nan")  # a damaged file is an error naming it, not NaN audio
+    with pytest.raises(ValueError, match="notes_nan.safetensors holds NaN or inf in 1 tensor"):
+        NoteBatch.load(b.save(tmp_path / "notes_nan.safetensors"))
+    from safetensors.torch import save_file
+
+    save_file({"audio": b.audio[:, :4].nan_to_num()}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="other.safetensors is not a saved NoteBatch"):
+        NoteBatch.load(tmp_path / "other.safetensors")
     with pytest.raises(ValueError):
         NoteBatch(b.audio, b.f0_hz[:2], b.loudness_db, b.family, b.pitch, b.velocity)
 

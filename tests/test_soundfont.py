@@ -133,8 +133,9 @@ def test_render_batch_slots_labels_and_cache(tmp_path):
     assert len(cached) == 1
     again = sfnt.render_notes(progs, pitches, vels, duration=0.5, hold=0.3, cache_dir=tmp_path)
     assert torch.equal(again.audio, b.audio) and again.program.tolist() == progs
-    cached[0].write_bytes(b"damaged")  # a damaged cache is re-rendered, not trusted
-    third = sfnt.render_notes(progs, pitches, vels, duration=0.5, hold=0.3, cache_dir=tmp_path)
+    cached[0].write_bytes(b"damaged")  # a damaged cache is re-rendered, not trusted, and said so
+    with pytest.warns(UserWarning, match="re-rendering the notes: the cache .* is damaged"):
+        third = sfnt.render_notes(progs, pitches, vels, duration=0.5, hold=0.3, cache_dir=tmp_path)
     assert torch.allclose(third.audio, b.audio)
 
 

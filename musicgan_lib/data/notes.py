@@ -149,11 +149,12 @@ class NoteBatch:
     def load(path: str | Path) -> NoteBatch:
         import json
 
-        from safetensors import safe_open
+        from ..checkpoint import read_tensor_file
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata()
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, meta = read_tensor_file(path)  # readable and finite, or a ValueError naming the file
+        missing = [k for k in ("sr", "frame_rate", "source") if k not in meta]
+        if missing:
+            raise ValueError(f"{path} is not a saved NoteBatch (no {', '.join(missing)} in its metadata); delete it and make it again")
         return NoteBatch(**tensors, sr=int(meta["sr"]), frame_rate=int(meta["frame_rate"]), source=meta["source"],
                          extras=json.loads(meta.get("extras", "{}")))
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -284,7 +285,8 @@ def render_notes(
         if cache.exists():
             try:
                 return NoteBatch.load(cache)
-            except Exception:  # a damaged cache is re-rendered, never trusted
+            except (ValueError, KeyError) as exc:  # a damaged cache is re-rendered, never trusted, and said so
+                warnings.warn(f"re-rendering the notes: the cache {cache} is damaged ({exc})")
                 cache.unlink(missing_ok=True)
 
     import soundfile as sf
@@ -320,7 +322,6 @@ def render_notes(
     silent = (audio_t.abs().amax(dim=1) < 1e-4).nonzero().flatten().tolist()
     if silent:
         batch.extras["silent"] = silent
-        import warnings
 
         warnings.warn(f"{len(silent)} of {n} notes rendered silent with {font.name} (e.g. program "
                       f"{programs[silent[0]]}, pitch {pitches[silent[0]]}): the font may not cover that range",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+import warnings
 from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from ..audio.synth import midi_to_hz
-from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, save_checkpoint
+from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, read_tensor_file, save_checkpoint
 from ..data.notes import FAMILIES, PITCH_RANGE, make_notes
 from ..device import seed_everything
 from ..losses import WassersteinLoss
@@ -258,10 +259,12 @@ def load_chapter_data(autoencoder: Any, config: LatentGANConfig, cache_dir: str 
     if cache_dir is not None:
         cache = Path(cache_dir) / f"latents_{fp}_{config.n_train}_{config.n_eval}_{config.data_seed}.safetensors"
         if not stored and cache.exists():
-            from safetensors.torch import load_file
-
-            stored = _stored_latents(load_file(str(cache)))
-            source = f"latents from {cache.name}"
+            try:
+                stored = _stored_latents(read_tensor_file(cache)[0])
+                source = f"latents from {cache.name}"
+            except (ValueError, KeyError) as exc:  # a cache is only a shortcut: say so and make it anew
+                warnings.warn(f"ignoring the damaged latent cache {cache} ({exc}); encoding the notes again")
+                stored = {}
     sets: dict[str, LatentSet] = {}
     for name, (n, offset) in _split_offsets(config).items():
         keep_audio = name != "train"
