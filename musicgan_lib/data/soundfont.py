@@ -322,7 +322,6 @@ def render_notes(
     silent = (audio_t.abs().amax(dim=1) < 1e-4).nonzero().flatten().tolist()
     if silent:
         batch.extras["silent"] = silent
-
         warnings.warn(f"{len(silent)} of {n} notes rendered silent with {font.name} (e.g. program "
                       f"{programs[silent[0]]}, pitch {pitches[silent[0]]}): the font may not cover that range",
                       stacklevel=2)
