@@ -208,7 +208,9 @@ def _require_fluidsynth() -> str:
     return exe
 
 
-def _render_wav(font: Path, midi: Path, wav: Path, sr: int, gain: float) -> None:
+def render_midi_file(font: Path, midi: Path, wav: Path, sr: int, gain: float) -> None:
+    """Render a MIDI file through `font` into a float WAV at `sr` with the fluidsynth program
+    (no audio device, no reverb or chorus: the notes stay dry, as the decoders make them)."""
     exe = _require_fluidsynth()
     cmd = [exe, "-ni", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(sr), "-O", "float", "-T", "wav",
            "-F", str(wav), str(font), str(midi)]
@@ -299,7 +301,7 @@ def render_notes(
             sel = slice(c, min(c + chunk, n))
             midi, wav = Path(tmp) / f"notes{c}.mid", Path(tmp) / f"notes{c}.wav"
             _write_midi(midi, programs[sel], pitches[sel], velocities[sel], slot_s, hold, duration)
-            _render_wav(font, midi, wav, sr, gain)
+            render_midi_file(font, midi, wav, sr, gain)
             data, file_sr = sf.read(wav, dtype="float32", always_2d=True)
             if file_sr != sr:
                 raise SoundFontError(f"fluidsynth wrote {file_sr} Hz instead of {sr} Hz")
