@@ -64,21 +64,15 @@ from ..audio.analysis import loudness_db as measure_loudness_db
 from ..audio.synth import hz_to_midi, midi_to_hz
 from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
+from .ddsp_synth import FilteredNoise, ddsp_scale, frames_to_samples
+
+_frames_to_samples = frames_to_samples  # the name chapter 6's tests and benchmarks know
 
 ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "note_autoencoder.safetensors"
 MAKE_SCRIPT = "scripts/make_note_models.py"
 LOWEST_PITCH, HIGHEST_PITCH = 48, 84
 N_PITCH_CLASSES = HIGHEST_PITCH - LOWEST_PITCH + 1
 MAX_LATENT_DIM = 16
-
-
-def ddsp_scale(x: Tensor, exponent: float = 10.0, max_value: float = 2.0, threshold: float = 1e-7) -> Tensor:
-    """DDSP's exp_sigmoid: ``max_value · sigmoid(x)^ln(exponent) + threshold``.
-
-    Positive, bounded, and logarithmic-ish over a wide range (so quiet harmonics are easy to
-    reach), with a floor that keeps logs and divisions finite.
-    """
-    return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
 
 
 @dataclass(frozen=True)
@@ -128,20 +122,6 @@ class SynthControls(NamedTuple):
     amplitude: Tensor  # [B, F]
     harmonic_distribution: Tensor  # [B, F, H], zero above Nyquist, sums to 1
     noise_magnitudes: Tensor  # [B, F, N]
-
-
-def _frames_to_samples(x: Tensor, hop: int) -> Tensor:
-    """[B, F] or [B, F, C] frame controls to audio rate [B, F*hop(, C)]: frame i sits at sample i*hop,
-    linear in between, the last frame held -- exactly `audio.synth.upsample_frames` (the data's
-    rule), written as one broadcast so its backward is a cheap sum (3x faster than interpolate)."""
-    squeeze = x.dim() == 2
-    if squeeze:
-        x = x.unsqueeze(-1)
-    b, n_frames, c = x.shape
-    nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
-    alpha = torch.arange(hop, device=x.device, dtype=x.dtype) / hop
-    out = (x.unsqueeze(2) + alpha[None, None, :, None] * (nxt - x).unsqueeze(2)).reshape(b, n_frames * hop, c)
-    return out[..., 0] if squeeze else out
 
 
 class NoteEncoder(nn.Module):
@@ -262,33 +242,6 @@ class ControlDecoder(nn.Module):
         return amp[..., 0], harm, noise
 
 
-class FilteredNoise(nn.Module):
-    """Noise shaped per frame by band magnitudes (frequency sampling in the STFT domain)."""
-
-    def __init__(self, cfg: DDSPConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.register_buffer("window", torch.hann_window(cfg.noise_fft), persistent=False)
-
-    def forward(self, magnitudes: Tensor, n_samples: int, generator: torch.Generator | None = None) -> Tensor:
-        b, n_frames, _ = magnitudes.shape
-        n_bins = self.cfg.noise_fft // 2 + 1
-        hop = self.cfg.hop
-        n_stft = n_samples // hop + 1
-        mags = F.interpolate(magnitudes, size=n_bins, mode="linear", align_corners=True)  # [B, F, bins]
-        if n_stft > n_frames:
-            mags = torch.cat([mags, mags[:, -1:].expand(-1, n_stft - n_frames, -1)], dim=1)
-        mags = mags[:, :n_stft].transpose(1, 2)  # [B, bins, frames]
-        shape = (b, n_bins, n_stft, 2)
-        if generator is not None:
-            white = torch.randn(shape, generator=generator).to(mags.device, mags.dtype)
-        else:
-            white = torch.randn(shape, device=mags.device, dtype=mags.dtype)
-        spec = torch.complex(white[..., 0], white[..., 1]) * mags
-        window = self.window.to(mags.dtype)
-        return torch.istft(spec, self.cfg.noise_fft, hop, window=window, center=True, length=n_samples)
-
-
 class NoteAutoencoder(nn.Module):
     """Encoder (audio -> f0 curve + per-note z) and DDSP decoder ((z, f0) -> audio). See the module docstring."""
 
@@ -309,7 +262,7 @@ class NoteAutoencoder(nn.Module):
         self.n_noise_bands = cfg.n_noise_bands
         self.encoder = NoteEncoder(cfg)
         self.decoder = ControlDecoder(cfg)
-        self.noise = FilteredNoise(cfg)
+        self.noise = FilteredNoise(cfg.noise_fft, cfg.hop)
         self.synth_backend = "auto"
 
     # ---------------------------------------------------------------------------- encoder
@@ -344,9 +297,9 @@ class NoteAutoencoder(nn.Module):
     def synthesize(self, controls: SynthControls, f0_hz: Tensor, noise_seed: int | None = None) -> Tensor:
         """Harmonic synth + filtered noise from frame-rate controls, audio [B, F * hop]."""
         n_samples = f0_hz.shape[-1] * self.hop
-        f0_up = _frames_to_samples(f0_hz, self.hop)
-        amp_up = _frames_to_samples(controls.amplitude, self.hop)
-        dist_up = _frames_to_samples(controls.harmonic_distribution, self.hop)
+        f0_up = frames_to_samples(f0_hz, self.hop)
+        amp_up = frames_to_samples(controls.amplitude, self.hop)
+        dist_up = frames_to_samples(controls.harmonic_distribution, self.hop)
         harmonic = harmonic_synth(f0_up, amp_up, dist_up, self.sample_rate, backend=self.synth_backend)
         if noise_seed is None and not self.training:
             noise_seed = 0
