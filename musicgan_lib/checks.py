@@ -34,3 +34,17 @@ def require_number(name: str, value: object, *, low: float | None = None, high: 
         hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
         raise ValueError(f"{name} must be {' and '.join(x for x in (lo, hi) if x)}, got {value}")
     return v
+
+
+def require_sample_rate(sr: object, name: str = "sr", *, integer: bool = False) -> float:
+    """A positive finite sample rate in Hz, returned as given (as an int when `integer`)."""
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
+        raise TypeError(f"{name} (the sample rate) must be a number of Hz such as 16000, got {sr!r} "
+                        f"({type(sr).__name__})")
+    if not (math.isfinite(sr) and sr > 0):
+        raise ValueError(f"{name} (the sample rate) must be a positive finite number of Hz such as 16000, got {sr}")
+    if integer:
+        if float(sr) != int(sr):
+            raise ValueError(f"{name} (the sample rate) must be a whole number of Hz, got {sr}")
+        return int(sr)
+    return sr

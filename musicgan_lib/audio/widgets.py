@@ -49,7 +49,7 @@ def plot_mix(freqs: Sequence[float], amps: Sequence[float], sr: int = 16000, win
         fig = plt.figure(figsize=(7, 2.4))
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     for i, (f, a) in enumerate(zip(freqs, amps)):
-        if a > 0:
+        if a > 0 and 0 < f < sr / 2:  # the same components `mix` plays (above Nyquist they would alias)
             ax1.plot(t, sine(float(f), duration, sr, amplitude=float(a))[:n], lw=0.7, alpha=0.6,
                      label=f"{f:.0f} Hz")
     ax1.plot(t, total[:n], color="k", lw=1.4, label="sum")

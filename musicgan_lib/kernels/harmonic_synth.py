@@ -59,6 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from ..checks import require_sample_rate
+from ..checks import require_int, require_number
 from . import triton_harmonic as _tri
 
 __all__ = [
@@ -175,6 +177,7 @@ def harmonic_synth_reference(
     sample_rate: int,
 ) -> torch.Tensor:
     """Naive pure-torch synth (materialises [B, T, H]); the ground truth for the fused paths."""
+    sample_rate = require_sample_rate(sample_rate, "sample_rate")
     f0, amp, dist, out_dtype = _prepare(f0_hz, amplitudes, harmonic_distribution)
     phase = cumulative_phase(f0, sample_rate)
     audio = amp * _reference_sum(phase, f0, dist, float(sample_rate) / 2.0)
@@ -328,15 +331,27 @@ def harmonic_sum(
 
     Lower level than :func:`harmonic_synth` (no cumsum, no amplitude) for callers that bring
     their own phase, and the unit the custom autograd Function wraps (differentiable w.r.t.
-    ``phase`` and ``harmonic_distribution``; ``f0_hz`` only feeds the mask).
+    ``phase`` and ``harmonic_distribution``; ``f0_hz`` only feeds the mask). ``phase`` and
+    ``f0_hz`` are ``[B, T]`` or broadcast to it; ``nyquist`` is a positive number of Hz. As in
+    :func:`harmonic_synth`, tensor values are not checked.
     """
+    _check_tensors(phase=phase, f0_hz=f0_hz, harmonic_distribution=harmonic_distribution)
     if harmonic_distribution.dim() != 3:
         raise ValueError(f"harmonic_distribution must be [B, T, H], got {tuple(harmonic_distribution.shape)}")
+    if not harmonic_distribution.is_floating_point():
+        raise TypeError(f"harmonic_distribution must be floating point, got {harmonic_distribution.dtype}")
+    nyquist = require_number("nyquist", nyquist, low=0.0, low_open=True)
+    chunk_elements = require_int("chunk_elements", chunk_elements)
     impl = resolve_backend(backend, harmonic_distribution.device)
     dist = harmonic_distribution.contiguous()
     shape = dist.shape[:2]
-    phase = phase.to(dist.dtype).expand(shape).contiguous()
-    f0 = f0_hz.detach().to(dist.dtype).expand(shape).contiguous()
+    try:
+        phase = phase.to(dist.dtype).expand(shape).contiguous()
+        f0 = f0_hz.detach().to(dist.dtype).expand(shape).contiguous()
+    except RuntimeError as e:
+        raise ValueError(
+            f"phase {tuple(phase.shape)} and f0_hz {tuple(f0_hz.shape)} must broadcast to [B, T] = {tuple(shape)}"
+        ) from e
     if impl == "reference":
         return _reference_sum(phase, f0, dist, float(nyquist))
     return _HarmonicSum.apply(phase, f0, dist, float(nyquist), impl, int(chunk_elements))
@@ -345,15 +360,23 @@ def harmonic_sum(
 # ----------------------------------------------------------------------------- public synth
 
 
+def _check_tensors(**tensors) -> None:
+    """Each argument is a tensor and all are on one device (no values read: no device sync)."""
+    for name, x in tensors.items():
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if len({x.device for x in tensors.values()}) > 1:
+        raise ValueError(f"{', '.join(tensors)} must be on one device, got {[str(x.device) for x in tensors.values()]}")
+
+
 def _prepare(
     f0_hz: torch.Tensor, amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.dtype]:
-    """Validate shapes/devices, pick the compute dtype, broadcast f0/amp to [B, T]."""
+    """Validate types/shapes/devices, pick the compute dtype, broadcast f0/amp to [B, T]."""
+    _check_tensors(f0_hz=f0_hz, amplitudes=amplitudes, harmonic_distribution=harmonic_distribution)
     dist = harmonic_distribution
     if dist.dim() != 3:
         raise ValueError(f"harmonic_distribution must be [B, T, H], got {tuple(dist.shape)}")
-    if not (f0_hz.device == amplitudes.device == dist.device):
-        raise ValueError("f0_hz, amplitudes and harmonic_distribution must be on one device")
     out_dtype = torch.promote_types(torch.promote_types(f0_hz.dtype, amplitudes.dtype), dist.dtype)
     if not out_dtype.is_floating_point:
         raise TypeError(f"synth controls must be floating point, got {out_dtype}")
@@ -387,17 +410,23 @@ def harmonic_synth(
         harmonic_distribution: ``[B, T, H]`` weights of harmonics 1..H. Harmonics at or
             above Nyquist are zeroed per sample; renormalising is the caller's job
             (:func:`normalize_harmonic_distribution`).
-        sample_rate: in Hz.
+        sample_rate: in Hz, a positive finite number.
         backend: ``"auto"`` (Triton on CUDA tensors when available, else the lean path),
             ``"reference"`` (naive, materialises [B, T, H]), ``"cpu"`` (lean chunked torch,
             any device) or ``"triton"``. All compute the same function and gradients.
         chunk_elements: work-buffer size of the lean path, in (sample, harmonic) pairs.
 
     The result has the promoted dtype of the inputs (half precision is computed in float32).
+    Arguments are checked for type, shape, device and a valid sample rate, but tensor values
+    are not read (this runs every training step; reading them would sync the GPU, and a
+    diverged model's NaN is reported by the trainer): ``f0_hz`` must be finite and >= 0
+    (0 Hz is silence), as a negative f0 would pass the Nyquist mask and alias.
     On a CPU shared with other busy processes, ``torch.set_num_threads(1)`` helps the lean
     path most: its many cache-sized ops each end in an OpenMP barrier that waits for a
     descheduled thread.
     """
+    sample_rate = require_sample_rate(sample_rate, "sample_rate")
+    chunk_elements = require_int("chunk_elements", chunk_elements)
     f0, amp, dist, out_dtype = _prepare(f0_hz, amplitudes, harmonic_distribution)
     impl = resolve_backend(backend, dist.device)
     if impl == "reference":
