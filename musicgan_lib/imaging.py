@@ -17,13 +17,31 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .checks import require_int, require_number
+
+
+def _check_uint8_image(name: str, image: object) -> np.ndarray:
+    """`image` as a uint8 [H, W, 3 or 4] array; float or out-of-range pixels are refused, not wrapped or zeroed."""
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or 0 in arr.shape:
+        raise ValueError(f"{name} must be a uint8 image [H, W, 3 or 4] (H, W > 0), got shape {arr.shape}")
+    if arr.dtype != np.uint8 and not (np.issubdtype(arr.dtype, np.integer) and 0 <= arr.min() <= arr.max() <= 255):
+        raise TypeError(
+            f"{name} must hold uint8 pixels 0..255, got dtype {arr.dtype}; convert images in [-1, 1] with to_uint8"
+        )
+    return arr.astype(np.uint8, copy=False)
+
 
 def to_uint8(images: Tensor | np.ndarray) -> np.ndarray:
     """[N, C, H, W] (or [C, H, W]) in [-1, 1] -> uint8 [N, H, W, 3] (grey images are repeated to RGB)."""
-    x = torch.as_tensor(images).detach().float().cpu()
+    try:
+        x = torch.as_tensor(images).detach().float().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:  # a string, a ragged list...
+        kind = type(images).__name__
+        raise TypeError(f"images must be a tensor or array [N, C, H, W] in [-1, 1], got {kind}") from exc
     if x.dim() == 3:
         x = x[None]
-    if x.dim() != 4 or x.shape[1] not in (1, 3):
+    if x.dim() != 4 or x.shape[1] not in (1, 3) or x.shape[2] == 0 or x.shape[3] == 0:
         raise ValueError(f"expected images [N, 1 or 3, H, W] in [-1, 1], got shape {tuple(x.shape)}")
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
@@ -33,8 +51,7 @@ def to_uint8(images: Tensor | np.ndarray) -> np.ndarray:
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscale of a uint8 [H, W, C] array by an integer factor (crisp pixel art)."""
-    if factor < 1 or int(factor) != factor:
-        raise ValueError(f"factor must be a positive integer, got {factor}")
+    factor = require_int("factor", factor)
     if factor == 1:
         return image
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
@@ -50,13 +67,16 @@ def image_grid(
     """Tile images [N, C, H, W] in [-1, 1] into one uint8 [rows*H', nrow*W', 3] picture.
 
     `nrow` images per row (default: as square as possible); `padding` pixels of `pad_value`
-    between tiles and around the edge; `scale` upscales the whole grid (nearest neighbour).
+    (0..255) between tiles and around the edge; `scale` upscales the whole grid (nearest neighbour).
     """
+    padding, scale = require_int("padding", padding, 0), require_int("scale", scale)
+    if require_int("pad_value", pad_value, 0) > 255:
+        raise ValueError(f"pad_value must be a grey level 0..255, got {pad_value}")
     tiles = to_uint8(images)
     n, h, w, c = tiles.shape
     if n == 0:
         raise ValueError("image_grid needs at least one image")
-    nrow = nrow or math.ceil(math.sqrt(n))
+    nrow = math.ceil(math.sqrt(n)) if nrow is None else require_int("nrow", nrow)
     rows = math.ceil(n / nrow)
     hp, wp = h + padding, w + padding
     grid = np.full((rows * hp + padding, nrow * wp + padding, c), pad_value, dtype=np.uint8)
@@ -73,7 +93,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    Image.fromarray(_check_uint8_image("image", image)).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -81,10 +101,11 @@ def label_frame(image: np.ndarray, text: str, height: int = 12, background: int 
     """Add a strip with `text` (Pillow's built-in bitmap font) under a uint8 [H, W, 3] image."""
     from PIL import Image, ImageDraw
 
+    image, height = _check_uint8_image("image", image), require_int("height", height)
     h, w, c = image.shape
     strip = Image.new("RGB", (w, height), (background,) * 3)
     ImageDraw.Draw(strip).text((2, max(0, (height - 11) // 2)), text, fill=(colour,) * 3)
-    return np.concatenate([image, np.asarray(strip, dtype=np.uint8)[..., :c]], axis=0)
+    return np.concatenate([image, np.asarray(strip.convert("RGBA" if c == 4 else "RGB"), dtype=np.uint8)], axis=0)
 
 
 def progress_gif_frames(frames: Sequence[tuple[int, np.ndarray]], scale: int = 2, nrow: int = 4) -> list[np.ndarray]:
@@ -104,23 +125,32 @@ def write_gif(
     hold_last: int = 4,
     loop: int = 0,
 ) -> Path:
-    """Write uint8 frames [H, W, 3] (all the same size) as an animated GIF with imageio.
+    """Write uint8 frames [H, W, 3] (all the same size) as an animated GIF at `fps` (at most 50) with imageio.
 
-    The last frame is shown `hold_last` times as long, so the final result can be looked at
-    before the animation starts over. Returns the path.
+    The last frame is shown `hold_last` (>= 1) times as long, so the final result can be looked
+    at before the animation starts over. `loop` is the number of repeats (0: forever). Returns the path.
     """
     import imageio.v2 as imageio
 
+    frames = [_check_uint8_image(f"frame {i}", f) for i, f in enumerate(frames)]
     if not frames:
         raise ValueError("write_gif needs at least one frame")
     shapes = {tuple(f.shape) for f in frames}
     if len(shapes) != 1:
         raise ValueError(f"all GIF frames must have the same shape, got {sorted(shapes)}")
+    if require_number("fps", fps, low=0, low_open=True) > 50:
+        raise ValueError(
+            f"fps must be <= 50, got {fps}: a GIF stores frame delays in 1/100 s and browsers slow down "
+            "delays shorter than 0.02 s"
+        )
+    hold_last, loop = require_int("hold_last", hold_last), require_int("loop", loop, 0)
+    if loop > 65535:
+        raise ValueError(f"loop must be 0 (forever) or a repeat count up to 65535, got {loop}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame_ms = 1000.0 / fps
-    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * max(1, hold_last)]
-    imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], format="GIF", duration=durations, loop=loop)
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * hold_last]
+    imageio.mimsave(path, frames, format="GIF", duration=durations, loop=loop)
     return path
 
 
@@ -142,6 +172,9 @@ def show_gif(path: str | os.PathLike, width: int = 240, pixelated: bool = True):
 
     from IPython.display import HTML, Image
 
+    width = require_int("width", width)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no GIF at {path}; write one with write_gif first")
     if not pixelated:
         return Image(filename=str(path), width=width)
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -151,9 +184,20 @@ def show_gif(path: str | os.PathLike, width: int = 240, pixelated: bool = True):
     )
 
 
+def _check_latents(z0: Tensor, z1: Tensor) -> None:
+    """Both latents are floating-point tensors of one shape, or a TypeError / ValueError says which is not."""
+    for name, z in (("z0", z0), ("z1", z1)):
+        if not isinstance(z, Tensor) or not z.is_floating_point():
+            got = z.dtype if isinstance(z, Tensor) else type(z).__name__
+            raise TypeError(f"{name} must be a floating-point torch.Tensor, got {got}")
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+
+
 def slerp(z0: Tensor, z1: Tensor, t: Tensor | float) -> Tensor:
     """Spherical interpolation between latents (White, 2016): stays on the shell where Gaussian
     latents live, whereas the straight line's midpoint has a norm about 1/sqrt(2) as large."""
+    _check_latents(z0, z1)
     t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
     a, b = z0.flatten(), z1.flatten()
     cos = (a @ b / (a.norm() * b.norm()).clamp_min(1e-12)).clamp(-1.0, 1.0)
@@ -167,10 +211,8 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor | float) -> Tensor:
 
 def interpolate_latents(z0: Tensor, z1: Tensor, steps: int = 8, mode: str = "slerp") -> Tensor:
     """`steps` latents from z0 to z1 (both included), [steps, *z0.shape], spherical or linear."""
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}")
-    if z0.shape != z1.shape:
-        raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    steps = require_int("steps", steps, 2)
+    _check_latents(z0, z1)
     t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype, device=z0.device)
     if mode == "slerp":
         return slerp(z0, z1, t)

@@ -16,13 +16,17 @@ the model cannot play into its pitch range by whole octaves, saying so.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from .checks import require_int, require_number, require_sample_rate
 
 __all__ = [
     "SongNote",
@@ -41,6 +45,31 @@ DEFAULT_FADE_OUT = 0.010
 DEFAULT_RELEASE = 0.06  # s: a note rings this much past its written duration (then fades out)
 
 
+def _midi_int(name: str, value: object, low: int = 0, high: int = 127) -> int:
+    """An integer in low..high (a MIDI note number or velocity); `require_int` plus an upper bound."""
+    value = require_int(name, value, low)
+    if value > high:
+        raise ValueError(f"{name} must be at most {high}, got {value}")
+    return value
+
+
+def _check_range(lo: object, hi: object) -> tuple[int, int]:
+    """(lo, hi) as MIDI note numbers at least an octave apart, or a clear error."""
+    lo, hi = _midi_int("lo (lowest MIDI note)", lo), _midi_int("hi (highest MIDI note)", hi)
+    if hi - lo < 11:
+        raise ValueError(
+            f"the range {lo}..{hi} is narrower than an octave; notes cannot be folded into it "
+            "(pass lo, hi with hi - lo >= 11)"
+        )
+    return lo, hi
+
+
+def _check_tune(song: object) -> None:
+    """A TypeError unless `song` is a Tune (a list of notes or of tuples is not)."""
+    if not isinstance(song, Tune):
+        raise TypeError(f"song must be a Tune (from tune(...) or read_midi(...)), got {type(song).__name__}")
+
+
 @dataclass(frozen=True)
 class SongNote:
     """One note of a song: MIDI pitch, start and duration in seconds, MIDI velocity 1..127."""
@@ -51,12 +80,10 @@ class SongNote:
     velocity: int = 100
 
     def __post_init__(self) -> None:
-        if not 0 <= int(self.pitch) <= 127:
-            raise ValueError(f"MIDI pitch {self.pitch} outside 0..127")
-        if self.start < 0 or not self.duration > 0:
-            raise ValueError(f"a note needs start >= 0 and duration > 0, got start {self.start}, duration {self.duration}")
-        if not 1 <= int(self.velocity) <= 127:
-            raise ValueError(f"velocity {self.velocity} outside 1..127")
+        _midi_int("MIDI pitch", self.pitch)
+        require_number("note start (s)", self.start, low=0)
+        require_number("note duration (s)", self.duration, low=0, low_open=True)
+        _midi_int("velocity", self.velocity, 1)
 
 
 @dataclass(frozen=True)
@@ -68,9 +95,13 @@ class Tune:
     remarks: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not self.notes:
+        notes = () if self.notes is None else tuple(self.notes)
+        if not notes:
             raise ValueError(f"tune {self.name!r} has no notes")
-        object.__setattr__(self, "notes", tuple(sorted(self.notes, key=lambda n: (n.start, n.pitch))))
+        for i, n in enumerate(notes):
+            if not isinstance(n, SongNote):
+                raise TypeError(f"tune {self.name!r}: note {i} is {n!r}, not a SongNote(pitch, start, duration)")
+        object.__setattr__(self, "notes", tuple(sorted(notes, key=lambda n: (n.start, n.pitch))))
 
     def __len__(self) -> int:
         return len(self.notes)
@@ -90,6 +121,14 @@ class Tune:
         return min(n.pitch for n in self.notes), max(n.pitch for n in self.notes)
 
     def transpose(self, semitones: int) -> Tune:
+        """The same tune moved by `semitones` (an integer); every note must stay within MIDI 0..127."""
+        semitones = require_int("semitones", semitones, -127)
+        lo, hi = self.pitch_span
+        if not (0 <= lo + semitones and hi + semitones <= 127):
+            raise ValueError(
+                f"transposing {self.name!r} (MIDI {lo}..{hi}) by {semitones:+d} semitones leaves MIDI 0..127; "
+                f"pass semitones in {-lo:+d}..{127 - hi:+d}"
+            )
         return replace(self, notes=tuple(replace(n, pitch=n.pitch + semitones) for n in self.notes))
 
     def describe(self) -> str:
@@ -147,10 +186,12 @@ TUNES: dict[str, tuple[list[tuple[int, float, float]], float]] = {
 
 def tune(name: str, bpm: float | None = None, velocity: int = 100) -> Tune:
     """A built-in tune in seconds at `bpm` (its default tempo when None). See `TUNES` for the names."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the name of a built-in tune ({', '.join(TUNES)}), got {name!r}")
     if name not in TUNES:
         raise KeyError(f"no built-in tune {name!r}; choose from {', '.join(TUNES)} (or read a MIDI file with read_midi)")
     notes, default_bpm = TUNES[name]
-    beat = 60.0 / (bpm or default_bpm)
+    beat = 60.0 / (default_bpm if bpm is None else require_number("bpm (beats per minute)", bpm, low=0, low_open=True))
     return Tune(name, tuple(SongNote(p, s * beat, d * beat, velocity) for p, s, d in notes))
 
 
@@ -164,8 +205,8 @@ def fit_to_range(song: Tune, lo: int, hi: int, *, warn: bool = True) -> Tune:
     (ties: the smallest shift); notes still outside (a span wider than the range) are folded
     in one by one. Every change is stored in `remarks` and, with warn=True, issued as a warning.
     """
-    if hi - lo < 11:
-        raise ValueError(f"the range {lo}..{hi} is narrower than an octave; notes cannot be folded into it")
+    _check_tune(song)
+    lo, hi = _check_range(lo, hi)
     pitches = [n.pitch for n in song.notes]
 
     def outside(shift: int) -> int:
@@ -215,9 +256,21 @@ def read_midi(
     """
     import mido
 
+    if max_notes is not None:
+        max_notes = require_int("max_notes", max_notes)
+    if pitch_range is not None:
+        if isinstance(pitch_range, str) or not isinstance(pitch_range, Sequence):
+            raise TypeError(f"pitch_range must be a (lo, hi) pair of MIDI note numbers, got {pitch_range!r}")
+        if len(pitch_range) != 2:
+            raise ValueError(f"pitch_range must be a (lo, hi) pair of MIDI note numbers, got {pitch_range!r}")
+        _check_range(*pitch_range)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be the path of a .mid file (str or Path), got {path!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no MIDI file at {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass the path of one MIDI file (.mid) in it")
     try:
         midi = mido.MidiFile(str(path))
     except Exception as exc:  # mido raises OSError, EOFError, KeyError, ValueError, ... on junk
@@ -276,7 +329,8 @@ def raised_cosine_fade(n_in: int, n_out: int, length: int) -> Tensor:
 
     A raised cosine has zero slope at both ends, so neither the gain nor its derivative jumps.
     """
-    g = torch.ones(length)
+    n_in, n_out = require_int("n_in", n_in, 0), require_int("n_out", n_out, 0)
+    g = torch.ones(require_int("length", length, 0))
     n_in, n_out = min(n_in, length), min(n_out, length)
     if n_in > 0:
         g[:n_in] = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(n_in) + 0.5) / n_in)
@@ -303,12 +357,20 @@ def render_song(
     raised-cosine fades of `fade_in` / `fade_out` seconds at both ends. Velocity scales it
     (velocity / 100) when velocity_gain. The mix is scaled to `peak` (so it never clips).
     """
+    _check_tune(song)
+    if not isinstance(note_audio, (Tensor, np.ndarray)):
+        raise TypeError(f"note_audio must be a tensor [n_notes, samples], got {type(note_audio).__name__}")
+    note_audio = torch.as_tensor(note_audio)
     if note_audio.ndim != 2 or note_audio.shape[0] != len(song):
         raise ValueError(f"need one audio row per note: {len(song)} notes, got audio of shape {tuple(note_audio.shape)}")
+    if note_audio.shape[1] == 0:
+        raise ValueError("note_audio has 0 samples per note; render the notes first")
     if not torch.isfinite(note_audio).all():
         raise ValueError("note audio contains NaN or inf")
-    if not 0 < peak <= 1:
-        raise ValueError(f"peak must lie in (0, 1], got {peak}")
+    sr = require_sample_rate(sr, integer=True)
+    fade_in, fade_out = require_number("fade_in (s)", fade_in, low=0), require_number("fade_out (s)", fade_out, low=0)
+    release = require_number("release (s)", release, low=0)
+    peak = require_number("peak", peak, low=0, low_open=True, high=1)
     note_audio = note_audio.detach().float().cpu()
     avail = note_audio.shape[1]
     starts = [int(round(n.start * sr)) for n in song.notes]

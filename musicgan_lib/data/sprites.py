@@ -19,7 +19,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import numbers
 import os
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from ..checks import require_int
 
 SPRITE_SIZE = 32
 
@@ -46,6 +50,12 @@ N_COMBINATIONS: int = math.prod(len(v) for v in SPRITE_ATTRIBUTES.values())
 #: Background colour of procedural sprites (RGB 0..255); also the default for `load_sprites`.
 SPRITE_BACKGROUND: tuple[int, int, int] = (238, 234, 222)
 
+#: Default pixel limit of `load_sprites`, for each file read and for the sprites cut from it.
+#: Sprite sheets are small (a 1024x1024 sheet holds 1,024 sprites of 32x32); a 4096x4096 image
+#: already takes 256 MiB as float RGBA, and a 16k x 16k one would take 4 GiB. Raise it with
+#: `load_sprites(..., max_pixels=...)` when a bigger file is really meant.
+MAX_IMAGE_PIXELS: int = 4096 * 4096
+
 
 def attribute_distribution() -> dict[str, torch.Tensor]:
     """The exact marginal distribution of each attribute in `make_sprites` (uniform, float64).
@@ -62,6 +72,7 @@ def expected_coverage(n: int, n_combinations: int = N_COMBINATIONS) -> float:
     With 480 combinations, 2,000 perfect samples still miss about 1.5 % of them, so a
     generator's coverage should be read against this number, not against 1.
     """
+    n, n_combinations = require_int("n", n, 0), require_int("n_combinations", n_combinations)
     return 1.0 - (1.0 - 1.0 / n_combinations) ** n
 
 
@@ -260,13 +271,16 @@ def _palettes() -> torch.Tensor:
 
 
 def _as_generator(seed: int | torch.Generator) -> torch.Generator:
+    """A CPU torch.Generator from a seed (a non-negative integer) or the generator itself."""
     if isinstance(seed, torch.Generator):
         if seed.device.type != "cpu":
             raise ValueError("make_sprites needs a CPU torch.Generator (sprites are drawn on the CPU, then moved)")
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative integer or a torch.Generator, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
         raise ValueError(f"seed must be a non-negative integer or a torch.Generator, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(int(seed))
 
 
 def render_sprites(labels: torch.Tensor, seed: int | torch.Generator = 0) -> torch.Tensor:
@@ -274,7 +288,10 @@ def render_sprites(labels: torch.Tensor, seed: int | torch.Generator = 0) -> tor
 
     Useful to build controlled test sets, e.g. "only red hair" for a mode-collapse check.
     """
-    labels = torch.as_tensor(labels, dtype=torch.long).cpu()
+    labels = torch.as_tensor(labels).cpu()
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integers (value indices), got a {labels.dtype} tensor; use .long()")
+    labels = labels.long()
     if labels.ndim != 2 or labels.shape[1] != len(ATTRIBUTE_NAMES):
         raise ValueError(f"labels must have shape [N, {len(ATTRIBUTE_NAMES)}] ({', '.join(ATTRIBUTE_NAMES)})")
     for j, (name, values) in enumerate(SPRITE_ATTRIBUTES.items()):
@@ -301,8 +318,7 @@ def make_sprites(n: int, seed: int | torch.Generator = 0, device: str | torch.de
     Returns `SpriteBatch(images [n,3,32,32] float32 in [-1,1], labels [n,5] int64)`; label
     columns follow `ATTRIBUTE_NAMES` and index the value tuples of `SPRITE_ATTRIBUTES`.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = require_int("n (a non-negative number of sprites)", n, 0)
     g = _as_generator(seed)
     labels = torch.stack([torch.randint(len(v), (n,), generator=g) for v in SPRITE_ATTRIBUTES.values()], dim=1)
     images = render_sprites(labels, g)
@@ -332,15 +348,18 @@ def tensor_sampler(
     checkpoint that stores the generator state resumes the exact same data stream. With
     `labels` (one row per image) it returns (images, labels) rows, for a conditional GAN.
     """
-    if not isinstance(images, torch.Tensor) or images.ndim < 1 or images.shape[0] == 0:
-        raise ValueError("tensor_sampler needs a non-empty tensor of samples along dim 0")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"tensor_sampler needs a torch.Tensor of samples along dim 0, got {type(images).__name__}")
+    if images.ndim < 1 or images.shape[0] == 0:
+        raise ValueError(f"tensor_sampler needs a non-empty tensor of samples along dim 0, got {tuple(images.shape)}")
     n = images.shape[0]
-    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape[0] != n):
-        raise ValueError(f"labels must be a tensor with one row per image ({n}), got {getattr(labels, 'shape', type(labels))}")
+    if labels is not None and not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor with one row per image ({n}), got {type(labels).__name__}")
+    if labels is not None and (labels.ndim < 1 or labels.shape[0] != n):
+        raise ValueError(f"labels must be a tensor with one row per image ({n}), got shape {tuple(labels.shape)}")
 
     def sample(batch_size: int, generator: torch.Generator | None = None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = require_int("batch_size", batch_size)
         dev = generator.device if generator is not None else torch.device("cpu")
         idx = torch.randint(n, (batch_size,), generator=generator, device=dev)
         # non_blocking: a blocking host-to-GPU copy waits for all queued GPU work, once per training
@@ -357,12 +376,31 @@ def tensor_sampler(
 _PNG_SUFFIXES = {".png"}
 
 
-def _open_rgba(path: Path) -> np.ndarray:
-    """Read an image file as float32 RGBA in [0, 1], [H, W, 4]; 16-bit and palette PNGs included."""
+def _too_big(what: str, max_pixels: int) -> ValueError:
+    """The error for an image (or its cut sprites) larger than `max_pixels`; `what` says what and how big."""
+    return ValueError(
+        f"{what}, more than the limit of max_pixels={max_pixels:,} pixels (sprite sheets are much smaller). "
+        "Crop or split the image into smaller sheets, or pass load_sprites(..., max_pixels=...) a higher limit "
+        "if you really mean to load it."
+    )
+
+
+def _open_rgba(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Read an image file as float32 RGBA in [0, 1], [H, W, 4]; 16-bit and palette PNGs included.
+
+    The size is read from the header before any pixel is decoded: an image over `max_pixels`
+    pixels is refused with a ValueError (not a MemoryError or Pillow's DecompressionBombError).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
+            img = Image.open(path)  # lazy: reads the header only
+        with img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise _too_big(f"{path} is {w}x{h} = {w * h:,} pixels", max_pixels)
             img.load()
             mode = img.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -379,10 +417,20 @@ def _open_rgba(path: Path) -> np.ndarray:
                 warnings.simplefilter("ignore")  # "palette images with transparency should be RGBA"
                 rgba = img.convert("RGBA")
             return np.asarray(rgba, dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as exc:  # so far above Pillow's own limit that Pillow will not open it
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        if found and int(found[1]) > max_pixels:
+            raise _too_big(f"{path} is {int(found[1]):,} pixels", max_pixels) from exc
+        raise ValueError(
+            f"{path}: Pillow refuses to open it ({exc}); if you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS "
+            "as well as max_pixels, or split the image into smaller sheets"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ValueError(
             f"{path} is not an image Pillow can read; remove it from the folder or re-export it as PNG"
         ) from exc
+    except PermissionError:
+        raise  # its own message says what is wrong; it is not a corrupt file
     except (OSError, SyntaxError) as exc:  # truncated / corrupt data surfaces as OSError
         raise ValueError(
             f"{path} could not be decoded ({exc}); the file is probably truncated or corrupt. "
@@ -390,18 +438,26 @@ def _open_rgba(path: Path) -> np.ndarray:
         ) from exc
 
 
-def _tile_size(tile: int | Sequence[int] | None) -> tuple[int, int] | None:
+_TILE_FORMS = 'an int, a (width, height) pair of ints, or a string such as "32", "32x24" or "32,24"'
+_TILE_TEXT = re.compile(r"\s*(\d+)\s*(?:[x\u00d7,]\s*(\d+)\s*)?", re.IGNORECASE)  # \u00d7: "32×24" too
+
+
+def _tile_size(tile: int | str | Sequence[int] | None) -> tuple[int, int] | None:
+    """(width, height) of the tiles of a sheet from `tile` (see `_TILE_FORMS`), or None for no tiling."""
     if tile is None:
         return None
-    if isinstance(tile, int) and not isinstance(tile, bool):
+    if isinstance(tile, str):  # never iterate a string: "32" would become tiles of 3x2 pixels
+        found = _TILE_TEXT.fullmatch(tile)
+        if not found:
+            raise ValueError(f"tile must be {_TILE_FORMS}; could not read the string {tile!r}")
+        tile = (int(found[1]), int(found[2] or found[1]))
+    elif isinstance(tile, numbers.Integral) and not isinstance(tile, bool):
         tile = (tile, tile)
-    try:
-        tw, th = (int(t) for t in tile)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(f"tile must be an int or a (width, height) pair, got {tile!r}") from None
-    if tw <= 0 or th <= 0:
-        raise ValueError(f"tile sizes must be positive, got {tile!r}")
-    return tw, th
+    elif not isinstance(tile, (Sequence, np.ndarray)):
+        raise TypeError(f"tile must be {_TILE_FORMS}, got {tile!r} ({type(tile).__name__})")
+    if len(tile) != 2:
+        raise ValueError(f"tile must be {_TILE_FORMS}; got {len(tile)} values: {tile!r}")
+    return require_int("tile width", tile[0]), require_int("tile height", tile[1])
 
 
 def _fit(rgb: np.ndarray, size: int, bg: np.ndarray) -> np.ndarray:
@@ -440,29 +496,37 @@ def load_sprites(
     path: str | os.PathLike,
     size: int = SPRITE_SIZE,
     background: Sequence[int] = SPRITE_BACKGROUND,
-    tile: int | Sequence[int] | None = None,
+    tile: int | str | Sequence[int] | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> torch.Tensor:
     """Load your own sprites as a [N, 3, size, size] float32 tensor in [-1, 1].
 
     `path` is a PNG file or a folder of PNGs (sorted by name, not recursive). With `tile`
-    (an int or (width, height)), each file is a sprite sheet cut into tiles, row by row.
+    (an int, a (width, height) pair, or a string "32", "32x24" or "32,24"), each file is a
+    sprite sheet cut into tiles, row by row.
     Each sprite is composited on `background` (RGB 0..255) where transparent, centred on a
     size x size canvas, and - if larger - cropped to its content and shrunk by an integer
     factor with nearest-neighbour sampling (so 4x-upscaled pixel art comes back exactly).
     Empty tiles (fully transparent or a single colour) are skipped. 16-bit, palette,
     greyscale and greyscale+alpha PNGs are converted to 8-bit RGB correctly.
+
+    A file larger than `max_pixels` pixels (default `MAX_IMAGE_PIXELS`, 4096 x 4096) is
+    refused before it is decoded, and so is a file whose sprites would hold more pixels than that.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
-    try:
-        bg_int = [int(v) for v in background]
-    except (TypeError, ValueError):
-        raise ValueError(f"background must be three integers 0..255, got {background!r}") from None
-    if len(bg_int) != 3 or not all(0 <= v <= 255 for v in bg_int):
-        raise ValueError(f"background must be three integers 0..255 (r, g, b), got {background!r}")
+    size, max_pixels = require_int("size", size), require_int("max_pixels", max_pixels)
+    want_bg = f"three integers 0..255 (r, g, b), got {background!r}"
+    if isinstance(background, str) or not isinstance(background, (Sequence, np.ndarray)):
+        raise TypeError(f"background must be {want_bg}")
+    if len(background) != 3:
+        raise ValueError(f"background must be {want_bg}")
+    bg_int = [require_int("background channel", v, 0) for v in background]
+    if max(bg_int) > 255:
+        raise ValueError(f"background must be {want_bg}")
     bg = np.asarray(bg_int, dtype=np.float32) / 255.0
     tile_wh = _tile_size(tile)
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a folder of PNG sprites or a sprite-sheet file (str or Path), got {path!r}")
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist: pass a folder of PNG sprites or a sprite-sheet PNG")
@@ -477,18 +541,19 @@ def load_sprites(
 
     sprites: list[np.ndarray] = []
     for f in files:
-        rgba = _open_rgba(f)
+        rgba = _open_rgba(f, max_pixels)
         h, w = rgba.shape[:2]
-        if tile_wh is None:
-            tiles = [rgba]
-        else:
-            tw, th = tile_wh
-            if w % tw or h % th:
-                raise ValueError(
-                    f"sprite sheet {f} is {w}x{h} pixels, not a multiple of the tile size {tw}x{th}; "
-                    f"pass the sheet's real tile size (tile=...), or crop the sheet to a multiple of it"
-                )
-            tiles = [rgba[y : y + th, x : x + tw] for y in range(0, h, th) for x in range(0, w, tw)]
+        tw, th = tile_wh or (w, h)
+        if w % tw or h % th:
+            raise ValueError(
+                f"sprite sheet {f} is {w}x{h} pixels, not a multiple of the tile size {tw}x{th}; "
+                f"pass the sheet's real tile size (tile=...), or crop the sheet to a multiple of it"
+            )
+        n = (w // tw) * (h // th)
+        if n * size * size > max_pixels:  # tiny tiles or a huge size would run out of memory
+            raise _too_big(f"{f} gives {n:,} sprites of {size}x{size} = {n * size * size:,} pixels "
+                           "(check tile= and size=)", max_pixels)
+        tiles = [rgba[y : y + th, x : x + tw] for y in range(0, h, th) for x in range(0, w, tw)]
         for t in tiles:
             alpha = t[..., 3:4]
             if not np.any(alpha > 0):
