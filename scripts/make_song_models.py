@@ -1,12 +1,15 @@
-"""Train chapter 8's song autoencoder on real tunes and ship it in assets/.
+"""Train chapter 8's models on real tunes and ship them in assets/.
 
-    .venv/bin/python scripts/make_song_models.py                 # quick profile, resumes if interrupted
-    nohup .venv/bin/python scripts/make_song_models.py > runs/song_ae.log 2>&1 &
+    .venv/bin/python scripts/make_song_models.py                      # both, autoencoder first
+    .venv/bin/python scripts/make_song_models.py --only autoencoder   # assets/song_autoencoder.safetensors
+    .venv/bin/python scripts/make_song_models.py --only gan           # assets/song_gan.safetensors
+    nohup .venv/bin/python scripts/make_song_models.py > runs/song_models.log 2>&1 &
 
 Tunes come from the music21 corpus (Essen folk songs), split by tune; the training tunes are
-played by SoundFont instruments (fluidsynth) and cut into clips. The run checkpoints every
-`checkpoint_every` steps into --work and resumes from there, so a killed run loses at most
-that much; the finished model is written (float16) to --out with what it was trained on.
+played by SoundFont instruments (fluidsynth). The autoencoder learns from 2-s clips; the GAN
+from the autoencoder's encodings of 8-s windows of the same performances. Each run
+checkpoints every `checkpoint_every` steps into --work and resumes from there, so a killed run
+loses at most that much; the finished model is written (float16) with what it was trained on.
 """
 
 from __future__ import annotations
@@ -24,14 +27,64 @@ from musicgan_lib.data.soundfont import find_soundfont  # noqa: E402
 from musicgan_lib.recipes import song_gan as ch8  # noqa: E402
 
 
+def data_meta(config: ch8.SongConfig, **extra) -> dict:
+    font = find_soundfont()
+    return {"collection": config.collection, "n_tunes": config.n_tunes, "held_out": config.held_out,
+            "data_seed": config.data_seed, "soundfont": font.name if font else None, **extra}
+
+
+def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
+    steps = args.steps or config.ae_steps
+    model, loop = ch8.train_song_autoencoder(config, data.clips, args.seed, checkpoint_path=args.work / "autoencoder.ckpt",
+                                             steps=steps, log_every=50)
+    if loop.step < config.ae_steps:
+        print(f"stopped at step {loop.step} of {config.ae_steps}; run again to continue")
+        return 0
+    path = ch8.save_song_autoencoder(model, args.ae_out, steps=loop.step, seconds=round(loop.seconds, 1), seed=args.seed,
+                                     profile=config.profile, history=loop.history,
+                                     data=data_meta(config, clips=len(data.clips), clip_s=config.ae_clip_s))
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {loop.seconds:.0f} s of training", flush=True)
+    return 0
+
+
+def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
+    ae = ch8.load_song_autoencoder(args.ae_out)
+    t0 = time.perf_counter()
+    encoded, clips = ch8.gan_windows(config, data.train_tunes, ae, step_s=config.window_step_s)
+    codec = ch8.frame_codec(config, encoded)
+    frames = codec.to_frames(encoded.f0_hz, encoded.loudness_db, encoded.z)
+    print(f"{len(frames)} training windows of {config.gan.window_frames} frames ({time.perf_counter() - t0:.0f} s)", flush=True)
+    trainer = ch8.make_gan_trainer(config, frames, args.seed, checkpoint_path=args.work / "gan.ckpt")
+    trainer.loop.resume()
+    start = time.perf_counter()
+
+    def show(loop) -> None:
+        h = loop.history
+        print(f"step {loop.step}: W {sum(h['w_distance'][-50:]) / 50:.3f}, gp {h['gp'][-1]:.3f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    trainer.loop.callbacks.append(ch8.Every(50, show))
+    trainer.run(args.steps or config.gan_steps)
+    if trainer.step < config.gan_steps:
+        print(f"stopped at step {trainer.step} of {config.gan_steps}; run again to continue")
+        return 0
+    path = ch8.save_song_gan(trainer, codec, args.gan_out, autoencoder=args.ae_out.name, steps=trainer.step,
+                             seconds=round(trainer.loop.seconds, 1), seed=args.seed, profile=config.profile,
+                             data=data_meta(config, windows=len(frames), window_step_s=config.window_step_s))
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {trainer.loop.seconds:.0f} s of training", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("autoencoder", "gan"), default=None)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="stop at this step (default: the profile's)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for other work)")
     parser.add_argument("--work", type=Path, default=Path("runs/song_models"), help="cache and checkpoint folder")
-    parser.add_argument("--out", type=Path, default=ch8.AE_PATH)
+    parser.add_argument("--ae-out", type=Path, default=ch8.AE_PATH)
+    parser.add_argument("--gan-out", type=Path, default=ch8.GAN_PATH)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
@@ -39,19 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     data = ch8.load_song_data(config, cache_dir=args.work / "cache")
     print(f"{len(data.train_tunes)} training tunes, {len(data.held_out_tunes)} held out; {len(data.clips)} clips of "
           f"{config.ae_clip_s} s ({time.perf_counter() - t0:.0f} s)", flush=True)
-    steps = args.steps or config.ae_steps
-    model, loop = ch8.train_song_autoencoder(config, data.clips, args.seed, checkpoint_path=args.work / "autoencoder.ckpt",
-                                             steps=steps, log_every=50)
-    if loop.step < config.ae_steps:
-        print(f"stopped at step {loop.step} of {config.ae_steps}; run again to continue")
-        return 0
-    font = find_soundfont()
-    path = ch8.save_song_autoencoder(model, args.out, steps=loop.step, seconds=round(loop.seconds, 1), seed=args.seed,
-                                     profile=config.profile, history=loop.history,
-                                     data={"collection": config.collection, "n_tunes": config.n_tunes,
-                                           "held_out": config.held_out, "data_seed": config.data_seed,
-                                           "clips": len(data.clips), "soundfont": font.name if font else None})
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {loop.seconds:.0f} s of training")
+    if args.only in (None, "autoencoder") and (args.only or not args.ae_out.exists()):
+        if make_autoencoder(args, config, data):
+            return 1
+    if args.only in (None, "gan"):
+        return make_gan(args, config, data)
     return 0
 
 

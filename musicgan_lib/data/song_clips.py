@@ -53,15 +53,22 @@ class SongClips:
         return cls(*(tensors[f.name] for f in fields(cls)[:6]), sr, frame_rate)
 
 
-def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, seed: int = 0, max_clips_per_tune: int | None = None,
+def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, step_s: float | None = None, seed: int = 0,
+                 max_clips_per_tune: int | None = None,
                  instruments: tuple[str, ...] = INSTRUMENT_NAMES, tempo_range: tuple[float, float] = (80.0, 140.0),
                  sr: int = 16000, frame_rate: int = 50, min_voiced: float = 0.5, soundfont: str | Path | None = None,
                  progress: bool = True) -> SongClips:
-    """Play every melody once (instrument, tempo, transposition from `seed`) and cut it into clips."""
+    """Play every melody once (instrument, tempo, transposition from `seed`) and cut it into clips.
+
+    Clips start every `step_s` seconds (default `clip_s`: back to back; less: overlapping).
+    The draws per tune do not depend on the clip lengths, so the same seed plays each tune the
+    same way for 2-s and 8-s clips.
+    """
     from tqdm.auto import tqdm
 
     clip_s = require_number("clip_s", clip_s, low=0, low_open=True)
     frames = int(round(clip_s * frame_rate))
+    step = frames if step_s is None else int(round(require_number("step_s", step_s, low=0, low_open=True) * frame_rate))
     if frames * (sr // frame_rate) != int(round(clip_s * sr)):
         raise ValueError(f"clip_s ({clip_s}) must be a whole number of frames at {frame_rate} frames/s")
     if max_clips_per_tune is not None:
@@ -85,13 +92,12 @@ def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, seed: int = 0, 
         else:
             continue  # no instrument plays this tune's range
         r = render_melody(melody, name, tempo, shift, sr=sr, frame_rate=frame_rate, soundfont=soundfont)
-        n = len(r.score_f0_hz) // frames
         kept = 0
-        for c in range(n):
-            f0 = r.score_f0_hz[c * frames:(c + 1) * frames]
+        for start in range(0, len(r.score_f0_hz) - frames + 1, step):
+            f0 = r.score_f0_hz[start:start + frames]
             if (f0 > 0).mean() < min_voiced:
                 continue
-            out["audio"].append(r.audio[c * frames * hop:(c + 1) * frames * hop])
+            out["audio"].append(r.audio[start * hop:(start + frames) * hop])
             out["f0_hz"].append(f0)
             for key, value in (("instrument", INSTRUMENT_NAMES.index(name)), ("tune", t), ("tempo_bpm", tempo),
                                ("transpose", shift)):

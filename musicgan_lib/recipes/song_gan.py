@@ -22,9 +22,14 @@ from ..data.song_clips import SongClips, render_clips
 from ..device import seed_everything
 from ..losses_audio import MultiScaleSpectralLoss
 from ..models.song_autoencoder import ASSET_PATH as AE_PATH
-from ..models.song_autoencoder import MAKE_SCRIPT, SongAEConfig, SongAutoencoder
+from ..models.song_autoencoder import MAKE_SCRIPT, SongAEConfig, SongAutoencoder, SongEncoding
+from ..models.song_gan import FrameCodec, SongCritic, SongGANConfig, SongGenerator
+from ..losses import WassersteinLoss
 from ..profiles import check_profile
-from ..train import Every, TrainLoop
+from ..train import Every, GANTrainer, TrainLoop
+
+
+GAN_PATH = AE_PATH.with_name("song_gan.safetensors")
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,21 @@ class SongConfig:
     ae_batch: int = 8  # clips per step
     ae_lr: float = 1e-3  # Adam; decays linearly to 5 % over the run
     checkpoint_every: int = 100  # steps between checkpoints of a long run
+    # -- the GAN over frame encodings (sizes in models.song_gan.SongGANConfig)
+    gan: SongGANConfig = field(default_factory=SongGANConfig)
+    window_step_s: float = 4.0  # training windows (8 s) start every 4 s of each tune: they overlap by half
+    gan_steps: int = 3000  # generator steps
+    gan_batch: int = 16  # windows per critic step
+    n_critic: int = 5  # critic steps per generator step (WGAN-GP's official 5)
+    gan_lr: float = 1e-4  # Adam, betas (0, 0.9): WGAN-GP's official settings
+    gp_weight: float = 10.0  # gradient penalty lambda
+    ema_decay: float = 0.999  # the sampling generator is an exponential moving average
 
     @classmethod
     def for_profile(cls, profile: str) -> SongConfig:
         if check_profile(profile) == "full":  # a GPU: more tunes, a bigger model, longer training
-            return cls(profile, n_tunes=3000, model=SongAEConfig(latent_dim=16, hidden=512), ae_steps=30_000, ae_batch=32)
+            return cls(profile, n_tunes=3000, model=SongAEConfig(latent_dim=16, hidden=512), ae_steps=30_000, ae_batch=32,
+                       gan=SongGANConfig(latent_dim=16, channels=256), gan_steps=50_000, gan_batch=64)
         return cls(profile)
 
 
@@ -166,5 +181,78 @@ def train_song_autoencoder(config: SongConfig, clips: SongClips, seed: int = 0, 
     return model.eval(), loop
 
 
-__all__ = ["SongConfig", "SongData", "load_song_data", "load_song_autoencoder", "make_ae_trainer",
+# ---- the GAN ---------------------------------------------------------------------------------------
+@torch.no_grad()
+def encode_clips(model: SongAutoencoder, clips: SongClips, batch: int = 16) -> SongEncoding:
+    """The autoencoder's encoding of every clip: f0 [N, T] (the score's), loudness [N, T], z [N, T, Z]."""
+    parts = [model.encode(clips.audio[i:i + batch], clips.f0_hz[i:i + batch]) for i in range(0, len(clips), batch)]
+    return SongEncoding(*(torch.cat([getattr(p, k) for p in parts]) for k in SongEncoding._fields))
+
+
+def gan_windows(config: SongConfig, tunes: list[Melody], model: SongAutoencoder, *, step_s: float | None = None,
+                progress: bool = True) -> tuple[SongEncoding, SongClips]:
+    """Play `tunes` as the autoencoder's data was played (same seed) and encode 8-s windows of them."""
+    window_s = config.gan.window_frames / config.model.frame_rate
+    clips = render_clips(tunes, window_s, step_s=step_s, seed=config.data_seed, tempo_range=config.tempo_range,
+                         sr=config.model.sample_rate, frame_rate=config.model.frame_rate, min_voiced=0.3,
+                         progress=progress)
+    return encode_clips(model, clips), clips
+
+
+def make_gan_trainer(config: SongConfig, frames: Tensor, seed: int = 0, device: str | torch.device = "cpu",
+                     checkpoint_path: str | Path | None = None) -> GANTrainer:
+    """WGAN-GP on the book's training core: random training windows `frames` [N, C, T] against generated ones."""
+    rng = seed_everything(seed)
+    g, d = SongGenerator(config.gan).to(device), SongCritic(config.gan).to(device)
+    adam = dict(lr=config.gan_lr, betas=(0.0, 0.9))
+
+    def real(batch: int, generator: torch.Generator) -> Tensor:
+        return frames[torch.randint(len(frames), (batch,), generator=generator)]
+
+    def latent(batch: int, generator: torch.Generator) -> Tensor:
+        return torch.randn(batch, config.gan.latent_size, generator=generator)
+
+    return GANTrainer(g, d, WassersteinLoss(gp_weight=config.gp_weight), torch.optim.Adam(g.parameters(), **adam),
+                      torch.optim.Adam(d.parameters(), **adam), real, latent, batch_size=config.gan_batch, rng=rng,
+                      device=device, n_critic=config.n_critic, ema_decay=config.ema_decay, checkpoint_path=checkpoint_path,
+                      checkpoint_every=config.checkpoint_every if checkpoint_path else 0, description="song GAN")
+
+
+@dataclass
+class ShippedSongGAN:
+    """A saved song GAN: the (EMA) generator in eval mode, its frame codec and metadata."""
+
+    generator: SongGenerator
+    codec: FrameCodec
+    meta: dict
+
+
+def save_song_gan(trainer: GANTrainer, codec: FrameCodec, path: str | Path = GAN_PATH, **meta) -> Path:
+    """The sampling (EMA) generator in float16, the codec's z statistics and `meta` (steps, data...)."""
+    import copy
+
+    g = copy.deepcopy(trainer.ema.module if trainer.ema is not None else trainer.generator).cpu().half()
+    history = {k: v[:: max(1, len(v) // 500)] for k, v in trainer.history.items()}
+    return save_checkpoint(path, {"generator": g}, tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
+                           meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta})
+
+
+def load_song_gan(path: str | Path = GAN_PATH, device: str | torch.device = "cpu") -> ShippedSongGAN:
+    """A saved song GAN in float32, eval mode."""
+    meta = read_asset_meta(path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.", kind="song_gan")
+    cfg = SongGANConfig(**meta["config"])
+    g = SongGenerator(cfg)
+    _, extras = load_checkpoint(path, {"generator": g})
+    return ShippedSongGAN(g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta)
+
+
+def frame_codec(config: SongConfig, train: SongEncoding) -> FrameCodec:
+    """The codec whose z statistics come from the training windows."""
+    z = train.z.reshape(-1, train.z.shape[-1])
+    return FrameCodec(config.gan, z.mean(0), z.std(0))
+
+
+__all__ = ["AE_PATH", "GAN_PATH", "Every", "ShippedSongGAN", "encode_clips", "frame_codec", "gan_windows",
+           "load_song_gan", "make_gan_trainer", "save_song_gan",
+           "SongConfig", "SongData", "load_song_data", "load_song_autoencoder", "make_ae_trainer",
            "save_song_autoencoder", "train_song_autoencoder"]

@@ -1,0 +1,200 @@
+"""Chapter 8's GAN: it writes songs as sequences of frame encodings (pitch, loudness, timbre z).
+
+**What a frame looks like to the GAN.** The song autoencoder writes 50 frames a second of
+(f0, loudness, z). For the GAN the frame's f0 becomes a one-hot over semitones plus a "no
+pitch" bin -- the same 1/12-octave grid CREPE's pitch output uses -- so the generator writes a
+probability per semitone and the decoded pitch is the most likely one. Loudness is scaled to
+about -1..1 and z is standardised. The generator never sees notes, MIDI or a score: pitch,
+rhythm (where the pitch changes and loudness falls), phrasing and timbre are all frames it
+writes.
+
+**Songs of any length without seams (after Musika).** A window of `window_frames` frames
+(8 s) is made from random *anchor* vectors placed every `anchor_every` frames (2 s, both
+ends included), linearly interpolated along time, plus one *style* vector for the song. The
+generator is convolutional over time with a receptive field shorter than one anchor gap, and
+every window is generated with one extra anchor on each side that is cropped away. So a
+frame depends only on the anchors within one gap of it: neighbouring windows that share
+their border anchors produce exactly the frames one long pass over all the anchors produces,
+and a 60-second song is just a longer anchor sequence (`generate_song`), with no join to hear.
+
+Shapes: anchors [B, A, anchor_dim] with A = window_frames / anchor_every + 3; style
+[B, style_dim]; frames [B, C, T] with C = n_pitches + 2 + latent_dim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..audio.synth import hz_to_midi, midi_to_hz
+
+
+@dataclass(frozen=True)
+class SongGANConfig:
+    """Sizes of the song GAN (stored with its weights). Defaults are the quick profile."""
+
+    # -- the frame layout
+    lowest_pitch: int = 40  # MIDI of the first pitch bin (E2)
+    n_pitches: int = 57  # semitone bins: MIDI 40..96, plus one "no pitch" bin
+    latent_dim: int = 8  # z numbers per frame (the autoencoder's)
+    # -- windows and anchors
+    window_frames: int = 400  # frames per training window (8 s at 50 frames/s)
+    anchor_every: int = 100  # frames between anchors (2 s); a multiple of 4
+    anchor_dim: int = 32  # numbers per anchor
+    style_dim: int = 32  # numbers of the per-song style vector
+    # -- networks
+    channels: int = 64  # width of the generator and critic convolutions (a 2-core CPU trains this in ~30 min)
+
+    def __post_init__(self) -> None:
+        if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
+            raise ValueError(f"anchor_every ({self.anchor_every}) must be a multiple of 4, at least 20, that divides "
+                             f"window_frames ({self.window_frames})")
+
+    @property
+    def frame_channels(self) -> int:
+        return self.n_pitches + 2 + self.latent_dim  # no-pitch + pitches, loudness, z
+
+    @property
+    def anchors_per_window(self) -> int:
+        return self.window_frames // self.anchor_every + 3  # both ends, plus one cropped on each side
+
+    @property
+    def latent_size(self) -> int:
+        return self.anchors_per_window * self.anchor_dim + self.style_dim
+
+
+class FrameCodec:
+    """Converts between the autoencoder's encoding and the GAN's frames (see the module docstring).
+
+    `z_mean`, `z_std` [Z] standardise z (from the training set).
+    """
+
+    def __init__(self, cfg: SongGANConfig, z_mean: Tensor, z_std: Tensor) -> None:
+        self.cfg, self.z_mean, self.z_std = cfg, z_mean.float(), z_std.float().clamp(min=1e-4)
+
+    def to_frames(self, f0_hz: Tensor, loudness_db: Tensor, z: Tensor) -> Tensor:
+        """f0 [B, T] (0 = no pitch), loudness [B, T] dB, z [B, T, Z] -> frames [B, C, T]."""
+        cfg = self.cfg
+        voiced = f0_hz > 0
+        midi = torch.round(hz_to_midi(f0_hz.clamp(min=1.0))).long()
+        bins = torch.where(voiced, (midi - cfg.lowest_pitch).clamp(0, cfg.n_pitches - 1) + 1, 0)
+        onehot = F.one_hot(bins, cfg.n_pitches + 1).float()  # [B, T, K + 1]
+        loud = ((loudness_db.clamp(min=-80.0) + 40.0) / 30.0).unsqueeze(-1)
+        zs = (z - self.z_mean) / self.z_std
+        return torch.cat([onehot, loud, zs], dim=-1).transpose(1, 2)
+
+    def from_frames(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """frames [B, C, T] -> (f0_hz [B, T] with 0 for "no pitch", loudness_db [B, T], z [B, T, Z])."""
+        k = self.cfg.n_pitches + 1
+        x = frames.transpose(1, 2)
+        bins = x[..., :k].argmax(-1)
+        f0 = torch.where(bins > 0, midi_to_hz((bins - 1 + self.cfg.lowest_pitch).float()), torch.zeros_like(bins).float())
+        loud = x[..., k] * 30.0 - 40.0
+        z = x[..., k + 1:] * self.z_std + self.z_mean
+        return f0, loud, z
+
+
+class _Block(nn.Module):
+    """Residual dilated conv over time: x + conv(gelu(conv(x)))."""
+
+    def __init__(self, c: int, dilation: int) -> None:
+        super().__init__()
+        self.a = nn.Conv1d(c, c, 5, padding=2 * dilation, dilation=dilation)
+        self.b = nn.Conv1d(c, c, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.b(F.gelu(self.a(F.gelu(x))))
+
+
+def coarse_dilations(gap: int) -> list[int]:
+    """Dilations 1, 2, 4, 1, 2, 4, ... of kernel-5 blocks while their reach (2 x the sum, plus about 2
+    coarse frames for the upsampling layers) stays inside one anchor gap of `gap` coarse frames."""
+    out: list[int] = []
+    for d in (1, 2, 4) * 4:
+        if 2 * (sum(out) + d) + 3 > gap:
+            break
+        out.append(d)
+    return out or [1]
+
+
+class SongGenerator(nn.Module):
+    """latents [B, latent_size] (anchors + style, flat) -> frames [B, C, window_frames]; `frames_from` for any length.
+
+    Runs at a quarter of the frame rate (12.5/s) over the interpolated anchors, then doubles
+    the rate twice. The coarse blocks' dilations are chosen (`coarse_dilations`) so that a frame
+    sees less than the one anchor gap of margin (default: +-20 coarse frames, 80 frames, plus +-7
+    frames after upsampling, of a 100-frame gap), so windows are exact pieces of a long pass.
+    """
+
+    def __init__(self, cfg: SongGANConfig) -> None:
+        super().__init__()
+        self.cfg, self.config = cfg, asdict(cfg)
+        c = cfg.channels
+        self.inp = nn.Conv1d(cfg.anchor_dim + cfg.style_dim, c, 1)
+        self.coarse = nn.Sequential(*(_Block(c, d) for d in coarse_dilations(cfg.anchor_every // 4)))
+        self.up = nn.ModuleList(nn.Conv1d(c, c, 5, padding=2) for _ in range(2))
+        self.head = nn.Conv1d(c, cfg.frame_channels, 3, padding=1)
+
+    def split(self, latents: Tensor) -> tuple[Tensor, Tensor]:
+        """[B, latent_size] -> (anchors [B, A, anchor_dim], style [B, style_dim])."""
+        cfg = self.cfg
+        return latents[:, cfg.style_dim:].view(len(latents), -1, cfg.anchor_dim), latents[:, : cfg.style_dim]
+
+    def frames_from(self, anchors: Tensor, style: Tensor) -> Tensor:
+        """anchors [B, A, anchor_dim] (A >= 3), style [B, style_dim] -> frames [B, C, (A - 3) * anchor_every].
+
+        The first and last anchor gaps are margin: computed, then cropped.
+        """
+        cfg = self.cfg
+        gap = cfg.anchor_every // 4  # coarse frames between anchors
+        n_coarse = (anchors.shape[1] - 1) * gap
+        coords = F.interpolate(anchors.transpose(1, 2), size=n_coarse + 1, mode="linear", align_corners=True)[..., :-1]
+        x = torch.cat([coords, style[:, :, None].expand(-1, -1, n_coarse)], dim=1)
+        x = self.coarse(self.inp(x))
+        for conv in self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = x + conv(F.gelu(x))
+        out = self.head(F.gelu(x))[..., cfg.anchor_every: -cfg.anchor_every]  # crop one gap each side
+        k = cfg.n_pitches + 1
+        return torch.cat([torch.softmax(out[:, :k], dim=1), out[:, k:]], dim=1)
+
+    def forward(self, latents: Tensor) -> Tensor:
+        return self.frames_from(*self.split(latents))
+
+
+class SongCritic(nn.Module):
+    """frames [B, C, T] -> score [B]: strided convolutions over time, then the mean over what is left."""
+
+    def __init__(self, cfg: SongGANConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        layers: list[nn.Module] = [nn.Conv1d(cfg.frame_channels, c, 5, padding=2), nn.LeakyReLU(0.2)]
+        for _ in range(4):  # 50 -> 3.1 frames/s: phrases of a few seconds per output position
+            layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers, nn.Conv1d(c, c, 3, padding=1), nn.LeakyReLU(0.2))
+        self.out = nn.Linear(c, 1)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.out(self.net(frames).mean(-1)).squeeze(-1)
+
+
+def song_anchors(n_windows: int, cfg: SongGANConfig, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Random anchors [1, n_windows * (window/anchor_every) + 3, anchor_dim] and style [1, style_dim] for one song."""
+    per = cfg.window_frames // cfg.anchor_every
+    anchors = torch.randn(1, n_windows * per + 3, cfg.anchor_dim, generator=generator)
+    return anchors, torch.randn(1, cfg.style_dim, generator=generator)
+
+
+def window_latents(anchors: Tensor, style: Tensor, cfg: SongGANConfig) -> Tensor:
+    """The flat latents of each window of a song, [n_windows, latent_size].
+
+    Window i takes anchors i*per .. i*per + per + 2 (per = window / anchor_every); its last three
+    are the next window's first three, so each window continues the one before it.
+    """
+    per = cfg.window_frames // cfg.anchor_every
+    n = (anchors.shape[1] - 3) // per
+    wins = [anchors[:, i * per: i * per + per + 3].flatten(1) for i in range(n)]
+    return torch.cat([torch.cat([style, w], dim=1) for w in wins])

@@ -1,0 +1,83 @@
+"""Chapter 8's GAN: frame codec round trip, seamless songs by construction, WGAN-GP steps and exact resume."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from musicgan_lib.audio.synth import midi_to_hz
+from musicgan_lib.models.song_gan import FrameCodec, SongCritic, SongGANConfig, SongGenerator, song_anchors, window_latents
+from musicgan_lib.recipes import song_gan as ch8
+
+SMALL = SongGANConfig(n_pitches=12, lowest_pitch=60, latent_dim=3, window_frames=40, anchor_every=20, anchor_dim=4,
+                      style_dim=4, channels=8)
+
+
+def test_codec_round_trip():
+    codec = FrameCodec(SMALL, torch.tensor([0.5, -1.0, 2.0]), torch.tensor([2.0, 1.0, 0.5]))
+    f0 = torch.tensor([[midi_to_hz(60.0), 0.0, midi_to_hz(71.0), midi_to_hz(64.2), midi_to_hz(90.0)]]).float()
+    loud = torch.tensor([[-30.0, -80.0, -10.0, -40.0, -20.0]])
+    z = torch.randn(1, 5, 3)
+    frames = codec.to_frames(f0, loud, z)
+    assert frames.shape == (1, SMALL.frame_channels, 5) and SMALL.frame_channels == 12 + 2 + 3
+    assert frames[0, :13].argmax(0).tolist() == [1, 0, 12, 5, 12]  # no-pitch bin 0; 64.2 rounds to 64; 90 clamps to 71
+    f0_back, loud_back, z_back = codec.from_frames(frames)
+    expected = [midi_to_hz(60.0), 0.0, midi_to_hz(71.0), midi_to_hz(64.0), midi_to_hz(71.0)]
+    assert torch.allclose(f0_back, torch.tensor([expected]).float())
+    assert torch.allclose(loud_back, loud) and torch.allclose(z_back, z, atol=1e-6)
+
+
+def test_a_long_song_is_its_windows_joined_exactly():
+    """The seam property: windows sharing border anchors equal one long pass, frame for frame."""
+    torch.manual_seed(0)
+    for cfg in (SMALL, SongGANConfig()):
+        g = SongGenerator(cfg).eval()
+        anchors, style = song_anchors(5, cfg, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            long = g.frames_from(anchors, style)
+            windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+        assert long.shape == (1, cfg.frame_channels, 5 * cfg.window_frames)
+        assert torch.allclose(long, windows, atol=1e-5)
+        k = cfg.n_pitches + 1
+        assert torch.allclose(long[:, :k].sum(1), torch.ones(1, long.shape[-1]))  # pitch probabilities
+
+
+def test_a_generator_with_a_longer_reach_would_seam():
+    """The test above can fail: widen the coarse stack past the margin and the windows drift apart."""
+    cfg = SongGANConfig()
+    g = SongGenerator(cfg).eval()
+    g.coarse = torch.nn.Sequential(*g.coarse, *(type(g.coarse[0])(cfg.channels, 8) for _ in range(3)))
+    anchors, style = song_anchors(3, cfg, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        long = g.frames_from(anchors, style)
+        windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+    assert not torch.allclose(long, windows, atol=1e-5)
+
+
+def test_bad_config_is_named():
+    with pytest.raises(ValueError, match=r"anchor_every \(30\) must be a multiple of 4, at least 20, that divides window_frames"):
+        SongGANConfig(anchor_every=30)
+
+
+def test_wgan_gp_steps_are_finite_and_resume_exactly(tmp_path):
+    config = dataclasses.replace(ch8.SongConfig(), gan=SMALL, gan_batch=4, n_critic=2, checkpoint_every=2)
+    frames = torch.randn(10, SMALL.frame_channels, SMALL.window_frames)
+    straight = ch8.make_gan_trainer(config, frames, seed=3)
+    straight.run(4)
+    assert all(torch.isfinite(torch.tensor(straight.history[k])).all() for k in ("d_loss", "g_loss", "gp"))
+    first = ch8.make_gan_trainer(config, frames, seed=3, checkpoint_path=tmp_path / "gan.ckpt")
+    first.run(2)
+    resumed = ch8.make_gan_trainer(config, frames, seed=9, checkpoint_path=tmp_path / "gan.ckpt")
+    assert resumed.loop.resume() and resumed.step == 2
+    resumed.run(4)
+    assert resumed.history["d_loss"] == straight.history["d_loss"]
+    for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    codec = FrameCodec(SMALL, torch.zeros(3), torch.ones(3))
+    path = ch8.save_song_gan(straight, codec, tmp_path / "song_gan.safetensors", steps=4)
+    shipped = ch8.load_song_gan(path)
+    assert shipped.meta["steps"] == 4 and torch.equal(shipped.codec.z_std, codec.z_std)
+    latents = torch.randn(2, SMALL.latent_size)
+    with torch.no_grad():
+        assert torch.allclose(shipped.generator(latents), straight.ema.module.eval()(latents), atol=2e-2)  # fp16 weights
+    assert SongCritic(SMALL)(frames).shape == (10,)
