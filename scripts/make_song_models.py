@@ -3,6 +3,7 @@
     .venv/bin/python scripts/make_song_models.py                      # both, autoencoder first
     .venv/bin/python scripts/make_song_models.py --only autoencoder   # assets/song_autoencoder.safetensors
     .venv/bin/python scripts/make_song_models.py --only gan           # assets/song_gan.safetensors
+    .venv/bin/python scripts/make_song_models.py --only evaluate      # assets/song_eval.json (the chapter's table)
     nohup .venv/bin/python scripts/make_song_models.py > runs/song_models.log 2>&1 &
 
 Tunes come from the music21 corpus (Essen folk songs), split by tune; the training tunes are
@@ -15,6 +16,7 @@ loses at most that much; the finished model is written (float16) with what it wa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -75,9 +77,22 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
     return 0
 
 
+def evaluate(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
+    from musicgan_lib.metrics.audio_classifier import load_note_classifier
+
+    t0 = time.perf_counter()
+    ae, gan = ch8.load_song_autoencoder(args.ae_out), ch8.load_song_gan(args.gan_out)
+    result = ch8.evaluate(config, data, ae, gan, load_note_classifier(), n=args.eval_n, seed=args.seed, progress=True)
+    result.update(seconds=round(time.perf_counter() - t0, 1), gan=args.gan_out.name, gan_steps=gan.meta.get("steps"),
+                  autoencoder=args.ae_out.name)
+    args.eval_out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.eval_out} ({result['seconds']:.0f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("autoencoder", "gan"), default=None)
+    parser.add_argument("--only", choices=("autoencoder", "gan", "evaluate"), default=None)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="stop at this step (default: the profile's)")
@@ -85,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/song_models"), help="cache and checkpoint folder")
     parser.add_argument("--ae-out", type=Path, default=ch8.AE_PATH)
     parser.add_argument("--gan-out", type=Path, default=ch8.GAN_PATH)
+    parser.add_argument("--eval-out", type=Path, default=ch8.EVAL_PATH)
+    parser.add_argument("--eval-n", type=int, default=48, help="clips per row of the evaluation table")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
@@ -95,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "autoencoder") and (args.only or not args.ae_out.exists()):
         if make_autoencoder(args, config, data):
             return 1
-    if args.only in (None, "gan"):
-        return make_gan(args, config, data)
+    if args.only in (None, "gan") and make_gan(args, config, data):
+        return 1
+    if args.only in (None, "evaluate"):
+        return evaluate(args, config, data)
     return 0
 
 

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from ..audio.analysis import loudness_db as measure_loudness_db
 from ..audio.synth import hz_to_midi
+from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 from .ddsp_synth import FilteredNoise, ddsp_scale, frames_to_samples
 
@@ -199,3 +200,21 @@ class SongAutoencoder(nn.Module):
         """Encode, then decode: (reconstruction [B, S], encoding)."""
         enc = self.encode(audio, f0_hz)
         return self.decode(enc), enc
+
+
+def save_song_autoencoder(model: SongAutoencoder, path: str | Path = ASSET_PATH, **meta) -> Path:
+    """The model's weights in float16 with its config and `meta` (steps, seconds, data...)."""
+    import copy
+
+    half = copy.deepcopy(model).cpu().half()
+    return save_checkpoint(path, {"autoencoder": half}, meta={"kind": "song_autoencoder", "config": model.config, **meta})
+
+
+def load_song_autoencoder(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> SongAutoencoder:
+    """A saved song autoencoder, float32, frozen, in eval mode (deterministic noise)."""
+    meta = read_asset_meta(path, "song autoencoder", f"Make it with `.venv/bin/python {MAKE_SCRIPT}`.",
+                           kind="song_autoencoder")
+    model = SongAutoencoder(SongAEConfig(**meta["config"]))
+    load_checkpoint(path, {"autoencoder": model})
+    model.meta = meta  # type: ignore[attr-defined]
+    return model.eval().requires_grad_(False).to(device)

@@ -24,12 +24,17 @@ Shapes: anchors [B, A, anchor_dim] with A = window_frames / anchor_every + 3; st
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..audio.synth import hz_to_midi, midi_to_hz
+from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
+
+ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "song_gan.safetensors"
+MAKE_SCRIPT = "scripts/make_song_models.py"
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,16 @@ class SongCritic(nn.Module):
         return self.out(self.net(frames).mean(-1)).squeeze(-1)
 
 
+def gaussian_frames(train_frames: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """The trivial baseline: frames [n, C, T] drawn independently, each from one Gaussian fitted to every
+    training frame of `train_frames` [N, C, T] (right averages and correlations within a frame, no time)."""
+    x = train_frames.transpose(1, 2).reshape(-1, train_frames.shape[1]).double()
+    mean, cov = x.mean(0), torch.cov(x.T) + 1e-6 * torch.eye(x.shape[1], dtype=torch.float64)
+    noise = torch.randn(n * train_frames.shape[2], x.shape[1], generator=generator, dtype=torch.float64)
+    samples = mean + noise @ torch.linalg.cholesky(cov).T
+    return samples.float().view(n, train_frames.shape[2], -1).transpose(1, 2).contiguous()
+
+
 def song_anchors(n_windows: int, cfg: SongGANConfig, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Random anchors [1, n_windows * (window/anchor_every) + 3, anchor_dim] and style [1, style_dim] for one song."""
     per = cfg.window_frames // cfg.anchor_every
@@ -198,3 +213,33 @@ def window_latents(anchors: Tensor, style: Tensor, cfg: SongGANConfig) -> Tensor
     n = (anchors.shape[1] - 3) // per
     wins = [anchors[:, i * per: i * per + per + 3].flatten(1) for i in range(n)]
     return torch.cat([torch.cat([style, w], dim=1) for w in wins])
+
+
+@dataclass
+class ShippedSongGAN:
+    """A saved song GAN: the (EMA) generator in eval mode, its frame codec and metadata."""
+
+    generator: SongGenerator
+    codec: FrameCodec
+    meta: dict
+
+
+def save_song_gan(generator: SongGenerator, codec: FrameCodec, path: str | Path = ASSET_PATH,
+                  history: dict | None = None, **meta) -> Path:
+    """The generator in float16, the codec's z statistics, training curves (thinned to ~500 points) and `meta`."""
+    import copy
+
+    g = copy.deepcopy(generator).cpu().half()
+    history = {k: v[:: max(1, len(v) // 500)] for k, v in (history or {}).items()}
+    return save_checkpoint(path, {"generator": g}, tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
+                           meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta})
+
+
+def load_song_gan(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> ShippedSongGAN:
+    """A saved song GAN in float32, eval mode."""
+    meta = read_asset_meta(path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.",
+                           kind="song_gan")
+    cfg = SongGANConfig(**meta["config"])
+    g = SongGenerator(cfg)
+    _, extras = load_checkpoint(path, {"generator": g})
+    return ShippedSongGAN(g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta)

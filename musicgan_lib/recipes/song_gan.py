@@ -9,27 +9,35 @@ resume), `weights` (shipped files).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from ..checkpoint import load_checkpoint, read_asset_meta, read_tensor_file, save_checkpoint
+from ..checkpoint import read_tensor_file
 from ..data.melodies import Melody, load_melodies, split_by_tune
 from ..data.song_clips import SongClips, render_clips
 from ..device import seed_everything
 from ..losses_audio import MultiScaleSpectralLoss
 from ..models.song_autoencoder import ASSET_PATH as AE_PATH
-from ..models.song_autoencoder import MAKE_SCRIPT, SongAEConfig, SongAutoencoder, SongEncoding
-from ..models.song_gan import FrameCodec, SongCritic, SongGANConfig, SongGenerator
+from ..models.song_autoencoder import SongAEConfig, SongAutoencoder, SongEncoding, load_song_autoencoder, save_song_autoencoder
+from ..models.song_gan import ASSET_PATH as GAN_PATH
+from ..metrics.music import NoteSeq, frames_to_notes, hz_to_midi, markov1_melodies, seam_ratio, spectral_flux
+from ..metrics.song_report import clip_features, f0_within, frechet, kid, measure_row, nn_ratio, reference_row
+from ..metrics.song_report import transcribe_clips
+from ..models.song_gan import FrameCodec, ShippedSongGAN, SongCritic, SongGANConfig, SongGenerator, load_song_gan
+from ..models.song_gan import gaussian_frames, song_anchors
+from ..models.song_gan import save_song_gan as _save_generator
 from ..losses import WassersteinLoss
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop
 
 
-GAN_PATH = AE_PATH.with_name("song_gan.safetensors")
+EVAL_PATH = AE_PATH.with_name("song_eval.json")  # the shipped models' evaluation table (make_song_models.py)
 
 
 @dataclass(frozen=True)
@@ -147,23 +155,6 @@ def make_ae_trainer(config: SongConfig, clips: SongClips, seed: int = 0, device:
     return model, loop
 
 
-def save_song_autoencoder(model: SongAutoencoder, path: str | Path = AE_PATH, **meta) -> Path:
-    """The model's weights in float16 with its config and `meta` (steps, seconds, data...)."""
-    import copy
-
-    half = copy.deepcopy(model).cpu().half()
-    return save_checkpoint(path, {"autoencoder": half}, meta={"kind": "song_autoencoder", "config": model.config, **meta})
-
-
-def load_song_autoencoder(path: str | Path = AE_PATH, device: str | torch.device = "cpu") -> SongAutoencoder:
-    """A saved song autoencoder, float32, frozen, in eval mode (deterministic noise)."""
-    meta = read_asset_meta(path, "song autoencoder", f"Make it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="song_autoencoder")
-    model = SongAutoencoder(SongAEConfig(**meta["config"]))
-    load_checkpoint(path, {"autoencoder": model})
-    model.meta = meta  # type: ignore[attr-defined]
-    return model.eval().requires_grad_(False).to(device)
-
-
 def train_song_autoencoder(config: SongConfig, clips: SongClips, seed: int = 0, device: str | torch.device = "cpu",
                            checkpoint_path: str | Path | None = None, steps: int | None = None,
                            log_every: int = 0) -> tuple[SongAutoencoder, TrainLoop]:
@@ -218,32 +209,10 @@ def make_gan_trainer(config: SongConfig, frames: Tensor, seed: int = 0, device: 
                       checkpoint_every=config.checkpoint_every if checkpoint_path else 0, description="song GAN")
 
 
-@dataclass
-class ShippedSongGAN:
-    """A saved song GAN: the (EMA) generator in eval mode, its frame codec and metadata."""
-
-    generator: SongGenerator
-    codec: FrameCodec
-    meta: dict
-
-
 def save_song_gan(trainer: GANTrainer, codec: FrameCodec, path: str | Path = GAN_PATH, **meta) -> Path:
-    """The sampling (EMA) generator in float16, the codec's z statistics and `meta` (steps, data...)."""
-    import copy
-
-    g = copy.deepcopy(trainer.ema.module if trainer.ema is not None else trainer.generator).cpu().half()
-    history = {k: v[:: max(1, len(v) // 500)] for k, v in trainer.history.items()}
-    return save_checkpoint(path, {"generator": g}, tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
-                           meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta})
-
-
-def load_song_gan(path: str | Path = GAN_PATH, device: str | torch.device = "cpu") -> ShippedSongGAN:
-    """A saved song GAN in float32, eval mode."""
-    meta = read_asset_meta(path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.", kind="song_gan")
-    cfg = SongGANConfig(**meta["config"])
-    g = SongGenerator(cfg)
-    _, extras = load_checkpoint(path, {"generator": g})
-    return ShippedSongGAN(g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta)
+    """The trainer's sampling (EMA) generator with its codec, training curves and `meta`."""
+    g = trainer.ema.module if trainer.ema is not None else trainer.generator
+    return _save_generator(g, codec, path, history=trainer.history, **meta)
 
 
 def frame_codec(config: SongConfig, train: SongEncoding) -> FrameCodec:
@@ -252,7 +221,110 @@ def frame_codec(config: SongConfig, train: SongEncoding) -> FrameCodec:
     return FrameCodec(config.gan, z.mean(0), z.std(0))
 
 
-__all__ = ["AE_PATH", "GAN_PATH", "Every", "ShippedSongGAN", "encode_clips", "frame_codec", "gan_windows",
+# ---- what the chapter measures: rows of clips, each decoded through the same autoencoder ---------------
+@torch.no_grad()
+def decode_frames(ae: SongAutoencoder, codec: FrameCodec, frames: Tensor, batch: int = 8) -> Tensor:
+    """GAN frames [N, C, T] -> audio [N, T * hop] through the frozen decoder."""
+    parts = []
+    for chunk in frames.split(batch):
+        f0, loud, z = codec.from_frames(chunk)
+        parts.append(ae.decode(SongEncoding(f0, loud, z)))
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def generate_windows(gan: ShippedSongGAN, n: int, seed: int = 0) -> Tensor:
+    """n independent 8-s windows of frames [n, C, T] from fresh random anchors."""
+    latents = torch.randn(n, gan.generator.cfg.latent_size, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([gan.generator(x) for x in latents.split(64)])
+
+
+@torch.no_grad()
+def generate_song(gan: ShippedSongGAN, seconds: float, seed: int = 0) -> Tensor:
+    """One song of about `seconds` (whole windows) as frames [1, C, T]: one pass over a long anchor sequence."""
+    cfg = gan.generator.cfg
+    n_windows = max(1, math.ceil(seconds * 50 / cfg.window_frames))
+    return gan.generator.frames_from(*song_anchors(n_windows, cfg, torch.Generator().manual_seed(seed)))
+
+
+def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int = 0) -> list[Melody]:
+    """The strong symbolic baseline: Markov-1 pitches over the training tunes, note lengths drawn from theirs."""
+    pitches = markov1_melodies([t.pitch for t in train_tunes], n, n_notes, seed)
+    lengths = np.concatenate([t.duration for t in train_tunes])
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for p in pitches:
+        dur = rng.choice(lengths, size=len(p)).astype(np.float32)
+        out.append(Melody(p.astype(np.int16), np.concatenate([[0.0], np.cumsum(dur)[:-1]]).astype(np.float32), dur))
+    return out
+
+
+@torch.no_grad()
+def reconstruct(ae: SongAutoencoder, clips: SongClips, batch: int = 8) -> Tensor:
+    """The autoencoder's reconstruction of every clip [N, S] (encoded with the score's f0)."""
+    return torch.cat([ae(clips.audio[i:i + batch], clips.f0_hz[i:i + batch])[0] for i in range(0, len(clips), batch)])
+
+
+def score_notes(clips: SongClips) -> list[NoteSeq]:
+    """Each clip's score as notes (seconds), read off its per-frame score f0."""
+    return [frames_to_notes(f0.numpy(), clips.frame_rate) for f0 in clips.f0_hz]
+
+
+@torch.no_grad()
+def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: ShippedSongGAN, classifier, n: int = 48,
+             seed: int = 0, progress: bool = False) -> dict:
+    """Every row of the chapter's table on `n` 8-s clips each, plus floors, the seam and the copying check.
+
+    Rows: the held-out score itself, its rendered audio ("real"), the autoencoder's reconstruction
+    (the ceiling of this approach), the GAN, and two baselines decoded through the same autoencoder
+    (a per-frame Gaussian over the encodings; Markov-1 tunes played and re-encoded). FD/KID compare
+    clip features with `n` real clips; the real-vs-real floor uses `n` other held-out clips.
+    """
+    window_s = config.gan.window_frames / config.model.frame_rate
+    play = dict(seed=config.data_seed, tempo_range=config.tempo_range, min_voiced=0.3, progress=progress)
+    held = render_clips(data.held_out_tunes, window_s, **play)
+    order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
+    real, other = held[order[:n]], held[order[n:2 * n]]
+    reference = score_notes(real)
+    train_enc, train_clips = gan_windows(config, data.train_tunes[:60], ae, progress=progress)
+    codec = gan.codec
+    train_frames = codec.to_frames(train_enc.f0_hz, train_enc.loudness_db, train_enc.z)
+    markov = render_clips(markov_tunes(data.train_tunes, n, seed=seed), window_s, **play)[:n]
+    sets = {
+        "real": real.audio,
+        "reconstruction": reconstruct(ae, real),
+        "GAN": decode_frames(ae, codec, generate_windows(gan, n, seed)),
+        "Gaussian": decode_frames(ae, codec, gaussian_frames(train_frames, n, torch.Generator().manual_seed(seed))),
+        "Markov-1": reconstruct(ae, markov),
+    }
+    sr = config.model.sample_rate
+    rows = {"corpus": reference_row("corpus (score)", reference).as_dict()}
+    feats = {k: clip_features(classifier, v, sr=sr) for k, v in sets.items()}
+    other_feats = clip_features(classifier, other.audio, sr=sr)
+    heard_real = transcribe_clips(real.audio, sr)
+    for name, audio in sets.items():
+        row = measure_row(name, audio, sr, reference, heard=heard_real if name == "real" else None)
+        row.fd, row.kid = frechet(feats["real"], feats[name] if name != "real" else other_feats), kid(
+            feats["real"], feats[name] if name != "real" else other_feats)
+        rows[name] = row.as_dict()
+    train_feats = clip_features(classifier, train_clips.audio[: 4 * n], sr=sr)
+    song = decode_frames(ae, codec, generate_song(gan, 64.0, seed))[0]
+    joins = [window_s * k for k in range(1, int(len(song) / sr / window_s))]
+    flux = spectral_flux(song.numpy(), sr)
+    heard = transcribe_clips(song[None], sr)[0]
+    return {
+        "n": n, "rows": rows,
+        "nn_ratio": nn_ratio(feats["GAN"], train_feats, other_feats),
+        "seam_ratio": seam_ratio(flux, 100.0, joins),
+        "seam_ratio_pitch": seam_ratio(np.abs(np.diff(np.nan_to_num(hz_to_midi(np.where(heard[1] > 0, heard[1], np.nan))),
+                                                      prepend=0.0)), heard[2], joins),
+        "ae_f0_within_50c": float(np.mean([f0_within(f0, rate, score.numpy(), config.model.frame_rate)
+                                          for (_, f0, rate), score in zip(heard_real, real.f0_hz)])),
+    }
+
+
+__all__ = ["EVAL_PATH", "evaluate", "gaussian_frames", "decode_frames", "generate_song", "generate_windows", "markov_tunes", "reconstruct", "score_notes",
+           "AE_PATH", "GAN_PATH", "Every", "ShippedSongGAN", "encode_clips", "frame_codec", "gan_windows",
            "load_song_gan", "make_gan_trainer", "save_song_gan",
            "SongConfig", "SongData", "load_song_data", "load_song_autoencoder", "make_ae_trainer",
            "save_song_autoencoder", "train_song_autoencoder"]

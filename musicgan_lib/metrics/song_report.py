@@ -1,0 +1,146 @@
+"""Chapter 8's report: one row of numbers per set of song clips, measured the same way for every row.
+
+A row is a set of audio clips of equal length (the held-out corpus, its reconstructions, the
+GAN's songs, a baseline). For each clip an independent pitch tracker (CREPE tiny,
+`metrics.music.transcribe`) writes down the f0 it hears, frames become notes, and the note
+metrics are averaged over clips; the pooled pitch-class and note-length histograms are compared
+with the held-out corpus's *score* (JS distances). Clip features for FD/KID come from the note
+classifier trained in this project (64 features of each 1-s chunk, averaged over the clip).
+
+Shapes: audio [N, S] float at `sr`; features [N, 64].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .music import NoteSeq, distribution_distances, frames_to_notes, melody_metrics, transcribe
+
+ROW_METRICS = ("in_tune_rate", "scale_consistency", "pitch_class_entropy", "step_ratio", "pc_js", "onset_rate_js")
+
+
+@dataclass
+class SongRow:
+    """The numbers of one set of clips (means over clips; JS distances over the pooled set)."""
+
+    name: str
+    n: int
+    in_tune_rate: float
+    scale_consistency: float
+    pitch_class_entropy: float
+    step_ratio: float
+    pc_js: float
+    onset_rate_js: float
+    notes_per_s: float
+    fd: float = math.nan
+    kid: float = math.nan
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def transcribe_clips(audio: Tensor, sr: int, hop_s: float = 0.02) -> list[tuple[NoteSeq, np.ndarray, float]]:
+    """(notes, f0 [frames], frame_rate) of each clip [N, S], heard by CREPE tiny (20-ms hop: half the cost of 10)."""
+    out = []
+    for clip in audio.detach().cpu().numpy():
+        f0, _, rate = transcribe(clip, sr, hop_s=hop_s)
+        out.append((frames_to_notes(f0, rate), f0, rate))
+    return out
+
+
+def measure_row(name: str, audio: Tensor, sr: int, reference: Sequence[NoteSeq], hop_s: float = 0.02,
+                heard: list | None = None) -> SongRow:
+    """Transcribe `audio` [N, S] (or use `heard`, its `transcribe_clips`) and measure it; JS distances
+    against `reference` melodies (the held-out score)."""
+    heard = heard if heard is not None else transcribe_clips(audio, sr, hop_s)
+    per_clip = [melody_metrics(notes, f0) for notes, f0, _ in heard if len(notes) >= 2]
+    notes = [n for n, _, _ in heard]
+
+    def mean(key: str) -> float:
+        values = [m[key] for m in per_clip if m[key] == m[key]]  # NaN-free
+        return float(np.mean(values)) if values else math.nan
+
+    dist = distribution_distances(notes, reference)
+    seconds = audio.shape[-1] / sr
+    return SongRow(name, len(audio), mean("in_tune_rate"), mean("scale_consistency"), mean("pitch_class_entropy"),
+                   mean("step_ratio"), dist["pc_js"], dist["onset_rate_js"],
+                   float(np.mean([len(n) / seconds for n in notes])))
+
+
+def reference_row(name: str, melodies: Sequence[NoteSeq]) -> SongRow:
+    """The score's own numbers (no audio, no tracker): what a perfect transcription of the corpus gives."""
+    per = [melody_metrics(m) for m in melodies if len(m) >= 2]
+    dist = distribution_distances(melodies, melodies)
+    seconds = [float(m.onset[-1] + m.duration[-1] - m.onset[0]) for m in melodies if len(m)]
+    return SongRow(name, len(melodies), 1.0, float(np.mean([m["scale_consistency"] for m in per])),
+                   float(np.mean([m["pitch_class_entropy"] for m in per])), float(np.nanmean([m["step_ratio"] for m in per])),
+                   dist["pc_js"], dist["onset_rate_js"], float(np.mean([len(m) for m in melodies]) / np.mean(seconds)))
+
+
+@torch.no_grad()
+def clip_features(classifier, audio: Tensor, chunk_s: float = 1.0, sr: int = 16000) -> Tensor:
+    """[N, S] -> [N, F]: the note classifier's features of each `chunk_s` chunk, averaged over the clip."""
+    chunk = int(chunk_s * sr)
+    n_chunks = audio.shape[-1] // chunk
+    chunks = audio[:, : n_chunks * chunk].reshape(-1, chunk)
+    feats = torch.cat([classifier.features(c) for c in chunks.split(256)])
+    return feats.view(len(audio), n_chunks, -1).mean(1)
+
+
+def frechet(a: Tensor, b: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets a [N, F] and b [M, F] (float64)."""
+    from scipy import linalg
+
+    a, b = a.double().numpy(), b.double().numpy()
+    mu, nu = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = linalg.sqrtm(ca @ cb).real
+    return float(((mu - nu) ** 2).sum() + np.trace(ca + cb - 2 * root))
+
+
+def kid(a: Tensor, b: Tensor) -> float:
+    """Kernel inception distance (unbiased MMD^2, cubic polynomial kernel) between feature sets [N, F], [M, F]."""
+    a, b = a.double(), b.double()
+    d = a.shape[1]
+
+    def k(x, y):
+        return (x @ y.T / d + 1) ** 3
+
+    n, m = len(a), len(b)
+    kaa, kbb = k(a, a), k(b, b)
+    return float((kaa.sum() - kaa.diag().sum()) / (n * (n - 1)) + (kbb.sum() - kbb.diag().sum()) / (m * (m - 1))
+                 - 2 * k(a, b).mean())
+
+
+def nn_ratio(generated: Tensor, train: Tensor, held_out: Tensor) -> float:
+    """Mean distance of generated clips to their nearest training clip, over the same for held-out real clips.
+
+    About 1: the generator is as far from its training data as new real music is (not copying);
+    well under 1: it reproduces training clips. Features [N, F].
+    """
+    def nearest(x):
+        return torch.cdist(x.double(), train.double()).min(1).values.mean()
+
+    return float(nearest(generated) / nearest(held_out))
+
+
+def f0_within(tracked_hz: np.ndarray, tracked_rate: float, score_hz: np.ndarray, score_rate: float,
+              cents: float = 50.0) -> float:
+    """Share of the score's sounding frames where the tracked f0 is within `cents` of it.
+
+    The score's frame i covers [i, i + 1) / score_rate (centre (i + 0.5) / score_rate); the tracker's
+    frame j is centred at j / tracked_rate; each score frame takes the nearest tracked frame.
+    """
+    t = (np.arange(len(score_hz)) + 0.5) / score_rate
+    j = np.clip(np.rint(t * tracked_rate).astype(int), 0, len(tracked_hz) - 1)
+    sounding = score_hz > 0
+    heard = tracked_hz[j][sounding]
+    ok = (heard > 0) & (np.abs(1200 * np.log2(np.maximum(heard, 1e-6) / score_hz[sounding])) <= cents)
+    return float(ok.mean()) if sounding.any() else math.nan
