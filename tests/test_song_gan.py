@@ -81,3 +81,16 @@ def test_wgan_gp_steps_are_finite_and_resume_exactly(tmp_path):
     with torch.no_grad():
         assert torch.allclose(shipped.generator(latents), straight.ema.module.eval()(latents), atol=2e-2)  # fp16 weights
     assert SongCritic(SMALL)(frames).shape == (10,)
+
+
+def test_generation_benchmark_runs_small(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_song_generation.py"
+    spec = importlib.util.spec_from_file_location("bench_song_generation", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--seconds", "8", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "8 s song (1 windows)" in out and "one pass" in out and "per window" in out and "x real time" in out

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .music import NoteSeq, distribution_distances, frames_to_notes, melody_metrics, transcribe
+from ..data.melodies import Melody
+from ..data.song_clips import SongClips
+from .music import NoteSeq, distribution_distances, frames_to_notes, markov1_melodies, melody_metrics, transcribe
 
 ROW_METRICS = ("in_tune_rate", "scale_consistency", "pitch_class_entropy", "step_ratio", "pc_js", "onset_rate_js")
 
@@ -144,3 +146,20 @@ def f0_within(tracked_hz: np.ndarray, tracked_rate: float, score_hz: np.ndarray,
     heard = tracked_hz[j][sounding]
     ok = (heard > 0) & (np.abs(1200 * np.log2(np.maximum(heard, 1e-6) / score_hz[sounding])) <= cents)
     return float(ok.mean()) if sounding.any() else math.nan
+
+
+def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int = 0) -> list[Melody]:
+    """The strong symbolic baseline: Markov-1 pitches over the training tunes, note lengths drawn from theirs."""
+    pitches = markov1_melodies([t.pitch for t in train_tunes], n, n_notes, seed)
+    lengths = np.concatenate([t.duration for t in train_tunes])
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for p in pitches:
+        dur = rng.choice(lengths, size=len(p)).astype(np.float32)
+        out.append(Melody(p.astype(np.int16), np.concatenate([[0.0], np.cumsum(dur)[:-1]]).astype(np.float32), dur))
+    return out
+
+
+def score_notes(clips: SongClips) -> list[NoteSeq]:
+    """Each clip's score as notes (seconds), read off its per-frame score f0."""
+    return [frames_to_notes(f0.numpy(), clips.frame_rate) for f0 in clips.f0_hz]

@@ -114,6 +114,14 @@ class _Block(nn.Module):
         return x + self.b(F.gelu(self.a(F.gelu(x))))
 
 
+def anchor_coordinates(anchors: Tensor, gap: int) -> Tensor:
+    """anchors [B, A, D] -> coordinates [B, D, (A - 1) * gap]: a straight line from each anchor to the next,
+    `gap` steps per line (the next anchor starts the next line). The same anchor gives the same
+    coordinates whichever window it belongs to -- which is what lets windows join without a seam."""
+    n = (anchors.shape[1] - 1) * gap
+    return F.interpolate(anchors.transpose(1, 2), size=n + 1, mode="linear", align_corners=True)[..., :-1]
+
+
 def coarse_dilations(gap: int) -> list[int]:
     """Dilations 1, 2, 4, 1, 2, 4, ... of kernel-5 blocks while their reach (2 x the sum, plus about 2
     coarse frames for the upsampling layers) stays inside one anchor gap of `gap` coarse frames."""
@@ -154,10 +162,8 @@ class SongGenerator(nn.Module):
         The first and last anchor gaps are margin: computed, then cropped.
         """
         cfg = self.cfg
-        gap = cfg.anchor_every // 4  # coarse frames between anchors
-        n_coarse = (anchors.shape[1] - 1) * gap
-        coords = F.interpolate(anchors.transpose(1, 2), size=n_coarse + 1, mode="linear", align_corners=True)[..., :-1]
-        x = torch.cat([coords, style[:, :, None].expand(-1, -1, n_coarse)], dim=1)
+        coords = anchor_coordinates(anchors, cfg.anchor_every // 4)  # [B, anchor_dim, coarse frames]
+        x = torch.cat([coords, style[:, :, None].expand(-1, -1, coords.shape[-1])], dim=1)
         x = self.coarse(self.inp(x))
         for conv in self.up:
             x = F.interpolate(x, scale_factor=2, mode="nearest")

@@ -26,9 +26,10 @@ from ..losses_audio import MultiScaleSpectralLoss
 from ..models.song_autoencoder import ASSET_PATH as AE_PATH
 from ..models.song_autoencoder import SongAEConfig, SongAutoencoder, SongEncoding, load_song_autoencoder, save_song_autoencoder
 from ..models.song_gan import ASSET_PATH as GAN_PATH
-from ..metrics.music import NoteSeq, frames_to_notes, hz_to_midi, markov1_melodies, seam_ratio, spectral_flux
-from ..metrics.song_report import clip_features, f0_within, frechet, kid, measure_row, nn_ratio, reference_row
-from ..metrics.song_report import transcribe_clips
+from ..audio.io import read_wav
+from ..metrics.music import hz_to_midi, seam_ratio, spectral_flux, transcribe
+from ..metrics.song_report import clip_features, f0_within, frechet, kid, markov_tunes, measure_row, nn_ratio
+from ..metrics.song_report import reference_row, score_notes, transcribe_clips
 from ..models.song_gan import FrameCodec, ShippedSongGAN, SongCritic, SongGANConfig, SongGenerator, load_song_gan
 from ..models.song_gan import gaussian_frames, song_anchors
 from ..models.song_gan import save_song_gan as _save_generator
@@ -86,10 +87,15 @@ class SongData:
     clips: SongClips
 
 
+def split_tunes(config: SongConfig, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[list, list]:
+    """(train, held_out) tunes: the config's tunes parsed (cached in `cache_dir`) and split by tune content."""
+    tunes = load_melodies(config.collection, config.n_tunes, cache_dir=cache_dir, progress=progress)
+    return split_by_tune(tunes, config.held_out, config.data_seed)
+
+
 def load_song_data(config: SongConfig, cache_dir: str | Path | None = None, progress: bool = True) -> SongData:
     """Parse (cached), split by tune and render the training clips (cached in `cache_dir` too)."""
-    tunes = load_melodies(config.collection, config.n_tunes, cache_dir=cache_dir, progress=progress)
-    train, held = split_by_tune(tunes, config.held_out, config.data_seed)
+    train, held = split_tunes(config, cache_dir, progress)
     cache = None
     if cache_dir is not None:
         key = (f"{config.collection}_{config.n_tunes}_{config.held_out}_{config.data_seed}_{config.ae_clip_s}_"
@@ -247,27 +253,34 @@ def generate_song(gan: ShippedSongGAN, seconds: float, seed: int = 0) -> Tensor:
     return gan.generator.frames_from(*song_anchors(n_windows, cfg, torch.Generator().manual_seed(seed)))
 
 
-def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int = 0) -> list[Melody]:
-    """The strong symbolic baseline: Markov-1 pitches over the training tunes, note lengths drawn from theirs."""
-    pitches = markov1_melodies([t.pitch for t in train_tunes], n, n_notes, seed)
-    lengths = np.concatenate([t.duration for t in train_tunes])
-    rng = np.random.default_rng(seed + 1)
-    out = []
-    for p in pitches:
-        dur = rng.choice(lengths, size=len(p)).astype(np.float32)
-        out.append(Melody(p.astype(np.int16), np.concatenate([[0.0], np.cumsum(dur)[:-1]]).astype(np.float32), dur))
-    return out
-
-
 @torch.no_grad()
 def reconstruct(ae: SongAutoencoder, clips: SongClips, batch: int = 8) -> Tensor:
     """The autoencoder's reconstruction of every clip [N, S] (encoded with the score's f0)."""
     return torch.cat([ae(clips.audio[i:i + batch], clips.f0_hz[i:i + batch])[0] for i in range(0, len(clips), batch)])
 
 
-def score_notes(clips: SongClips) -> list[NoteSeq]:
-    """Each clip's score as notes (seconds), read off its per-frame score f0."""
-    return [frames_to_notes(f0.numpy(), clips.frame_rate) for f0 in clips.f0_hz]
+@torch.no_grad()
+def mean_timbre(ae: SongAutoencoder, clips: SongClips) -> Tensor:
+    """The average z [Z] over the sounding frames of `clips`: one instrument's timbre, without its melody."""
+    enc = encode_clips(ae, clips)
+    return enc.z[enc.f0_hz > 0].mean(0)
+
+
+@torch.no_grad()
+def encode_audio_file(ae: SongAutoencoder, path: str | Path, max_seconds: float = 30.0) -> tuple[Tensor, SongEncoding]:
+    """A WAV of a monophonic instrument (any rate, mono or stereo) -> (its audio [1, S] at 16 kHz, its encoding).
+
+    f0 comes from CREPE (tiny) at twice the frame rate, read at each frame's centre; unvoiced is 0.
+    """
+    audio, sr = read_wav(path, sr=ae.sample_rate)
+    audio = audio[: int(max_seconds * ae.sample_rate)]
+    audio = audio[: len(audio) // ae.hop * ae.hop][None]
+    if audio.shape[-1] == 0:
+        raise ValueError(f"{path} is shorter than one frame ({ae.hop} samples at {ae.sample_rate} Hz)")
+    f0, _, rate = transcribe(audio[0].numpy(), ae.sample_rate, hop_s=0.5 / ae.frame_rate)
+    centres = np.arange(audio.shape[-1] // ae.hop) * 2 + 1  # frame i's centre is tracker frame 2i + 1
+    f0 = torch.from_numpy(f0[np.minimum(centres, len(f0) - 1)]).float()[None]
+    return audio, ae.encode(audio, f0)
 
 
 @torch.no_grad()
@@ -323,7 +336,8 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     }
 
 
-__all__ = ["EVAL_PATH", "evaluate", "gaussian_frames", "decode_frames", "generate_song", "generate_windows", "markov_tunes", "reconstruct", "score_notes",
+__all__ = ["EVAL_PATH", "evaluate", "gaussian_frames", "decode_frames", "generate_song", "generate_windows",
+           "encode_audio_file", "mean_timbre", "reconstruct", "split_tunes",
            "AE_PATH", "GAN_PATH", "Every", "ShippedSongGAN", "encode_clips", "frame_codec", "gan_windows",
            "load_song_gan", "make_gan_trainer", "save_song_gan",
            "SongConfig", "SongData", "load_song_data", "load_song_autoencoder", "make_ae_trainer",
