@@ -378,3 +378,19 @@ def test_no_notebook_decides_load_or_train_by_whether_a_file_exists():
             continue
         assert ".exists()" not in text, src.name
         assert "should_load_shipped(" in text or "shipped_weights_status(" in text or "load_or_train(" in text, src.name
+
+
+# ---- data generators ------------------------------------------------------------------------------
+@pytest.mark.parametrize("call,error,expected", [
+    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(0), ValueError, "n_modes must be at least 1, got 0"),
+    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(8, std=0), ValueError, "std must be > 0, got 0"),
+    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["grid"]).grid(2.5), TypeError, "side must be an integer, got 2.5"),
+    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring().sample(-1), ValueError, "n must be at least 0"),
+    (lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(4, 0.5, sr=0), ValueError,
+     "sr \\(the sample rate\\) must be a positive finite number"),
+    (lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(4, 0.5, sr=16000, frame_rate=300),
+     ValueError, "sr \\(16000\\) must be a multiple of frame_rate \\(300\\)"),
+])
+def test_bad_data_generator_arguments(call, error, expected):
+    with pytest.raises(error, match=expected):
+        call()

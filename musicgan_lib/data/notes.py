@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..audio.analysis import loudness_db, single_blas_thread
+from ..checks import require_int, require_sample_rate
 from ..audio.synth import TWO_PI, midi_to_hz, upsample_frames
 
 SAMPLE_RATE = 16000
@@ -423,6 +424,10 @@ def synth_notes(
     Families may be names from FAMILIES or their indices. Note i's random details (pluck
     position, vibrato, noise, ...) come from the stream (seed, index_offset + i).
     """
+    require_sample_rate(sr, integer=True)
+    require_int("frame_rate", frame_rate)
+    if sr % frame_rate:
+        raise ValueError(f"sr ({sr}) must be a multiple of frame_rate ({frame_rate}): a frame is a whole number of samples")
     fam = [FAMILIES.index(f) if isinstance(f, str) else int(f) for f in families]
     n = len(fam)
     if isinstance(velocities, int):
