@@ -148,7 +148,7 @@ ax1.set_title(r"$2\sigma(x)^{\ln 10} + 10^{-7}$")
 bands = torch.arange(m.n_noise_bands, dtype=torch.float32)
 centre = 5 + 40 * t[:, None]  # a band moving from ~600 Hz to ~5.5 kHz
 mags = 0.05 * torch.exp(-0.5 * ((bands[None] - centre) / 2.5) ** 2)
-swoosh = FilteredNoise(m)(mags[None], n_frames * m.hop, torch.Generator().manual_seed(SEED))[0]
+swoosh = FilteredNoise(m.noise_fft, m.hop)(mags[None], n_frames * m.hop, torch.Generator().manual_seed(SEED))[0]
 plot_spectrogram(swoosh, SR, ax=ax2, title="filtered noise: a sweeping band", log_freq=False, colors=16)
 plt.show()
 play(swoosh, SR, name="filtered_noise", folder=OUT)
