@@ -50,6 +50,10 @@ def test_play_in_a_kernel_displays_a_player(tmp_path, monkeypatch):
     player.play(sine(220.0, 0.2, SR), SR, folder=tmp_path, save=False)
     assert len(shown) == 1 and type(shown[0]).__name__ == "Audio"
     assert not list(tmp_path.iterdir())  # live and not asked to save: no file
+    html = shown[0]._repr_html_()
+    assert "data:audio/mpeg;base64," in html  # embedded compressed: notebooks with minutes of music stay small
+    music = sine(220.0, 5.0, SR) + 0.3 * torch.randn(5 * SR, generator=torch.Generator().manual_seed(0))
+    assert len(player.mp3_bytes(music, SR)) < len(player.wav_bytes(music, SR)) / 3
 
 
 def test_play_rejects_nonsense():

@@ -23,6 +23,6 @@ def test_anchor_lines_on_the_page_equal_the_library():
     anchor_lines = page_definition("anchor_lines")
     anchors = torch.randn(1, 7, 5, generator=torch.Generator().manual_seed(0))
     for gap in (1, 4, 25):
-        assert torch.allclose(anchor_lines(anchors[0], gap), anchor_coordinates(anchors, gap)[0].T, atol=1e-6)
+        assert torch.allclose(anchor_lines(anchors[0], gap), anchor_coordinates(anchors, gap)[0].T, atol=1e-5)
     mid = anchor_lines(anchors[0], 4)[2]  # halfway from anchor 0 to anchor 1
     assert torch.allclose(mid, (anchors[0, 0] + anchors[0, 1]) / 2)

@@ -35,8 +35,10 @@ def test_f0_within_uses_the_nearest_tracked_frame():
     score = np.array([440.0, 440.0, 0.0, 220.0])  # 50 frames/s: centres 10, 30, 50, 70 ms
     tracked = np.zeros(8)  # 100 frames/s: centres 0, 10, ..., 70 ms
     tracked[[1, 3, 7]] = [440.0 * 2 ** (40 / 1200), 440.0 * 2 ** (60 / 1200), 220.0]
-    assert f0_within(tracked, 100.0, score, 50.0) == pytest.approx(2 / 3)  # 60 cents is out
-    assert math.isnan(f0_within(tracked, 100.0, np.zeros(4), 50.0))
+    assert f0_within(tracked, 100.0, score, 50.0) == pytest.approx((2 / 3, 1.0))  # 60 cents is out; all heard
+    tracked[7] = 0.0  # the last note unheard (a decayed piano note): recall drops, accuracy counts only what is heard
+    assert f0_within(tracked, 100.0, score, 50.0) == pytest.approx((1 / 2, 2 / 3))
+    assert math.isnan(f0_within(tracked, 100.0, np.zeros(4), 50.0)[0])
 
 
 def test_reference_row_of_a_scale():

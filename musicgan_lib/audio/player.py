@@ -56,6 +56,30 @@ def wav_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
     return buf.getvalue()
 
 
+def mp3_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
+    """The audio as an MP3 (libsndfile's LAME encoder): about a fifth of a 16-bit WAV's size for music."""
+    import soundfile as sf
+
+    x = _prepare(audio, normalize)
+    buf = io.BytesIO()
+    sf.write(buf, x.T if x.ndim == 2 else x, int(sr), format="MP3", subtype="MPEG_LAYER_III")
+    return buf.getvalue()
+
+
+def player_widget(x: np.ndarray, sr: int):
+    """An IPython audio player embedding `x` compressed (MP3) when libsndfile can, so a notebook with a
+    few minutes of music stays a few MB; a 16-bit WAV otherwise. The WAV written to disk is never compressed."""
+    from IPython.display import Audio
+
+    import soundfile as sf
+
+    if "MP3" in sf.available_formats():
+        widget = Audio(data=mp3_bytes(x, sr, normalize=False))
+        widget.mimetype = "audio/mpeg"
+        return widget
+    return Audio(x, rate=sr, normalize=False)
+
+
 def play(
     audio,
     sr: int = 16000,
@@ -90,7 +114,7 @@ def play(
         try:
             from IPython.display import Audio, display
 
-            display(Audio(x, rate=sr, normalize=False))
+            display(player_widget(x, sr))
         except Exception as exc:  # a player is a convenience: never let it break a run
             print(f"(no audio player: {exc})")
     if path is not None:

@@ -22,6 +22,8 @@ from torch import Tensor
 
 from ..data.melodies import Melody
 from ..data.song_clips import SongClips
+from ..losses_audio import MultiScaleSpectralLoss
+from ..models.song_autoencoder import SongAutoencoder, SongEncoding
 from .music import NoteSeq, distribution_distances, frames_to_notes, markov1_melodies, melody_metrics, transcribe
 
 ROW_METRICS = ("in_tune_rate", "scale_consistency", "pitch_class_entropy", "step_ratio", "pc_js", "onset_rate_js")
@@ -134,18 +136,24 @@ def nn_ratio(generated: Tensor, train: Tensor, held_out: Tensor) -> float:
 
 
 def f0_within(tracked_hz: np.ndarray, tracked_rate: float, score_hz: np.ndarray, score_rate: float,
-              cents: float = 50.0) -> float:
-    """Share of the score's sounding frames where the tracked f0 is within `cents` of it.
+              cents: float = 50.0) -> tuple[float, float]:
+    """(raw pitch accuracy, voicing recall) of a tracked f0 against the score, as melody extraction measures them.
 
-    The score's frame i covers [i, i + 1) / score_rate (centre (i + 0.5) / score_rate); the tracker's
-    frame j is centred at j / tracked_rate; each score frame takes the nearest tracked frame.
+    Accuracy: of the frames the score sounds *and* the tracker hears a pitch in, the share within
+    `cents` of the score. Recall: the share of the score's sounding frames the tracker hears at all
+    (a piano or vibraphone note decays to near silence long before its written end, and the tracker
+    rightly calls those frames unvoiced: that is not a pitch error). The score's frame i covers
+    [i, i + 1) / score_rate; each takes the nearest tracked frame (centred at j / tracked_rate).
     """
     t = (np.arange(len(score_hz)) + 0.5) / score_rate
     j = np.clip(np.rint(t * tracked_rate).astype(int), 0, len(tracked_hz) - 1)
     sounding = score_hz > 0
     heard = tracked_hz[j][sounding]
-    ok = (heard > 0) & (np.abs(1200 * np.log2(np.maximum(heard, 1e-6) / score_hz[sounding])) <= cents)
-    return float(ok.mean()) if sounding.any() else math.nan
+    voiced = heard > 0
+    if not voiced.any():
+        return math.nan, (0.0 if sounding.any() else math.nan)
+    error = np.abs(1200 * np.log2(heard[voiced] / score_hz[sounding][voiced]))
+    return float((error <= cents).mean()), float(voiced.mean())
 
 
 def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int = 0) -> list[Melody]:
@@ -163,3 +171,18 @@ def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int
 def score_notes(clips: SongClips) -> list[NoteSeq]:
     """Each clip's score as notes (seconds), read off its per-frame score f0."""
     return [frames_to_notes(f0.numpy(), clips.frame_rate) for f0 in clips.f0_hz]
+
+
+@torch.no_grad()
+def autoencoder_report(ae: SongAutoencoder, clips: SongClips, recon: Tensor, train: SongEncoding) -> dict:
+    """Reconstruction quality on held-out clips: loudness L1 (dB, frames above -60 dB) and the MSS of the
+    reconstruction over the MSS of the same f0 and loudness decoded with the training set's mean z."""
+    enc = SongEncoding(*(torch.cat(parts) for parts in zip(*(ae.encode(a, f) for a, f in zip(clips.audio.split(8),
+                                                                                         clips.f0_hz.split(8))))))
+    sounding = enc.loudness_db > -60.0
+    loud_l1 = float((ae.measure_loudness(recon) - enc.loudness_db).abs()[sounding].mean())
+    mean_z = train.z[train.f0_hz > 0].mean(0)
+    plain = torch.cat([ae.decode(SongEncoding(f, l, mean_z.expand(len(f), f.shape[1], -1)))
+                       for f, l in zip(enc.f0_hz.split(8), enc.loudness_db.split(8))])
+    mss = MultiScaleSpectralLoss()
+    return {"ae_loudness_l1_db": loud_l1, "ae_mss_ratio": float(mss(recon, clips.audio) / mss(plain, clips.audio))}

@@ -18,22 +18,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..audio.io import read_wav
 from ..checkpoint import read_tensor_file
 from ..data.melodies import Melody, load_melodies, split_by_tune
 from ..data.song_clips import SongClips, render_clips
 from ..device import seed_everything
+from ..losses import WassersteinLoss
 from ..losses_audio import MultiScaleSpectralLoss
+from ..metrics.music import hz_to_midi, seam_ratio, spectral_flux, transcribe
+from ..metrics.song_report import (autoencoder_report, clip_features, f0_within, frechet, kid, markov_tunes,
+                                   measure_row, nn_ratio, reference_row, score_notes, transcribe_clips)
 from ..models.song_autoencoder import ASSET_PATH as AE_PATH
 from ..models.song_autoencoder import SongAEConfig, SongAutoencoder, SongEncoding, load_song_autoencoder, save_song_autoencoder
 from ..models.song_gan import ASSET_PATH as GAN_PATH
-from ..audio.io import read_wav
-from ..metrics.music import hz_to_midi, seam_ratio, spectral_flux, transcribe
-from ..metrics.song_report import clip_features, f0_within, frechet, kid, markov_tunes, measure_row, nn_ratio
-from ..metrics.song_report import reference_row, score_notes, transcribe_clips
-from ..models.song_gan import FrameCodec, ShippedSongGAN, SongCritic, SongGANConfig, SongGenerator, load_song_gan
-from ..models.song_gan import gaussian_frames, song_anchors
+from ..models.song_gan import (FrameCodec, ShippedSongGAN, SongCritic, SongGANConfig, SongGenerator, gaussian_frames,
+                               load_song_gan, song_anchors)
 from ..models.song_gan import save_song_gan as _save_generator
-from ..losses import WassersteinLoss
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop
 
@@ -315,6 +315,7 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     feats = {k: clip_features(classifier, v, sr=sr) for k, v in sets.items()}
     other_feats = clip_features(classifier, other.audio, sr=sr)
     heard_real = transcribe_clips(real.audio, sr)
+    ae_report = autoencoder_report(ae, real, sets["reconstruction"], train_enc)
     for name, audio in sets.items():
         row = measure_row(name, audio, sr, reference, heard=heard_real if name == "real" else None)
         row.fd, row.kid = frechet(feats["real"], feats[name] if name != "real" else other_feats), kid(
@@ -326,13 +327,14 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     flux = spectral_flux(song.numpy(), sr)
     heard = transcribe_clips(song[None], sr)[0]
     return {
-        "n": n, "rows": rows,
+        "n": n, "rows": rows, **ae_report,
         "nn_ratio": nn_ratio(feats["GAN"], train_feats, other_feats),
         "seam_ratio": seam_ratio(flux, 100.0, joins),
         "seam_ratio_pitch": seam_ratio(np.abs(np.diff(np.nan_to_num(hz_to_midi(np.where(heard[1] > 0, heard[1], np.nan))),
                                                       prepend=0.0)), heard[2], joins),
-        "ae_f0_within_50c": float(np.mean([f0_within(f0, rate, score.numpy(), config.model.frame_rate)
-                                          for (_, f0, rate), score in zip(heard_real, real.f0_hz)])),
+        **dict(zip(("ae_f0_within_50c", "ae_f0_voicing_recall"), np.nanmean(
+            [f0_within(f0, rate, score.numpy(), config.model.frame_rate) for (_, f0, rate), score in
+             zip(heard_real, real.f0_hz)], axis=0).tolist())),
     }
 
 
