@@ -18,24 +18,26 @@ WIDTH = 9.0  # inches: a notebook column at 72 dpi
 TEXT = 10  # points
 
 
-def _midi_to_hz(m):
-    return 440.0 * 2 ** ((np.asarray(m, dtype=float) - 69) / 12)
+def _log_hz(midi):
+    """A MIDI pitch on `plot_spectrogram(log_freq=True)`'s y axis, which is log10(Hz)."""
+    return np.log10(440.0 * 2 ** ((np.asarray(midi, dtype=float) - 69) / 12))
 
 
 def score_and_spectrogram(audio: np.ndarray, sr: int, notes: NoteSeq | None, title: str = "",
                           heard: NoteSeq | None = None):
-    """One clip: its spectrogram (log frequency) with the score's notes drawn over it as white bars (and,
+    """One clip: its spectrogram (log frequency) with the score's notes drawn over it as cyan bars (and,
     if given, the notes a pitch tracker heard, as red lines) -- where the picture and the notes should agree."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
     plot_spectrogram(audio, sr, ax=ax, log_freq=True, fmin=60.0, colors=24, title=title)
-    for seq, style in ((notes, dict(color="white", lw=3, alpha=0.9, label="score")),
+    for seq, style in ((notes, dict(color="#00e5ff", lw=2.5, alpha=0.8, label="score")),
                        (heard, dict(color="tab:red", lw=1.2, label="heard by CREPE"))):
         if seq is None:
             continue
         for i, (p, on, d) in enumerate(zip(seq.pitch, seq.onset, seq.duration)):
-            ax.plot([on, on + d], [_midi_to_hz(p)] * 2, solid_capstyle="butt", **{**style, "label": style["label"] if i == 0 else None})
+            kw = dict(style, label=style["label"] if i == 0 else None)  # one legend entry per kind
+            ax.plot([on, on + d], [_log_hz(p)] * 2, solid_capstyle="butt", **kw)
     ax.legend(loc="upper right", fontsize=TEXT - 1, framealpha=0.6)
-    ax.set_ylim(60, 4000)
+    ax.set_ylim(np.log10(60.0), np.log10(4000.0))
     ax.title.set_fontsize(TEXT + 1)
     fig.tight_layout()
     return fig
