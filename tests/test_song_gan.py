@@ -94,3 +94,22 @@ def test_generation_benchmark_runs_small(capsys):
     assert bench.main(["--seconds", "8", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "8 s song (1 windows)" in out and "one pass" in out and "per window" in out and "x real time" in out
+
+
+def test_hard_pitch_is_one_hot_forward_with_the_softmax_gradient():
+    cfg = dataclasses.replace(SMALL, hard_pitch=True)
+    torch.manual_seed(0)
+    g = SongGenerator(cfg)
+    latents = torch.randn(2, cfg.latent_size, requires_grad=True)
+    frames = g(latents)
+    k = cfg.n_pitches + 1
+    pitch = frames[:, :k].detach()
+    assert torch.allclose(pitch, pitch.round(), atol=1e-6) and torch.allclose(pitch.sum(1), torch.ones(2, 40))
+    soft = SongGenerator(SMALL)
+    soft.load_state_dict(g.state_dict())
+    weights = torch.randn(k, 40)
+    (frames[:, :k] * weights).sum().backward()
+    hard_grad = latents.grad.clone()
+    latents.grad = None
+    (soft(latents)[:, :k] * weights).sum().backward()
+    assert torch.allclose(hard_grad, latents.grad, atol=1e-6)  # straight-through: the soft path's gradient

@@ -52,6 +52,10 @@ class SongGANConfig:
     style_dim: int = 32  # numbers of the per-song style vector
     # -- networks
     channels: int = 64  # width of the generator and critic convolutions (a 2-core CPU trains this in ~30 min)
+    # how the critic sees generated pitch: False, the softmax probabilities (the critic can then tell
+    # fakes by their softness alone); True, a one-hot of the most likely pitch whose gradient is the
+    # softmax's (straight-through), so only the melody itself can give a fake away
+    hard_pitch: bool = False
 
     def __post_init__(self) -> None:
         if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
@@ -170,7 +174,11 @@ class SongGenerator(nn.Module):
             x = x + conv(F.gelu(x))
         out = self.head(F.gelu(x))[..., cfg.anchor_every: -cfg.anchor_every]  # crop one gap each side
         k = cfg.n_pitches + 1
-        return torch.cat([torch.softmax(out[:, :k], dim=1), out[:, k:]], dim=1)
+        probs = torch.softmax(out[:, :k], dim=1)
+        if cfg.hard_pitch:
+            hard = F.one_hot(probs.argmax(1), k).transpose(1, 2).to(probs.dtype)
+            probs = hard + probs - probs.detach()  # forward: one-hot; backward: the softmax's gradient
+        return torch.cat([probs, out[:, k:]], dim=1)
 
     def forward(self, latents: Tensor) -> Tensor:
         return self.frames_from(*self.split(latents))
