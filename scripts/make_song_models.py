@@ -16,6 +16,7 @@ loses at most that much; the finished model is written (float16) with what it wa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -56,7 +57,8 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
     codec = ch8.frame_codec(config, encoded)
     frames = codec.to_frames(encoded.f0_hz, encoded.loudness_db, encoded.z)
     print(f"{len(frames)} training windows of {config.gan.window_frames} frames ({time.perf_counter() - t0:.0f} s)", flush=True)
-    trainer = ch8.make_gan_trainer(config, frames, args.seed, checkpoint_path=args.work / "gan.ckpt")
+    trainer = ch8.make_gan_trainer(config, frames, args.seed,
+                                   checkpoint_path=args.work / ("gan_hard_pitch.ckpt" if args.hard_pitch else "gan.ckpt"))
     trainer.loop.resume()
     start = time.perf_counter()
 
@@ -102,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gan-out", type=Path, default=ch8.GAN_PATH)
     parser.add_argument("--eval-out", type=Path, default=ch8.EVAL_PATH)
     parser.add_argument("--eval-n", type=int, default=48, help="clips per row of the evaluation table")
+    parser.add_argument("--hard-pitch", action="store_true", help="train the GAN with SongGANConfig(hard_pitch=True)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
+    if args.hard_pitch:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
     t0 = time.perf_counter()
     data = ch8.load_song_data(config, cache_dir=args.work / "cache")
     print(f"{len(data.train_tunes)} training tunes, {len(data.held_out_tunes)} held out; {len(data.clips)} clips of "
