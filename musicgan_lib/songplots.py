@@ -16,6 +16,7 @@ from .metrics.music import NoteSeq
 
 WIDTH = 9.0  # inches: a notebook column at 72 dpi
 TEXT = 10  # points
+DPI = 100  # 9 inches -> 900 px: wider than a JupyterLab text column, no wider than a laptop screen
 
 
 def _log_hz(midi):
@@ -27,7 +28,7 @@ def score_and_spectrogram(audio: np.ndarray, sr: int, notes: NoteSeq | None, tit
                           heard: NoteSeq | None = None):
     """One clip: its spectrogram (log frequency) with the score's notes drawn over it as cyan bars (and,
     if given, the notes a pitch tracker heard, as red lines) -- where the picture and the notes should agree."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2), dpi=DPI)
     plot_spectrogram(audio, sr, ax=ax, log_freq=True, fmin=60.0, colors=24, title=title)
     for seq, style in ((notes, dict(color="#00e5ff", lw=2.5, alpha=0.8, label="score")),
                        (heard, dict(color="tab:red", lw=1.2, label="heard by CREPE"))):
@@ -46,7 +47,7 @@ def score_and_spectrogram(audio: np.ndarray, sr: int, notes: NoteSeq | None, tit
 def encoding_figure(f0_hz: np.ndarray, loudness_db: np.ndarray, z: np.ndarray, frame_rate: float, title: str = ""):
     """The three parts of a clip's encoding against time: f0, loudness and the learned z(t)."""
     t = np.arange(len(f0_hz)) / frame_rate
-    fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 5.0), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(WIDTH, 5.0), dpi=DPI, sharex=True)
     axes[0].plot(t, np.where(f0_hz > 0, f0_hz, np.nan), lw=1.5)
     axes[0].set(ylabel="f0 (Hz)", title=title)
     axes[1].plot(t, loudness_db, lw=1.2, color="tab:orange")
@@ -64,7 +65,7 @@ def encoding_figure(f0_hz: np.ndarray, loudness_db: np.ndarray, z: np.ndarray, f
 
 def curves(history: dict, keys: Sequence[str], title: str = "", window: int = 25):
     """Training curves (raw in grey, a running mean on top) against the step, one panel per key."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(WIDTH, 2.8), dpi=DPI, squeeze=False)
     steps = np.asarray(history["step"])
     for ax, key in zip(axes[0], keys):
         v = np.asarray(history[key], dtype=float)
@@ -81,7 +82,7 @@ def curves(history: dict, keys: Sequence[str], title: str = "", window: int = 25
 
 def over_time(segments_s: np.ndarray, values: dict[str, Sequence[float]], references: dict[str, float], title: str = ""):
     """Metrics measured on consecutive segments of one long piece, each next to its held-out reference."""
-    fig, axes = plt.subplots(1, len(values), figsize=(WIDTH, 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(values), figsize=(WIDTH, 2.8), dpi=DPI, squeeze=False)
     for ax, (key, v) in zip(axes[0], values.items()):
         ax.plot(segments_s, v, marker="o", ms=3)
         if key in references:
