@@ -116,6 +116,12 @@ def _notice(msg: str, strict: bool) -> None:
     warnings.warn(msg, AudioInputWarning, stacklevel=3)
 
 
+def _nonfinite(x: np.ndarray) -> tuple[int, int] | None:
+    """(how many NaN/Inf values, the first one's index along axis 0), or None when all are finite."""
+    bad = ~np.isfinite(x)
+    return (int(bad.sum()), int(np.argwhere(bad)[0][0])) if bad.any() else None
+
+
 def read_wav(
     path: str | os.PathLike,
     sr: int | None = 16000,
@@ -153,11 +159,11 @@ def read_wav(
         raise AudioFileError(f"{p}: unreadable WAV ({exc})") from exc
     if data.shape[0] == 0:
         raise AudioFileError(f"{p}: the WAV holds no samples (zero length)")
-    bad = ~np.isfinite(data)
-    if bad.any():
-        first = int(np.argwhere(bad)[0][0])
+    bad = _nonfinite(data)
+    if bad:
+        count, first = bad
         raise AudioFileError(
-            f"{p}: {int(bad.sum())} NaN/Inf samples (the first at sample {first}, {first / file_sr:.3f} s); "
+            f"{p}: {count} NaN/Inf samples (the first at sample {first}, {first / file_sr:.3f} s); "
             "the file is corrupt or was written from a diverged model"
         )
     bits = info["bits"]
@@ -246,11 +252,10 @@ def write_wav(path: str | os.PathLike, audio, sr: int, *, subtype: str = "PCM_16
         x = x.T  # soundfile wants [frames, channels]
     elif x.ndim != 1:
         raise ValueError(f"audio must be [samples] or [channels, samples], got shape {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        first = int(np.argwhere(bad)[0][0])
+    bad = _nonfinite(x)
+    if bad:
         raise ValueError(
-            f"refusing to write {p}: the audio has {int(bad.sum())} NaN/Inf samples (the first at sample {first}); "
+            f"refusing to write {p}: the audio has {bad[0]} NaN/Inf samples (the first at sample {bad[1]}); "
             "samples must be finite (a diverged model?)"
         )
     peak = float(np.abs(x).max())
