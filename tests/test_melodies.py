@@ -96,3 +96,14 @@ def test_render_keeps_the_score_beside_the_audio():
     spectrum = np.abs(np.fft.rfft(first, n=16 * len(first)))
     peak_hz = np.argmax(spectrum) * r.sr / (16 * len(first))
     assert min(abs(peak_hz / (k * f0) - 1) for k in (1, 2, 3, 4)) < 0.01  # the strongest partial is a harmonic of D4
+
+
+def test_without_a_soundfont_a_synthetic_instrument_plays_and_says_so(monkeypatch):
+    monkeypatch.setattr(mel, "find_soundfont", lambda: None)
+    m = mel.Melody(np.array([69, 72]), np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+    with pytest.warns(UserWarning, match="SYNTHETIC instrument.*install-system-deps.sh"):
+        r = mel.render_melody(m, "flute", tempo_bpm=120)
+    first = r.audio[800:7200]  # inside the first note (A4), after its attack
+    spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
+    assert np.argmax(spectrum) * r.sr / len(first) == pytest.approx(440.0, abs=3.0)
+    assert r.score_f0_hz[10] == pytest.approx(440.0) and len(r.audio) == len(r.score_f0_hz) * (r.sr // r.frame_rate)

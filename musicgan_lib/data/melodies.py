@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..checks import require_int, require_number
-from .soundfont import check_soundfont, find_soundfont, render_midi_file, SoundFontError
+from .soundfont import check_soundfont, find_soundfont, fluidsynth_path, render_midi_file
 
 COLLECTIONS = {  # short name -> music21 corpus folder (licence terms differ: see the corpus's license.txt)
     "essen": "essenFolksong",
@@ -236,13 +237,36 @@ def _write_midi(path: Path, pitch: np.ndarray, onset_s: np.ndarray, duration_s: 
     mid.save(path)
 
 
+SYNTHETIC_WARNING = ("no SoundFont or fluidsynth installed: the tune is played by a SYNTHETIC instrument (a sum of "
+                     "harmonics with an envelope), not a real one. Run scripts/install-system-deps.sh as root, or pass "
+                     "soundfont='path/to/font.sf2', for real instruments.")
+
+
+def synthetic_performance(pitch: np.ndarray, onset_s: np.ndarray, duration_s: np.ndarray, sr: int) -> np.ndarray:
+    """The fallback without a SoundFont: each note [N] a sum of 8 harmonics (amplitude 1/k, none above
+    Nyquist) under a 10-ms attack, a slight decay and a 150-ms release; audio [samples] float32."""
+    release = 0.15
+    out = np.zeros(int((float((onset_s + duration_s).max()) + release) * sr) + 1, dtype=np.float64)
+    k = np.arange(1, 9)
+    for p, on, d in zip(pitch, onset_s, duration_s):
+        f0 = 440.0 * 2 ** ((float(p) - 69) / 12)
+        t = np.arange(int((d + release) * sr)) / sr
+        partials = (k * f0 < sr / 2) / k
+        tone = np.sin(2 * np.pi * f0 * np.outer(t, k)) @ partials
+        env = np.minimum(t / 0.01, 1.0) * (0.8 + 0.2 * np.exp(-t / 0.3)) * np.clip((d + release - t) / release, 0, 1)
+        start = int(on * sr)
+        out[start:start + len(t)] += 0.1 * tone * env
+    return out.astype(np.float32)
+
+
 def render_melody(melody: Melody, instrument: str = "flute", tempo_bpm: float = 110.0, transpose: int = 0, *,
                   sr: int = 16000, frame_rate: int = 50, velocity: int = 90, legato: float = 0.92,
                   release_s: float = 0.5, soundfont: str | Path | None = None, gain: float = 0.6) -> RenderedMelody:
     """Play `melody` with a General MIDI instrument through fluidsynth, keeping the score per frame.
 
     Each note sounds for `legato` of its written length (so repeated notes are heard as two),
-    and `release_s` of audio follows the last note for its release.
+    and `release_s` of audio follows the last note for its release. Without a SoundFont or
+    fluidsynth the tune is played by `synthetic_performance` instead, with a warning that says so.
     """
     if instrument not in INSTRUMENTS:
         raise ValueError(f"unknown instrument {instrument!r}; choose one of {', '.join(INSTRUMENTS)}")
@@ -256,18 +280,19 @@ def render_melody(melody: Melody, instrument: str = "flute", tempo_bpm: float = 
         raise ValueError(f"transposed by {transpose}, the tune spans MIDI {pitch.min()}..{pitch.max()}, outside the "
                          f"{instrument}'s {low}..{high}; pick one of fitting_transpositions(melody, {instrument!r})")
     font = check_soundfont(soundfont) if soundfont is not None else find_soundfont()
-    if font is None:
-        raise SoundFontError("no SoundFont (.sf2) found: run scripts/install-system-deps.sh as root, or pass soundfont=")
     beat_s = 60.0 / tempo_bpm
     onset_s, duration_s = melody.onset * beat_s, melody.duration * beat_s
-    with tempfile.TemporaryDirectory(prefix="musicgan-melody-") as tmp:
-        midi, wav = Path(tmp) / "tune.mid", Path(tmp) / "tune.wav"
-        _write_midi(midi, pitch, onset_s, duration_s * legato, program, velocity)
-        render_midi_file(font, midi, wav, sr, gain)
-        import soundfile as sf
+    if font is None or fluidsynth_path() is None:
+        warnings.warn(SYNTHETIC_WARNING, stacklevel=2)
+        audio = synthetic_performance(pitch, onset_s, duration_s * legato, sr)
+    else:
+        with tempfile.TemporaryDirectory(prefix="musicgan-melody-") as tmp:
+            midi, wav = Path(tmp) / "tune.mid", Path(tmp) / "tune.wav"
+            _write_midi(midi, pitch, onset_s, duration_s * legato, program, velocity)
+            render_midi_file(font, midi, wav, sr, gain)
+            import soundfile as sf
 
-        audio, got_sr = sf.read(wav, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
+            audio = sf.read(wav, dtype="float32", always_2d=True)[0].mean(axis=1)
     hop = sr // frame_rate
     n_frames = int(np.ceil((float((onset_s + duration_s).max()) + release_s) * frame_rate))
     audio = np.pad(audio, (0, max(0, n_frames * hop - len(audio))))[: n_frames * hop]
