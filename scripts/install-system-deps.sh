@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System packages the book uses when they can be had: a small General MIDI SoundFont and
-# fluidsynth (real instrument notes, chapters 5-7) and Chromium (the browser test).
+# fluidsynth (real instrument notes, chapters 5-8), a second font (MuseScore General Lite, .sf3)
+# that the tests play tunes with to check that any font works, and Chromium (the browser test).
 # Installs with apt-get when running as root on Debian/Ubuntu; otherwise says what is
 # missing and carries on (the book falls back to synthetic notes, the browser test skips).
 set -u
-want=(fluidsynth timgm6mb-soundfont chromium)
+want=(fluidsynth timgm6mb-soundfont musescore-general-soundfont-small chromium)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -107,3 +107,19 @@ def test_without_a_soundfont_a_synthetic_instrument_plays_and_says_so(monkeypatc
     spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
     assert np.argmax(spectrum) * r.sr / len(first) == pytest.approx(440.0, abs=3.0)
     assert r.score_f0_hz[10] == pytest.approx(440.0) and len(r.audio) == len(r.score_f0_hz) * (r.sr // r.frame_rate)
+
+
+OTHER_FONT = "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"  # Debian's musescore-general-soundfont-small
+
+
+@pytest.mark.skipif(not (soundfont_available() and __import__("os").path.exists(OTHER_FONT)),
+                    reason="needs fluidsynth and a second font (musescore-general-soundfont-small)")
+def test_another_font_plays_the_same_score():
+    m = mel.Melody(np.array([69, 72, 76]), np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 1.0]))
+    default = mel.render_melody(m, "violin", tempo_bpm=120)
+    other = mel.render_melody(m, "violin", tempo_bpm=120, soundfont=OTHER_FONT)
+    assert np.array_equal(other.score_f0_hz, default.score_f0_hz) and len(other.audio) == len(default.audio)
+    assert not np.allclose(other.audio, default.audio)  # other samples, same notes
+    first = other.audio[800:7200]
+    spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
+    assert np.argmax(spectrum) * other.sr / len(first) == pytest.approx(440.0, rel=0.01)
