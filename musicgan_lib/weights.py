@@ -24,7 +24,7 @@ class MissingWeightsError(FileNotFoundError):
 
 
 def should_load_shipped(paths: Path | str | Iterable[Path | str], *, profile: str, retrain: bool, make_script: str,
-                kind: str | None = None) -> bool:
+                        kind: str | None = None) -> bool:
     """True when the chapter should load its shipped files; False when it should train here.
 
     False when `retrain` is True or `profile` ships no weights. Otherwise every file in
@@ -35,9 +35,9 @@ def should_load_shipped(paths: Path | str | Iterable[Path | str], *, profile: st
         raise TypeError(f"RETRAIN must be True or False, got {retrain!r} ({type(retrain).__name__})")
     if retrain or profile not in SHIPPED_PROFILES:
         return False
+    make = f"Make it with `.venv/bin/python {make_script}`. {RETRAIN_HINT}"
     for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
         path = Path(path)
-        make = f"Make it with `.venv/bin/python {make_script}`. {RETRAIN_HINT}"
         if not path.exists():
             raise MissingWeightsError(f"the shipped weights {path} are missing. {make}")
         try:

@@ -192,11 +192,11 @@ def anchor_lines(anchors, gap):
 gan = ch8.load_song_gan() if use_shipped else None
 if gan is None:
     encoded, _ = ch8.gan_windows(config, train_tunes, ae, step_s=config.window_step_s)
-    trainer_full = ch8.make_gan_trainer(config, ch8.frame_codec(config, encoded).to_frames(*encoded), SEED,
-                                        checkpoint_path=OUT / "song_gan.ckpt")
+    codec = ch8.frame_codec(config, encoded)
+    trainer_full = ch8.make_gan_trainer(config, codec.to_frames(*encoded), SEED, checkpoint_path=OUT / "song_gan.ckpt")
     trainer_full.loop.resume()
     trainer_full.run(config.gan_steps)
-    gan = ch8.ShippedSongGAN(trainer_full.ema.module.eval(), ch8.frame_codec(config, encoded), {"history": trainer_full.history})
+    gan = ch8.ShippedSongGAN(trainer_full.ema.module.eval(), codec, {"history": trainer_full.history})
 anchors, style = song_anchors(3, gan.generator.cfg, torch.Generator().manual_seed(SEED))
 page = anchor_lines(anchors[0], gan.generator.cfg.anchor_every // 4)
 library = anchor_coordinates(anchors, gan.generator.cfg.anchor_every // 4)[0].T
