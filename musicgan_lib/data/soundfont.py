@@ -80,7 +80,7 @@ GM_NAMES = {
     0: "Acoustic Grand Piano", 4: "Electric Piano 1", 11: "Vibraphone", 12: "Marimba", 16: "Drawbar Organ",
     19: "Church Organ", 24: "Acoustic Guitar (nylon)", 25: "Acoustic Guitar (steel)", 33: "Electric Bass (finger)",
     40: "Violin", 42: "Cello", 56: "Trumpet", 57: "Trombone", 60: "French Horn", 65: "Alto Sax", 68: "Oboe",
-    71: "Clarinet", 73: "Flute", 72: "Piccolo",
+    71: "Clarinet", 73: "Flute", 72: "Piccolo", 20: "Reed Organ", 82: "Lead 3 (calliope)",
 }
 # two programs per family, used by make_soundfont_notes
 DEFAULT_PROGRAMS: dict[str, tuple[int, ...]] = {
@@ -90,9 +90,36 @@ DEFAULT_PROGRAMS: dict[str, tuple[int, ...]] = {
     "brass": (56, 57),
     "flute": (73, 72),
     "mallet": (11, 12),
-    "organ": (16, 19),
+    # not Drawbar (16) or Church Organ (19): GM fonts voice them with 16' / 4' stops, so CREPE hears
+    # them an octave below / above the written note and the f0 label would be an octave wrong
+    "organ": (20, 82),
     "keyboard": (0, 4),
 }
+
+
+# The written range of each default program (MIDI, lowest..highest note the instrument really
+# plays), from orchestration tables; notes are drawn inside it and inside the classifier's 48..84.
+PROGRAM_RANGES: dict[int, tuple[int, int]] = {
+    0: (21, 108), 4: (28, 103),  # piano, electric piano
+    11: (53, 89), 12: (45, 96),  # vibraphone, marimba
+    16: (24, 96), 19: (24, 96), 20: (29, 89),  # drawbar, church and reed organ (manual range)
+    82: (36, 96),  # calliope: a steam organ's pipes
+    24: (40, 83), 25: (40, 83),  # nylon and steel guitar
+    40: (55, 103), 42: (36, 76),  # violin, cello
+    56: (54, 84), 57: (40, 72),  # trumpet, trombone
+    65: (49, 81), 71: (50, 94),  # alto sax, clarinet
+    72: (74, 108), 73: (60, 96),  # piccolo, flute
+}
+
+
+def program_pitches(program: int, pitch_range: tuple[int, int]) -> tuple[int, int]:
+    """The MIDI pitches (lo, hi) a program plays inside `pitch_range`: its real range where we know it."""
+    lo, hi = PROGRAM_RANGES.get(int(program), (0, 127))
+    lo, hi = max(lo, pitch_range[0]), min(hi, pitch_range[1])
+    if lo > hi:
+        raise ValueError(f"GM program {program} ({GM_NAMES.get(int(program), '?')}) plays "
+                         f"{PROGRAM_RANGES[int(program)]}, nothing inside the pitch range {pitch_range}")
+    return lo, hi
 
 
 class SoundFontError(RuntimeError):
@@ -332,6 +359,37 @@ def render_notes(
     return batch
 
 
+def soundfont_labels(
+    n: int,
+    *,
+    seed: int = 0,
+    programs: dict[str, Sequence[int]] | None = None,
+    pitch_range: tuple[int, int] = (48, 84),
+    velocity_range: tuple[int, int] = (40, 127),
+    index_offset: int = 0,
+) -> tuple[list[int], list[int], list[int]]:
+    """(programs, pitches, velocities) of notes index_offset .. index_offset + n - 1 of the seed's stream.
+
+    Families are uniform (two GM programs each by default); each note's pitch is uniform over
+    the range its program really plays (`PROGRAM_RANGES`, clipped to `pitch_range`); velocity
+    uniform. Note i depends only on (seed, index_offset + i), so labels are known without rendering.
+    """
+    from .notes import random_labels
+
+    programs = programs or DEFAULT_PROGRAMS
+    fams, _, vels = random_labels(n, seed, families=list(programs), pitch_range=pitch_range,
+                                  velocity_range=velocity_range, index_offset=index_offset)
+    progs, pitches = [], []
+    for i, f in enumerate(fams):
+        rng = np.random.default_rng([seed, index_offset + i, 2])
+        choices = programs[FAMILIES[f]]
+        prog = int(choices[rng.integers(len(choices))])
+        lo, hi = program_pitches(prog, pitch_range)
+        progs.append(prog)
+        pitches.append(int(rng.integers(lo, hi + 1)))
+    return progs, pitches, vels
+
+
 def make_soundfont_notes(
     n: int,
     duration: float = 1.0,
@@ -341,17 +399,25 @@ def make_soundfont_notes(
     pitch_range: tuple[int, int] = (48, 84),
     velocity_range: tuple[int, int] = (40, 127),
     index_offset: int = 0,
+    unseen_by: int = 0,
     **render_kw,
 ) -> NoteBatch:
-    """n random SoundFont notes: uniform over families (two GM programs each by default),
-    pitches and velocities, drawn like data.notes.make_notes (note i depends on seed and i)."""
-    from .notes import random_labels
+    """n random SoundFont notes (labels from `soundfont_labels`), rendered by `render_notes`.
 
-    programs = programs or DEFAULT_PROGRAMS
-    fams, pitches, vels = random_labels(n, seed, families=list(programs), pitch_range=pitch_range,
-                                        velocity_range=velocity_range, index_offset=index_offset)
-    progs = []
-    for i, f in enumerate(fams):
-        choices = programs[FAMILIES[f]]
-        progs.append(int(choices[np.random.default_rng([seed, index_offset + i, 2]).integers(len(choices))]))
+    `unseen_by=N` keeps only notes whose (program, pitch, velocity) is not among notes 0..N-1 of
+    the same seed, the training set of that size: held-out notes that are really new, not a
+    rendering the model already heard. Candidates are drawn until n such notes are found.
+    """
+    label_kw = dict(seed=seed, programs=programs, pitch_range=pitch_range, velocity_range=velocity_range)
+    if unseen_by <= 0:
+        progs, pitches, vels = soundfont_labels(n, index_offset=index_offset, **label_kw)
+        return render_notes(progs, pitches, vels, duration, **render_kw)
+    seen = set(zip(*soundfont_labels(unseen_by, index_offset=0, **label_kw)))
+    progs, pitches, vels = [], [], []
+    offset = index_offset
+    while len(progs) < n:
+        for triple in zip(*soundfont_labels(2 * n, index_offset=offset, **label_kw)):
+            if triple not in seen and len(progs) < n:
+                progs.append(triple[0]), pitches.append(triple[1]), vels.append(triple[2])
+        offset += 2 * n
     return render_notes(progs, pitches, vels, duration, **render_kw)

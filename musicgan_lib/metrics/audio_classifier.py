@@ -19,8 +19,8 @@ Contract (chapter 6 builds it, chapter 7 uses it):
 * `NoteClassifier.features(audio) -> [N, 64]` and `.feature_extractor()` (an `nn.Module`
   for `frechet_report(classifier.feature_extractor(), real_audio, fake_audio, n)`).
 * `note_accuracy(classifier, audio, pitch, family) -> {"pitch": .., "family": ..}`.
-* `train_note_classifier(steps, batch_size, seed, ...)` trains a fresh one on synthetic notes
-  drawn anew every step (they cost ~1 ms each to make).
+* `train_note_classifier(steps, batch_size, seed, data=...)` trains a fresh one on the notes of
+  `data` (a `data.note_sets.NoteData`): the shipped one on real SoundFont notes.
 
 Inputs are raw audio [N, samples] at 16 kHz (any length; ~1 s is what it was trained on).
 Each note's log-mel is measured relative to its own loudest bin, so the classifier ignores
@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
+from musicgan_lib.data.note_sets import NoteData, note_set
 from musicgan_lib.data.notes import FAMILIES, PITCH_RANGE, SAMPLE_RATE, make_notes
 from musicgan_lib.metrics.frechet import PenultimateFeatures
 
@@ -172,11 +173,18 @@ def train_note_classifier(
     feature_dim: int = 64,
     duration: float = 1.0,
     log_every: int = 0,
+    data: NoteData | None = None,
+    n_train: int = 8192,
 ) -> NoteClassifier:
-    """Train on fresh synthetic notes every step (note i of step t is stream index t*batch + i).
+    """Train the classifier on the notes of `data` (default: synthetic).
 
-    Returns the model in eval mode with its features calibrated on 2,048 further real notes.
+    Synthetic notes cost ~1 ms each, so every step draws fresh ones (note i of step t is stream
+    index t*batch + i). SoundFont notes are rendered once as a fixed set of `n_train` notes
+    (positions 0..n_train-1; ~2 ms a note) and batches are drawn from it with the seeded
+    generator; hold out with `note_set(data, n, unseen_by=n_train, ...)` to test on notes it
+    never heard. Returns the model in eval mode with its features calibrated on 2,048 further notes.
     """
+    data = data or NoteData("synthetic")
     torch.manual_seed(seed)
     dev = torch.device(device)
     model = NoteClassifier(width=width, feature_dim=feature_dim).to(dev)
@@ -184,10 +192,14 @@ def train_note_classifier(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     g = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    fixed = note_set(data, n_train, seed=seed, duration=duration) if data.real else None
     model.train()
     t0 = time.perf_counter()
     for step in range(steps):
-        notes = make_notes(batch_size, duration, seed=seed, index_offset=step * batch_size)
+        if fixed is None:
+            notes = make_notes(batch_size, duration, seed=seed, index_offset=step * batch_size)
+        else:
+            notes = fixed[torch.randint(len(fixed), (batch_size,), generator=g)]
         x = augment(notes.audio, g).to(dev)
         pitch_logits, family_logits = model(x)
         loss = loss_fn(pitch_logits, pitch_to_class(notes.pitch).to(dev)) + loss_fn(family_logits, notes.family.to(dev))
@@ -198,7 +210,9 @@ def train_note_classifier(
         if log_every and (step % log_every == 0 or step == steps - 1):
             print(f"step {step:5d}  loss {loss.item():.4f}  {time.perf_counter() - t0:.1f}s", flush=True)
     model.eval()
-    model.calibrate_features(make_notes(2048, duration, seed=seed, index_offset=steps * batch_size).audio)
+    calibration = fixed if fixed is not None else note_set(data, 2048, seed=seed, duration=duration,
+                                                           index_offset=steps * batch_size)
+    model.calibrate_features(calibration.audio[:2048])
     return model
 
 

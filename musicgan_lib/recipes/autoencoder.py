@@ -4,12 +4,15 @@ What the notebook calls: `AutoencoderConfig.for_profile`, `note_source` (the tra
 `train_autoencoder` (on `TrainLoop`: progress, NaN stop, checkpoints with RNG state, resume),
 `evaluate` (every recorded metric on held-out notes) and `load_or_train`.
 
-Data. Synthetic notes cost about a millisecond each, so training never reuses a note: step t
-draws notes t·B .. t·B + B - 1 of the seed's stream (`make_notes(B, seed, index_offset=t·B)`),
-a pure function of the step, so a resumed run sees exactly the notes an uninterrupted one would.
-SoundFont notes are slower to render (fluidsynth): a fixed set is rendered once, cached in
-`runs/06/` by `data.soundfont` and sampled with the loop's generator. Evaluation always uses
-held-out notes (`index_offset = HELD_OUT_OFFSET`, far beyond any training stream).
+Data (`data.note_sets`). By default real instrument notes rendered from a SoundFont: a fixed
+set of `soundfont_notes` notes is rendered once (~2 ms a note), cached in `runs/06/` and sampled
+with the loop's generator, so a resumed run draws exactly the batches an uninterrupted one would.
+Held-out notes come from far along the same stream (`index_offset = HELD_OUT_OFFSET`) and skip
+every (program, pitch, velocity) of the training set. Without a SoundFont the fallback is the
+synthetic stream: step t draws notes t·B .. t·B + B - 1 (`make_notes(B, seed, index_offset=t·B)`).
+Sample tuning: the f0 labels are the equal-tempered frequency of the MIDI pitch. fluidsynth
+applies each sample's root key and fine tune from the font, and CREPE measures the rendered
+notes of both Debian fonts at a median +5 cents from those labels, so the labels stand as they are.
 
 Loss. Multi-scale spectral loss (FFT 2048..64, 75 % overlap, L1 on magnitude and log
 magnitude) on the reconstruction decoded from the **labelled** f0 curve, plus the f0
@@ -31,6 +34,7 @@ import torch
 from torch import Tensor
 
 from ..audio.synth import midi_to_hz
+from ..data.note_sets import NoteData, choose_note_data, note_set
 from ..data.notes import NoteBatch, make_notes
 from ..device import seed_everything, torch_threads
 from ..losses_audio import MultiScaleSpectralLoss
@@ -51,7 +55,7 @@ from ..weights import should_load_shipped
 __all__ = [
     "AUTOENCODER_PATH", "HELD_OUT_OFFSET", "AutoencoderConfig", "AutoencoderRun", "AutoencoderReport",
     "NoteSource", "evaluate", "fit_baseline", "held_out_notes", "load_autoencoder", "load_or_train",
-    "note_source", "replace_config", "save_autoencoder", "train_autoencoder",
+    "note_data", "note_source", "replace_config", "save_autoencoder", "train_autoencoder",
 ]
 
 HELD_OUT_OFFSET = 5_000_000  # index offset of evaluation notes: no training stream gets there
@@ -76,8 +80,9 @@ class AutoencoderConfig:
     eval_notes: int = 256
     baseline_notes: int = 1024
     live_steps: int = 40
-    source: str = "synthetic"
-    soundfont_notes: int = 2048
+    source: str = "auto"  # "auto": real SoundFont notes when installed, else synthetic (with a warning)
+    soundfont: str | None = None  # the training font; None: TimGM6mb (or $MUSICGAN_SF2), as shipped
+    soundfont_notes: int = 4096  # the fixed training set (~8 passes in the quick profile's 2000 x 16 notes)
     checkpoint_every: int = 500
     cpu_threads: int | None = 1  # torch threads on a CPU device (None: leave torch's setting)
 
@@ -97,10 +102,14 @@ def replace_config(config: AutoencoderConfig, **changes) -> AutoencoderConfig:
 
 # ------------------------------------------------------------------------------------ data
 class NoteSource:
-    """Training notes for step t: fresh synthetic notes, or a batch drawn from a fixed SoundFont set."""
+    """Training notes for step t: a batch drawn from a fixed SoundFont set, or fresh synthetic notes."""
 
-    def __init__(self, kind: str, batch_size: int, seed: int, fixed: NoteBatch | None = None) -> None:
-        self.kind, self.batch_size, self.seed, self.fixed = kind, batch_size, seed, fixed
+    def __init__(self, data: NoteData, batch_size: int, seed: int, fixed: NoteBatch | None = None) -> None:
+        self.data, self.batch_size, self.seed, self.fixed = data, batch_size, seed, fixed
+
+    @property
+    def kind(self) -> str:
+        return self.data.kind
 
     def __call__(self, step: int, rng: torch.Generator) -> NoteBatch:
         if self.fixed is None:
@@ -115,27 +124,32 @@ class NoteSource:
         return self.fixed[: min(n, len(self.fixed))]
 
 
-def note_source(config: AutoencoderConfig, seed: int = 0, cache_dir: str | Path | None = None) -> NoteSource:
-    """The training notes of `config.source`: "synthetic" (a fresh stream) or "soundfont" (a cached set)."""
-    if config.source == "synthetic":
-        return NoteSource("synthetic", config.batch_size, seed)
-    if config.source == "soundfont":
-        from ..data.soundfont import make_soundfont_notes
-        from ..record import output_dir
-
-        notes = make_soundfont_notes(config.soundfont_notes, seed=seed, cache_dir=cache_dir or output_dir("06"))
-        return NoteSource("soundfont", config.batch_size, seed, notes)
-    raise ValueError(f"unknown note source {config.source!r}: use 'synthetic' or 'soundfont'")
+def note_data(config: AutoencoderConfig, warn: bool = True) -> NoteData:
+    """The notes `config` asks for: SoundFont notes when installed ("auto"), else the synthetic fallback."""
+    return choose_note_data(config.source, config.soundfont, warn=warn)
 
 
-def held_out_notes(n: int, source: str = "synthetic", seed: int = 0, cache_dir: str | Path | None = None) -> NoteBatch:
-    """Evaluation notes nobody trained on (index offset HELD_OUT_OFFSET of the seed's stream)."""
-    if source == "synthetic":
-        return make_notes(n, seed=seed, index_offset=HELD_OUT_OFFSET)
-    from ..data.soundfont import make_soundfont_notes
+def note_source(config: AutoencoderConfig, seed: int = 0, cache_dir: str | Path | None = None,
+                data: NoteData | None = None) -> NoteSource:
+    """The training notes: a fixed set of `config.soundfont_notes` SoundFont notes (cached in
+    `runs/06/`), or the endless synthetic stream when `data` is the fallback."""
+    data = data or note_data(config)
+    if not data.real:
+        return NoteSource(data, config.batch_size, seed)
     from ..record import output_dir
 
-    return make_soundfont_notes(n, seed=seed, index_offset=HELD_OUT_OFFSET, cache_dir=cache_dir or output_dir("06"))
+    notes = note_set(data, config.soundfont_notes, seed=seed, cache_dir=cache_dir or output_dir("06"))
+    return NoteSource(data, config.batch_size, seed, notes)
+
+
+def held_out_notes(n: int, data: NoteData, seed: int = 0, unseen_by: int = 0,
+                   cache_dir: str | Path | None = None) -> NoteBatch:
+    """Evaluation notes nobody trained on: index offset HELD_OUT_OFFSET of the seed's stream and,
+    with `unseen_by` = the training set's size, no (program, pitch, velocity) the model heard."""
+    from ..record import output_dir
+
+    return note_set(data, n, seed=seed, index_offset=HELD_OUT_OFFSET, unseen_by=unseen_by,
+                    cache_dir=(cache_dir or output_dir("06")) if data.real else None)
 
 
 # ------------------------------------------------------------------------------------ training
@@ -375,14 +389,15 @@ def _evaluate(model, config, n, device, notes, classifier, baseline, seed, outpu
     t0 = time.perf_counter()
     if device is not None:
         model = model.to(device)
-    notes = notes if notes is not None else held_out_notes(n or config.eval_notes, config.source, seed)
+    data = note_data(config, warn=False)
+    notes = notes if notes is not None else held_out_notes(n or config.eval_notes, data, seed, config.soundfont_notes)
     recon, f0, _ = outputs if outputs is not None else reconstruct(model, notes.audio)
     mask = sounding_frames(notes.loudness_db)
     f0r = f0_report(f0, notes.f0_hz, mask)
     loud = float(loudness_l1_db(recon, notes.audio, model.sample_rate, model.hop, notes.f0_hz.shape[-1]).mean())
     mss_model = float(mss_distance(recon, notes.audio).mean())
     if baseline is None:
-        src = None if config.source == "synthetic" else note_source(config, seed)
+        src = note_source(config, seed, data=data) if data.real else None
         baseline = fit_baseline(config.baseline_notes, src, seed)
     mss_base = float(baseline.distance(notes.audio, notes.pitch).mean())
     classifier = classifier or load_note_classifier()
@@ -406,12 +421,14 @@ def load_or_train(
 ) -> tuple[NoteAutoencoder, AutoencoderRun | None]:
     """The shipped model when the profile ships one and retrain is False; otherwise train (resumable).
 
-    The shipped model was trained on synthetic notes: other data (DATA="soundfont") trains here.
+    The shipped model was trained on TimGM6mb notes; it is loaded whatever `config.source` says
+    (its metadata names its data), so a run on another font or on the synthetic fallback
+    measures how it generalises rather than training for an hour.
     In the quick profile a missing or damaged shipped file is an error (MissingWeightsError) that
     names the script that makes it, not hours of silent retraining.
     """
-    if config.source == "synthetic" and should_load_shipped(AUTOENCODER_PATH, profile=profile, retrain=retrain,
-                                                            make_script=AUTOENCODER_SCRIPT, kind="note_autoencoder"):
+    if should_load_shipped(AUTOENCODER_PATH, profile=profile, retrain=retrain, make_script=AUTOENCODER_SCRIPT,
+                           kind="note_autoencoder"):
         return load_autoencoder(device), None
     run = train_autoencoder(config, seed, device, checkpoint_path=checkpoint_path)
     run.model.requires_grad_(False)
