@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from musicgan_lib.data.note_sets import choose_note_data  # noqa: E402
 from musicgan_lib.metrics.audio_classifier import load_note_classifier  # noqa: E402
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder  # noqa: E402
 from musicgan_lib.recipes import latent_gan as ch7  # noqa: E402
@@ -54,6 +55,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=None, help="override the profile's generator steps")
     ap.add_argument("--out", type=Path, default=ch7.ASSET_PATH)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "latent_gan_train.safetensors")
+    ap.add_argument("--data", choices=("auto", "soundfont", "synthetic"), default="soundfont",
+                    help="the notes the GAN learns the encodings of (shipped: soundfont, TimGM6mb)")
+    ap.add_argument("--soundfont", default=None, help="a .sf2/.sf3 to render the notes with (default: TimGM6mb)")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing training checkpoint")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -63,7 +67,9 @@ def main(argv: list[str]) -> int:
     log(config.describe())
     ae = load_autoencoder(args.device)
     classifier = load_note_classifier(args.device)
-    data = ch7.load_chapter_data(ae, config, cache_dir=ROOT / "runs" / "07")
+    notes = choose_note_data(args.data, args.soundfont)
+    log(notes.describe())
+    data = ch7.load_chapter_data(ae, config, cache_dir=ROOT / "runs" / "07", notes=notes)
     log(f"data ready ({data.seconds:.0f} CPU s); autoencoder {data.fingerprint}")
     if args.fresh and args.checkpoint.exists():
         args.checkpoint.unlink()

@@ -292,8 +292,10 @@ def test_evaluator_floors_and_records(evaluator, trained):
     row = ev.evaluate(trained.generator)
     assert ev.rows["gan"] is row
     rec = ev.records()
-    assert set(rec) == {"fd", "fd_recon_floor", "fd_real_floor", "fd_gaussian_baseline", "kid", "pitch_accuracy",
-                        "family_entropy_ratio", "ndb", "nn_ratio"}
+    assert set(rec) == {"fd", "fd_recon_floor", "fd_real_floor", "fd_gaussian_baseline", "fd_real_floor_spread",
+                        "kid", "pitch_accuracy", "family_entropy_ratio", "ndb", "nn_ratio"}
+    # the floor's seed spread: the standard deviation of real-vs-real FD over four draws of real notes
+    assert 0 < rec["fd_real_floor_spread"] < rec["fd_real_floor"]
     assert all(math.isfinite(v) for v in rec.values())
     assert rec["fd_real_floor"] == real.fd and rec["fd_recon_floor"] == recon.fd
     assert 0 <= rec["pitch_accuracy"] <= 1 and 0 <= rec["ndb"] <= CONFIG.ndb_k
@@ -303,8 +305,10 @@ def test_evaluator_floors_and_records(evaluator, trained):
     for label in ("held-out real", "AE reconstructions", "Gaussian baseline", "latent GAN", "N = 100"):
         assert label in table
     targets = ev.targets()
-    assert len(targets) == 6 and all(isinstance(ok, bool) for _, _, ok in targets)
-    assert len({name for name, _, _ in targets}) == 6
+    assert len(targets) == 7 and all(isinstance(ok, bool) for _, _, ok in targets)
+    assert len({name for name, _, _ in targets}) == 7
+    spread_target = next(ok for name, _, ok in targets if "spread" in name)
+    assert spread_target == (rec["fd_gaussian_baseline"] - rec["fd"] > rec["fd_real_floor_spread"])
     # the evaluation is deterministic
     again = ev.evaluate(trained.generator, name="gan_again")
     assert again.fd == row.fd and again.ndb == row.ndb

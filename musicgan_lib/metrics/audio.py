@@ -132,3 +132,35 @@ class MeanNoteBaseline:
         pitch = pitch.cpu().tolist()
         refs = [torch.stack([self.means.get(p, self.overall)[j] for p in pitch]) for j in range(len(specs))]
         return self.loss.compare(refs, specs, reduction="none")
+
+
+NOTE_PHASES = ("attack", "sustain", "release")
+
+
+def phase_bounds(n_samples: int, sr: int, hold_s: float, attack_s: float = 0.1) -> dict[str, tuple[int, int]]:
+    """Sample ranges of a note's three phases: attack [0, attack_s), sustain [attack_s, hold_s)
+    (the key is still down) and release [hold_s, end) (the key is up, the sound dies away)."""
+    a, h = int(round(attack_s * sr)), int(round(hold_s * sr))
+    if not 0 < a < h < n_samples:
+        raise ValueError(f"need 0 < attack ({attack_s} s) < hold ({hold_s} s) < note length ({n_samples / sr} s)")
+    return {"attack": (0, a), "sustain": (a, h), "release": (h, n_samples)}
+
+
+@torch.no_grad()
+def mss_by_phase(pred_audio: Tensor, true_audio: Tensor, pitch: Tensor, baseline_audio: Tensor,
+                 baseline_pitch: Tensor, sr: int, hold_s: float, attack_s: float = 0.1) -> dict[str, dict[str, float]]:
+    """How much of each note phase the model keeps: MSS of model and mean-note baseline per phase.
+
+    pred_audio, true_audio: [N, S] reconstructions and originals; pitch [N] MIDI.
+    baseline_audio [M, S], baseline_pitch [M]: training notes to fit a `MeanNoteBaseline` on
+    each phase's samples alone. Returns {phase: {"model", "baseline", "ratio"}}: a ratio near 1
+    in the attack means the decoder lost what makes the attack (inharmonic transients, hammer,
+    breath and bow noise); a low one in the sustain means it kept the steady timbre.
+    """
+    out = {}
+    for phase, (lo, hi) in phase_bounds(true_audio.shape[-1], sr, hold_s, attack_s).items():
+        model = float(mss_distance(pred_audio[:, lo:hi], true_audio[:, lo:hi]).mean())
+        base = MeanNoteBaseline().fit(baseline_audio[:, lo:hi], baseline_pitch)
+        baseline = float(base.distance(true_audio[:, lo:hi], pitch).mean())
+        out[phase] = {"model": model, "baseline": baseline, "ratio": model / baseline}
+    return out

@@ -38,7 +38,7 @@ from ..data.note_sets import NoteData, choose_note_data, note_set
 from ..data.notes import NoteBatch, make_notes
 from ..device import seed_everything, torch_threads
 from ..losses_audio import MultiScaleSpectralLoss
-from ..metrics.audio import MeanNoteBaseline, f0_report, loudness_l1_db, mss_distance, sounding_frames
+from ..metrics.audio import MeanNoteBaseline, f0_report, loudness_l1_db, mss_by_phase, mss_distance, sounding_frames
 from ..models.ddsp_autoencoder import (
     ASSET_PATH as AUTOENCODER_PATH,
     MAKE_SCRIPT as AUTOENCODER_SCRIPT,
@@ -55,7 +55,7 @@ from ..weights import should_load_shipped
 __all__ = [
     "AUTOENCODER_PATH", "HELD_OUT_OFFSET", "AutoencoderConfig", "AutoencoderRun", "AutoencoderReport",
     "NoteSource", "evaluate", "fit_baseline", "held_out_notes", "load_autoencoder", "load_or_train",
-    "note_data", "note_source", "replace_config", "save_autoencoder", "train_autoencoder",
+    "note_data", "note_source", "phase_errors", "replace_config", "save_autoencoder", "train_autoencoder",
 ]
 
 HELD_OUT_OFFSET = 5_000_000  # index offset of evaluation notes: no training stream gets there
@@ -116,12 +116,6 @@ class NoteSource:
             return make_notes(self.batch_size, seed=self.seed, index_offset=step * self.batch_size)
         idx = torch.randint(len(self.fixed), (self.batch_size,), generator=rng)
         return self.fixed[idx]
-
-    def sample_notes(self, n: int, offset: int) -> NoteBatch:
-        """n notes of this source's kind from stream position `offset` (baseline fitting)."""
-        if self.fixed is None:
-            return make_notes(n, seed=self.seed, index_offset=offset)
-        return self.fixed[: min(n, len(self.fixed))]
 
 
 def note_data(config: AutoencoderConfig, warn: bool = True) -> NoteData:
@@ -335,10 +329,28 @@ class AutoencoderReport:
         return outcomes
 
 
-def fit_baseline(n: int, source: NoteSource | None = None, seed: int = 0) -> MeanNoteBaseline:
-    """The mean-note-of-the-same-pitch baseline, fitted on n training-distribution notes."""
-    notes = source.sample_notes(n, BASELINE_OFFSET) if source is not None else make_notes(n, seed=seed, index_offset=BASELINE_OFFSET)
-    return MeanNoteBaseline().fit(notes.audio, notes.pitch)
+def fit_baseline(n: int, data: NoteData | None = None, seed: int = 0) -> MeanNoteBaseline:
+    """The mean-note-of-the-same-pitch baseline, fitted on n training notes of `data`
+    (SoundFont: the first n of the training set; synthetic: a training-like stretch of the stream)."""
+    data = data or NoteData("synthetic")
+    return MeanNoteBaseline().fit(*_baseline_notes(n, data, seed))
+
+
+def _baseline_notes(n: int, data: NoteData, seed: int) -> tuple[Tensor, Tensor]:
+    notes = note_set(data, n, seed=seed, index_offset=0 if data.real else BASELINE_OFFSET)
+    return notes.audio, notes.pitch
+
+
+def phase_errors(notes: NoteBatch, recon: Tensor, config: AutoencoderConfig, data: NoteData,
+                 seed: int = 0) -> dict[str, dict[str, float]]:
+    """MSS of the reconstructions per note phase (attack 0-0.1 s, sustain to the key release,
+    release after it), each next to a mean-note baseline fitted on that phase of training notes.
+
+    notes: held-out NoteBatch [N, S]; recon: its reconstructions [N, S]. See `metrics.audio.mss_by_phase`.
+    """
+    base_audio, base_pitch = _baseline_notes(config.baseline_notes, data, seed)
+    hold = float(notes.extras.get("hold_s", 0.75 * notes.audio.shape[-1] / notes.sr))
+    return mss_by_phase(recon, notes.audio, notes.pitch, base_audio, base_pitch, notes.sr, hold)
 
 
 @torch.no_grad()
@@ -397,8 +409,7 @@ def _evaluate(model, config, n, device, notes, classifier, baseline, seed, outpu
     loud = float(loudness_l1_db(recon, notes.audio, model.sample_rate, model.hop, notes.f0_hz.shape[-1]).mean())
     mss_model = float(mss_distance(recon, notes.audio).mean())
     if baseline is None:
-        src = note_source(config, seed, data=data) if data.real else None
-        baseline = fit_baseline(config.baseline_notes, src, seed)
+        baseline = fit_baseline(config.baseline_notes, data, seed)
     mss_base = float(baseline.distance(notes.audio, notes.pitch).mean())
     classifier = classifier or load_note_classifier()
     acc_real = note_accuracy(classifier, notes.audio, notes.pitch, notes.family)

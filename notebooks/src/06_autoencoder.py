@@ -32,7 +32,8 @@ PROFILE = "quick"  # "quick": shipped model + a short live training (CPU); "full
 SEED = 0
 DEVICE = "auto"
 RETRAIN = False  # True: train the autoencoder here instead of loading assets/note_autoencoder.safetensors
-DATA = "synthetic"  # "synthetic" (chapter 5's notes) or "soundfont" (real instrument samples; trains a model here)
+DATA = "auto"  # "auto": real SoundFont notes if fluidsynth + a font are installed, else synthetic (with a warning)
+SOUNDFONT = ""  # a .sf2/.sf3 the model never heard, to test how the encoding generalises ("": another installed font)
 
 # %%
 import time
@@ -42,13 +43,16 @@ import numpy as np
 import torch
 
 from musicgan_lib.audio import midi_to_hz, play, plot_spectrogram, plot_waveform, upsample_frames
-from musicgan_lib.data.notes import FAMILIES, make_notes
-from musicgan_lib.data.soundfont import soundfont_available
+from musicgan_lib.data.note_sets import NoteData, note_set, other_soundfont
+from musicgan_lib.data.notes import FAMILIES
+from musicgan_lib.data.soundfont import GM_NAMES
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 from musicgan_lib.losses_audio import FFT_SIZES, MultiScaleSpectralLoss, hop_for
+from musicgan_lib.metrics.audio import mss_distance
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import FilteredNoise, NoteAutoencoder, ddsp_scale
+from musicgan_lib.noteplots import best_and_worst, plot_note_pairs, plot_phase_errors
 from musicgan_lib.recipes import autoencoder as ch6
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import small_figures
@@ -57,10 +61,8 @@ small_figures()
 t_chapter = time.perf_counter()
 device = pick_device(DEVICE)
 seed_everything(SEED)
-if DATA == "soundfont" and not soundfont_available():
-    print("no SoundFont/fluidsynth here: using the synthetic notes instead")
-    DATA = "synthetic"
 config = ch6.replace_config(ch6.AutoencoderConfig.for_profile(PROFILE), source=DATA)
+notes_data = ch6.note_data(config)  # no SoundFont installed: a loud warning, and the synthetic notes
 if device.type == "cpu" and config.cpu_threads:
     torch.set_num_threads(config.cpu_threads)  # many small ops: 1 thread is as fast as 2, and much faster on a busy CPU
 OUT = output_dir("06")
@@ -70,10 +72,23 @@ FRAME_RATE = config.model.frame_rate
 # %%
 # NBVAL_CHECK_OUTPUT
 m = config.model
-print(f"profile {PROFILE}: {config.steps} training steps of {config.batch_size} notes, data: {DATA}")
+print(f"profile {PROFILE}: {config.steps} training steps of {config.batch_size} notes")
 print(f"notes: {m.n_samples} samples at {SR} Hz = {m.n_samples // m.hop} frames at {FRAME_RATE} frames/s (hop {m.hop})")
 print(f"encoding: f0 curve + z of {m.latent_dim} numbers per note | synth: {m.n_harmonics} harmonics + "
       f"{m.n_noise_bands} noise bands")
+
+# %% [markdown]
+# **The data.** Real instruments: notes rendered by `fluidsynth` from a General MIDI SoundFont
+# (recorded samples of each instrument), 16 programs, two per family (nylon and steel guitar,
+# violin and cello, clarinet and alto sax, trumpet and trombone, flute and piccolo, vibraphone
+# and marimba, reed organ and calliope, piano and electric piano), each at the pitches it
+# really plays, velocities 40–127, held 0.75 s and then released, so the clip ends with the
+# release. The labels are the MIDI pitch's equal-tempered frequency: the font's samples carry
+# their own tuning, and a pitch tracker (CREPE) hears them within a few cents of it.
+
+# %%
+print(notes_data.describe())
+record("real_notes", int(notes_data.real))
 
 # %% [markdown]
 # ## 1. The synthesizer alone
@@ -217,15 +232,13 @@ plt.show()
 # %% [markdown]
 # ## 4. Training
 #
-# Every step draws 16 fresh notes (chapter 5's synthetic instruments: never the same note
-# twice, so no overfitting), encodes them, decodes them with the labelled pitch curve and
-# takes one Adam step on spectral loss + pitch supervision + a **loudness term** (L1 between
-# the A-weighted frame loudness of reconstruction and original, over the frames where the
-# note sounds) + a small pull of $z$ towards 0 (so the latents stay in a range a GAN likes).
-# The loudness term is our addition to DDSP: the spectral loss's linear part follows the
-# strongest partials, while the ear (and A-weighting) cares most about 1–5 kHz. Measured on
-# 512 held-out notes: without it the quick model's loudness was 1.8 dB off (1,500 steps),
-# with it (0.2 per dB, 2,000 steps) 1.0 dB. The generic `TrainLoop` of chapter 1 does the
+# Every step draws 16 notes from a fixed training set of 4,096 real notes, encodes them,
+# decodes them with the labelled pitch curve and takes one Adam step on spectral loss + pitch
+# supervision + a **loudness term** (L1 between the A-weighted frame loudness of
+# reconstruction and original, over the frames where the note sounds) + a small pull of $z$
+# towards 0 (so the latents stay in a range a GAN likes). The loudness term is our addition
+# to DDSP: the spectral loss's linear part follows the strongest partials, while the ear (and
+# A-weighting) cares most about 1–5 kHz. The generic `TrainLoop` of chapter 1 does the
 # bookkeeping: progress, NaN stop, checkpoints with RNG state, resume.
 #
 # First a **short live run** of a fresh model, so you can watch the loss move:
@@ -244,15 +257,14 @@ plt.show()
 print(f"{config.live_steps} steps in {live.seconds:.0f} s; spectral loss {np.mean(h['mss'][:5]):.2f} -> {np.mean(h['mss'][-5:]):.2f}")
 
 # %% [markdown]
-# The real model needs 2,000 steps: about 750 CPU-seconds (some 13 minutes on one free core;
-# a GPU does it in a few).
+# The real model needs the profile's full 2,000 steps (the shipped run's time is printed below).
 # Unless you asked to retrain, the shipped weights (`assets/note_autoencoder.safetensors`,
 # trained by `scripts/make_note_models.py` with this profile's settings) are loaded. With
 # `RETRAIN = True` the run checkpoints into `runs/06/` and resumes if interrupted.
 
 # %%
 model, run = ch6.load_or_train(config, PROFILE, seed=SEED, device=device, retrain=RETRAIN,
-                               checkpoint_path=OUT / f"autoencoder_{PROFILE}_{DATA}.safetensors")
+                               checkpoint_path=OUT / f"autoencoder_{PROFILE}_{notes_data.kind}.safetensors")
 if run is not None:
     curve = run.history
     print(f"trained {len(curve['step'])} steps in {run.seconds:.0f} s")
@@ -260,7 +272,7 @@ else:
     curve = model.meta.get("history", {})
     trained = model.meta["train"]
     print(f"loaded the shipped model: {trained['steps']} steps, {trained.get('cpu_seconds', 0) / 60:.0f} CPU-minutes "
-          f"({trained.get('machine', 'cpu')})")
+          f"({trained.get('machine', 'cpu')}), trained on {model.meta.get('data', {}).get('font', 'synthetic notes')}")
 if curve:
     plt.figure(figsize=(5, 2.2))
     plt.plot(curve["step"], curve["mss"], lw=0.8)
@@ -272,7 +284,8 @@ if curve:
 # %% [markdown]
 # ## 5. How good are the reconstructions?
 #
-# On **held-out notes** (never seen in training), the encoder's *own* f0 drives the decoder:
+# On **held-out notes** (no program, pitch and velocity the model trained on), the encoder's
+# *own* f0 drives the decoder:
 #
 # * **f0 error in cents** (100 cents = a semitone) over the frames where the note sounds:
 #   the median and the share within 50 cents (closer than a quarter tone);
@@ -286,7 +299,7 @@ if curve:
 
 # %%
 classifier = load_note_classifier(device)
-eval_notes = ch6.held_out_notes(config.eval_notes, DATA, seed=SEED)
+eval_notes = ch6.held_out_notes(config.eval_notes, notes_data, seed=SEED, unseen_by=config.soundfont_notes)
 recon, f0_pred, z_all = ch6.reconstruct(model, eval_notes.audio)  # decoded with the encoder's own f0
 report = ch6.evaluate(model, config, notes=eval_notes, classifier=classifier, seed=SEED,
                       outputs=(recon, f0_pred, z_all))
@@ -312,7 +325,7 @@ for row, i in zip(axes, picks):
     plot_waveform(eval_notes.audio[i], SR, ax=row[2], seconds=(0.2, 0.22), label="original")
     plot_waveform(recon[i], SR, ax=row[2], seconds=(0.2, 0.22), label="reconstruction", alpha=0.8)
     row[2].set_title("20 ms of waveform")
-axes[0][2].legend(fontsize=6)
+axes[0][2].legend(fontsize=9)
 plt.show()
 for i in picks:
     play(eval_notes.audio[i], SR, name=f"original_{eval_notes.family_names[i]}", folder=OUT)
@@ -325,11 +338,75 @@ for i in picks:
 # integer multiples. A *harmonic* synthesizer cannot play them; the model puts energy on the
 # nearest harmonics instead. (DDSP adds an inharmonic or sinusoidal synth for such sounds.)
 #
+# ### Where the decoder loses the note: attack, sustain, release
+#
+# Real notes are not sums of sines: a guitar's pluck, a piano's hammer and a marimba's
+# strike are inharmonic, a flute breathes, a bow scrapes, a violinist adds vibrato. The
+# spectral distance split by **note phase** (attack: the first 0.1 s; sustain: until the key
+# is released at 0.75 s; release: the rest), each next to the mean-note baseline fitted on the
+# same phase, says how much of each the decoder keeps (1 = no better than the mean note).
+
+# %%
+phases = ch6.phase_errors(eval_notes, recon, config, notes_data, seed=SEED)
+for phase, r in phases.items():
+    print(f"{phase:8s} MSS model {r['model']:.3f} | mean-note baseline {r['baseline']:.3f} | ratio {r['ratio']:.3f}")
+    record(f"mss_ratio_{phase}", r["ratio"])
+
+# %% [markdown]
+# The best and the worst reconstructions of the held-out set, by spectral distance: where
+# the encoding works, and where a harmonic-plus-noise synthesizer runs out.
+
+# %%
+scores = mss_distance(recon, eval_notes.audio)
+best, worst = best_and_worst(scores, k=2)
+
+
+def caption(i):
+    name = GM_NAMES.get(int(eval_notes.program[i]), eval_notes.family_names[i]) if notes_data.real else eval_notes.family_names[i]
+    return f"{name}, MIDI {int(eval_notes.pitch[i])}, MSS {float(scores[i]):.1f}"
+
+
+plot_note_pairs(eval_notes.audio, recon, best + worst, [caption(i) for i in best + worst], SR,
+                suptitle="the best two (top) and the worst two (bottom) reconstructions")
+plt.show()
+for tag, group in (("best", best), ("worst", worst)):
+    for i in group:
+        play(eval_notes.audio[i], SR, name=f"{tag}_{i}_original", folder=OUT)
+        play(recon[i], SR, name=f"{tag}_{i}_reconstruction", folder=OUT)
+
+# %% [markdown]
+# ### A font the model never heard
+#
+# Every SoundFont records its own instruments. Notes of the same programs from another font
+# (Debian's MuseScore General Lite by default, or your own `SOUNDFONT=`) show how far the
+# encoding generalises beyond the samples it was trained on. The numbers are recorded with
+# the suffix `_other_font`, whatever they are.
+
+# %%
+other_font = other_soundfont(notes_data, SOUNDFONT or None) if notes_data.real else None
+if other_font is None:
+    print("no second SoundFont installed (or no SoundFont at all): skipping the other-font check")
+else:
+    other_notes = note_set(NoteData("soundfont", other_font), config.eval_notes, seed=SEED,
+                           index_offset=ch6.HELD_OUT_OFFSET)
+    other_recon = ch6.reconstruct(model, other_notes.audio)
+    other_report = ch6.evaluate(model, config, notes=other_notes, classifier=classifier, seed=SEED,
+                                outputs=other_recon)
+    print(f"{'':24s} {notes_data.font.name:>22s} {other_font.name:>26s}")
+    for (name, value), other_value in zip(report.records().items(), other_report.records().values()):
+        print(f"{name:24s} {value:22.3f} {other_value:26.3f}")
+        record(f"{name}_other_font", other_value)
+    other_phases = ch6.phase_errors(other_notes, other_recon[0], config, notes_data, seed=SEED)
+    plot_phase_errors({notes_data.font.name: phases, other_font.name: other_phases})
+    plt.show()
+
+# %% [markdown]
 # ## 6. What the decoder learned: harmonic distributions per family
 #
 # The decoder's harmonic distribution 0.1–0.3 s into each held-out note, averaged per family
 # (notes around middle C, so the harmonics are comparable). Look for the weak even harmonics
-# of the reed (a clarinet's cylindrical bore), the organ's drawbars, the steep fall of the flute.
+# of the reed (a clarinet's cylindrical bore), the strong low partials of the organs, the steep
+# fall of the flute.
 
 # %%
 with torch.no_grad():
@@ -341,7 +418,7 @@ for f, ax in enumerate(axes.flat):
     sel = mid & (eval_notes.family == f)
     if sel.any():
         ax.bar(np.arange(1, 17), dist[sel].mean(0)[:16].numpy(), color="tab:blue")
-    ax.set_title(f"{FAMILIES[f]} ({int(sel.sum())})", fontsize=8)
+    ax.set_title(f"{FAMILIES[f]} ({int(sel.sum())})", fontsize=9)
     ax.set_xticks([1, 4, 8, 12, 16])
 for ax in axes[1]:
     ax.set_xlabel("harmonic k")
@@ -364,7 +441,7 @@ cmap = plt.get_cmap("tab10")
 for f, name in enumerate(FAMILIES):
     sel = (eval_notes.family == f).numpy()
     ax1.scatter(xy[sel, 0], xy[sel, 1], s=8, color=cmap(f), label=name)
-ax1.legend(fontsize=6, markerscale=1.5, ncol=2)
+ax1.legend(fontsize=9, markerscale=1.5, ncol=2)
 ax1.set_title(f"z by family (PCA, {100 * explained:.0f}% of variance)")
 sc = ax2.scatter(xy[:, 0], xy[:, 1], s=8, c=eval_notes.pitch.numpy(), cmap="viridis")
 plt.colorbar(sc, ax=ax2, label="MIDI pitch")

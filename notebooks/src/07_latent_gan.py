@@ -39,6 +39,8 @@ PROFILE = "quick"  # "quick": shipped latent GAN + a short live training (CPU, ~
 SEED = 0
 DEVICE = "auto"
 RETRAIN = False  # True: train the latent GAN here instead of loading assets/latent_gan.safetensors
+DATA = "auto"  # "auto": real SoundFont notes if fluidsynth + a font are installed, else synthetic (with a warning)
+SOUNDFONT = ""  # the font of the real notes ("": TimGM6mb, which the shipped models learned from; or any .sf2/.sf3)
 MIDI_FILE = ""  # path of a .mid file of your own to render with a generated instrument; empty: a built-in demo
 
 # %%
@@ -50,6 +52,7 @@ import torch
 
 from musicgan_lib import songs
 from musicgan_lib.audio import play, plot_spectrogram
+from musicgan_lib.data.note_sets import choose_note_data
 from musicgan_lib.data.notes import FAMILIES
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
@@ -63,6 +66,7 @@ t_chapter = time.perf_counter()
 device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch7.LatentGANConfig.for_profile(PROFILE)
+notes_data = choose_note_data(DATA, SOUNDFONT or None)  # no SoundFont installed: a loud warning, synthetic notes
 OUT = output_dir("07")
 autoencoder = load_autoencoder(device)
 classifier = load_note_classifier(device)
@@ -76,8 +80,9 @@ print(f"frozen autoencoder: z of {autoencoder.latent_dim} numbers per note, note
 # %% [markdown]
 # ## 1. The data: every note becomes 16 numbers
 #
-# We make three disjoint sets of chapter 5's synthetic notes (uniform over the 8 families, MIDI
-# 48–84 and velocities): a **training** set for the GAN, and two evaluation sets of $N$ notes each —
+# We render three disjoint sets of real instrument notes from the SoundFont, exactly as chapter 6
+# does (16 programs, two per family, each at the pitches it really plays within MIDI 48–84,
+# velocities 40–127): a **training** set for the GAN, and two evaluation sets of $N$ notes each —
 # a **reference** set (the "real" side of every Fréchet distance) and a **held-out** set whose
 # pitches and families are the conditions every generator is asked for. Each note is encoded once;
 # the shipped weights file carries these latents, so the chapter need not encode thousands of
@@ -89,7 +94,9 @@ print(f"frozen autoencoder: z of {autoencoder.latent_dim} numbers per note, note
 # to reproduce and what a single Gaussian per condition cannot.
 
 # %%
-data = ch7.load_chapter_data(autoencoder, config, cache_dir=OUT, asset=ch7.ASSET_PATH)
+print(notes_data.describe())
+record("real_notes", int(notes_data.real))
+data = ch7.load_chapter_data(autoencoder, config, cache_dir=OUT, asset=ch7.ASSET_PATH, notes=notes_data)
 train_std = data.standardise(data.train.z)
 fig = ch7.plot_latent_map({"training latents": train_std}, {"training latents": data.train.family}, train_std)
 plt.show()
@@ -128,7 +135,7 @@ print(f"generator: {sum(p.numel() for p in generator.parameters()):,} parameters
 # "full" profile (or `RETRAIN = True`) trains the whole thing here.
 
 # %%
-usable, why = ch7.shipped_weights_status(autoencoder, config, retrain=RETRAIN)
+usable, why = ch7.shipped_weights_status(autoencoder, config, retrain=RETRAIN, notes=notes_data)
 print(why)
 tracker_floor = ch7.gaussian_fd(data.standardise(data.held_out.z), data.standardise(data.reference.z))
 if usable:
@@ -162,8 +169,8 @@ gan = gan.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
 # ## 4. Generated notes, one per family
 #
 # One generated instrument per family, all at C4 and G4 (MIDI 60, 67); the spectrograms show the
-# families' signatures (the mallet's inharmonic partials and fast decay, the organ's steady
-# drawbars, the flute's breath noise). Listen to them in a row:
+# families' signatures (the mallet's fast decay, the organ's steady tone, the flute's breath
+# noise). Listen to them in a row:
 
 # %%
 pitches = torch.tensor([60, 67] * len(FAMILIES))
