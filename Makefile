@@ -1,6 +1,6 @@
 # MusicGAN Lab. Everything installs into a project-local virtual environment (.venv).
 #   make course   install, then run the whole book headless (papermill) into runs/course
-#   make test     install (with test extras and system packages), then run the tests
+#   make test     install (with test extras and system packages), then lint (ruff) and run the tests
 #   make lab      install, then open JupyterLab on the course
 PYTHON ?= python3.11
 VENV   := .venv
@@ -33,6 +33,8 @@ course: install system-deps
 	$(BIN)/musicgan course --profile $(PROFILE) --out $(OUT)
 
 test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: install system-deps

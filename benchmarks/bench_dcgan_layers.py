@@ -66,13 +66,22 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def time_layer(layer: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, channels_last: bool, repeats: int) -> dict[str, float]:
+def time_layer(
+    layer: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, channels_last: bool, repeats: int
+) -> dict[str, float]:
     """Median ms of the forward, dX and dW of one conv layer at this input shape, dtype and layout."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     transposed = isinstance(layer, nn.ConvTranspose2d)
     x = torch.randn(shape, dtype=dtype).contiguous(memory_format=fmt)
     w = layer.weight.detach().to(dtype).contiguous(memory_format=fmt)
-    args = (list(layer.stride), list(layer.padding), [1, 1], transposed, list(getattr(layer, "output_padding", (0, 0))), 1)
+    args = (
+        list(layer.stride),
+        list(layer.padding),
+        [1, 1],
+        transposed,
+        list(getattr(layer, "output_padding", (0, 0))),
+        1,
+    )
     y = torch.ops.aten.convolution(x, w, None, *args)
     g = torch.randn_like(y).contiguous(memory_format=fmt)
 
@@ -119,9 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dtypes = [torch.float32] + ([torch.bfloat16] if torch.ops.mkldnn._is_mkldnn_bf16_supported() else [])
-    print(f"DCGAN conv layers, batch {args.batch}, ngf = ndf = {args.width}, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"DCGAN conv layers, batch {args.batch}, ngf = ndf = {args.width}, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print(f"allocator: {allocator_name()}")
-    print(f"{'layer':5s} {'op':9s} {'input':>17s} {'MMAC':>6s} {'dtype':>5s} {'layout':>6s} {'fwd ms':>7s} {'dX ms':>7s} {'dW ms':>7s} {'fwd GMAC/s':>11s}")
+    print(
+        f"{'layer':5s} {'op':9s} {'input':>17s} {'MMAC':>6s} {'dtype':>5s} {'layout':>6s} {'fwd ms':>7s} {'dX ms':>7s} {'dW ms':>7s} {'fwd GMAC/s':>11s}"
+    )
     for name, layer, shape in conv_layers(args.batch, args.width):
         op = f"{'convT' if isinstance(layer, nn.ConvTranspose2d) else 'conv'} {layer.in_channels}>{layer.out_channels}"
         for dtype in dtypes:

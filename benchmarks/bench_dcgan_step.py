@@ -104,7 +104,9 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def make_reference(data: torch.Tensor, device: torch.device, width: int, batch: int, nz: int = 100, channels_last: bool = False):
+def make_reference(
+    data: torch.Tensor, device: torch.device, width: int, batch: int, nz: int = 100, channels_last: bool = False
+):
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     netG = RefGenerator(nz, width).to(device, memory_format=fmt)
     netG.apply(weights_init)
@@ -196,13 +198,26 @@ def ceiling_gflops(dtype: torch.dtype, device: torch.device, repeats: int = 5) -
 
 
 def _macs_kind(variant: str) -> str:
-    return "reference" if variant.startswith("reference") else "core, fakes reused" if "fakes reused" in variant else "core"
+    return (
+        "reference"
+        if variant.startswith("reference")
+        else "core, fakes reused"
+        if "fakes reused" in variant
+        else "core"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # This project's core.
 def make_core(
-    data: torch.Tensor, device: torch.device, width: int, batch: int, compile_: bool, amp: bool, mode: str | None = None, reuse_fakes: bool = False
+    data: torch.Tensor,
+    device: torch.device,
+    width: int,
+    batch: int,
+    compile_: bool,
+    amp: bool,
+    mode: str | None = None,
+    reuse_fakes: bool = False,
 ):
     from musicgan_lib.data.sprites import tensor_sampler
     from musicgan_lib.losses import NonSaturatingLoss
@@ -237,10 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: leave the default)")
     p.add_argument("--compile", action="store_true", help="add a variant with torch.compile'd G and D")
-    p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) or max-autotune")
+    p.add_argument(
+        "--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) or max-autotune"
+    )
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast variant (GPU: core in fp32)")
     p.add_argument("--system-malloc", action="store_true", help="keep glibc's adaptive malloc (see the docstring)")
-    p.add_argument("--explain", action="store_true", help="add the reference with its tensors in channels_last (the layout alone)")
+    p.add_argument(
+        "--explain", action="store_true", help="add the reference with its tensors in channels_last (the layout alone)"
+    )
     args = p.parse_args(argv)
 
     os.environ.setdefault("MUSICGAN_BATCH", "1")  # the core's progress bar stays quiet
@@ -260,18 +279,28 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"reference (eager fp32, NCHW)": lambda: make_reference(data, device, args.width, args.batch)}
     core_name = "core (channels_last, fused Adam" + (", bf16)" if amp else ")")
     variants[core_name] = lambda: make_core(data, device, args.width, args.batch, False, amp)
-    variants[core_name[:-1] + ", fakes reused)"] = lambda: make_core(data, device, args.width, args.batch, False, amp, reuse_fakes=True)
+    variants[core_name[:-1] + ", fakes reused)"] = lambda: make_core(
+        data, device, args.width, args.batch, False, amp, reuse_fakes=True
+    )
     if args.explain:
-        variants["reference in channels_last"] = lambda: make_reference(data, device, args.width, args.batch, channels_last=True)
+        variants["reference in channels_last"] = lambda: make_reference(
+            data, device, args.width, args.batch, channels_last=True
+        )
     if args.compile:
-        variants[core_name[:-1] + ", compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, amp, args.compile_mode)
+        variants[core_name[:-1] + ", compiled)"] = lambda: make_core(
+            data, device, args.width, args.batch, True, amp, args.compile_mode
+        )
     if cpu_bf16:  # CPUs with native bf16 (AVX512-BF16 / AMX): autocast pays there too
-        variants["core (channels_last, fused Adam, bf16)"] = lambda: make_core(data, device, args.width, args.batch, False, True)
+        variants["core (channels_last, fused Adam, bf16)"] = lambda: make_core(
+            data, device, args.width, args.batch, False, True
+        )
         variants["core (channels_last, fused Adam, bf16, fakes reused)"] = lambda: make_core(
             data, device, args.width, args.batch, False, True, reuse_fakes=True
         )
         if args.compile:
-            variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(data, device, args.width, args.batch, True, True, args.compile_mode)
+            variants["core (channels_last, fused Adam, bf16, compiled)"] = lambda: make_core(
+                data, device, args.width, args.batch, True, True, args.compile_mode
+            )
 
     import io
     from contextlib import redirect_stdout
@@ -309,13 +338,17 @@ def main(argv: list[str] | None = None) -> int:
     ref_cpu = statistics.median(next(iter(cpu.values())))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"DCGAN step, batch {args.batch}, 32x32, ngf = ndf = {args.width}, on {where}, torch {torch.__version__}")
-    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {allocator_name()}")
+    print(
+        f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator: {allocator_name()}"
+    )
     if probe:
         print(
             f"bf16 weight-gradient probe (D2's dW, bench_dcgan_layers.py): {probe[0]:.2f} ms before the variants, {probe[1]:.2f} ms after "
             "(development VM: about 2.4 ms in its fast state, 5.2 ms in its slow one; see benchmarks/RESULTS.md)"
         )
-    print(f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s} {'conv GFLOP/s':>13s}")
+    print(
+        f"{'variant':54s} {'ms/step':>9s} {'best':>8s} {'images/s':>9s} {'speed-up':>9s} {'CPU ms':>8s} {'CPU x':>7s} {'warm-up s':>10s} {'conv GFLOP/s':>13s}"
+    )
     for name, ts in times.items():
         med, c = statistics.median(ts), statistics.median(cpu[name])
         print(
@@ -324,9 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("ms/step, images/s: wall clock (median over rounds); CPU ms: process CPU time per step (all threads);")
     print("speed-up and CPU x: the reference's median over the variant's (wall clock / CPU time);")
-    print("conv GFLOP/s: the step's convolution arithmetic (step_macs: " + ", ".join(f"{k} {2 * v / 1e9:.2f}" for k, v in work.items())
-          + " GFLOP) over its median time")
-    print("conv ceiling, same run (1x1 conv 512 -> 512, batch 8, 32x32): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in ceilings.items()))
+    print(
+        "conv GFLOP/s: the step's convolution arithmetic (step_macs: "
+        + ", ".join(f"{k} {2 * v / 1e9:.2f}" for k, v in work.items())
+        + " GFLOP) over its median time"
+    )
+    print(
+        "conv ceiling, same run (1x1 conv 512 -> 512, batch 8, 32x32): "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in ceilings.items())
+    )
     return 0
 
 

@@ -151,10 +151,27 @@ def worker(args) -> dict:
 
 def _run_variant(args, variant: str, pitch: str) -> dict:
     cmd = [
-        sys.executable, __file__, "--worker", "--variant", variant, "--pitch", pitch,
-        "--batch", str(args.batch), "--seconds", str(args.seconds), "--harmonics", str(args.harmonics),
-        "--sr", str(args.sr), "--repeats", str(args.repeats), "--device", args.device,
-        "--threads", str(args.threads),
+        sys.executable,
+        __file__,
+        "--worker",
+        "--variant",
+        variant,
+        "--pitch",
+        pitch,
+        "--batch",
+        str(args.batch),
+        "--seconds",
+        str(args.seconds),
+        "--harmonics",
+        str(args.harmonics),
+        "--sr",
+        str(args.sr),
+        "--repeats",
+        str(args.repeats),
+        "--device",
+        args.device,
+        "--threads",
+        str(args.threads),
     ]
     # A fixed mmap threshold makes glibc return every freed block above 64 KB to the OS at
     # once, so RSS follows live memory instead of whatever malloc chose to keep cached.

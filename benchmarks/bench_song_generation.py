@@ -32,7 +32,11 @@ def models(device: str) -> tuple:
         return ch8.load_song_autoencoder(device=device), ch8.load_song_gan(device=device), "shipped"
     ae = ch8.SongAutoencoder(config.model).eval().to(device)
     z = torch.zeros(config.gan.latent_dim)
-    return ae, ShippedSongGAN(SongGenerator(config.gan).eval().to(device), FrameCodec(config.gan, z, z + 1), {}), "untrained"
+    return (
+        ae,
+        ShippedSongGAN(SongGenerator(config.gan).eval().to(device), FrameCodec(config.gan, z, z + 1), {}),
+        "untrained",
+    )
 
 
 @torch.no_grad()
@@ -64,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     anchors, style = song_anchors(n_windows, cfg, torch.Generator().manual_seed(0))
     anchors, style = anchors.to(args.device), style.to(args.device)
     seconds = n_windows * cfg.window_frames / ae.frame_rate
-    print(f"{which} models, {seconds:.0f} s song ({n_windows} windows), {torch.get_num_threads()} threads, {args.device}")
+    print(
+        f"{which} models, {seconds:.0f} s song ({n_windows} windows), {torch.get_num_threads()} threads, {args.device}"
+    )
     per_window(ae, gan, anchors, style)  # warm-up
     times = {"one pass": [], "per window": []}
     for _ in range(args.rounds):
@@ -77,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     base = min(times["per window"])
     for name, ts in times.items():
         best = min(ts)
-        print(f"{name:11s} best {best:6.2f} s  ({seconds / best:6.1f} x real time)  speed-up {base / best:4.2f}x "
-              f"over per window  (rounds: {', '.join(f'{t:.2f}' for t in ts)})")
+        print(
+            f"{name:11s} best {best:6.2f} s  ({seconds / best:6.1f} x real time)  speed-up {base / best:4.2f}x "
+            f"over per window  (rounds: {', '.join(f'{t:.2f}' for t in ts)})"
+        )
     return 0
 
 

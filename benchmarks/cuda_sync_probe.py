@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     warmup = 5
     # no attribute checks, and GIF frames only at the first and last step: both read samples back on purpose
     config = ch2.with_steps(ch2.DCGANConfig.for_profile("quick"), track_every=0, frames=2)
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}; {args.steps} training steps per recipe after {warmup} warm-up steps")
+    print(
+        f"{torch.cuda.get_device_name()}, torch {torch.__version__}; {args.steps} training steps per recipe after {warmup} warm-up steps"
+    )
     for recipe in (ch2.PLAIN, ch2.REMEDY):
         run = ch2.make_run(recipe, config, device="cuda", total_steps=warmup + args.steps + 1)
         run.train(warmup)

@@ -70,8 +70,10 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
         size = tmp.stat().st_size
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
-        warnings.warn(f"removed {tmp.name} ({size / 1e6:.1f} MB), the temporary file of an interrupted save of {path.name}",
-                      stacklevel=3)
+        warnings.warn(
+            f"removed {tmp.name} ({size / 1e6:.1f} MB), the temporary file of an interrupted save of {path.name}",
+            stacklevel=3,
+        )
     return removed
 
 
@@ -118,7 +120,7 @@ def _unflatten_optimizer(name: str, opt_meta: dict, tensors: Mapping[str, torch.
     prefix = f"optim/{name}/"
     for key, value in tensors.items():
         if key.startswith(prefix):
-            idx, slot = key[len(prefix):].split("/", 1)
+            idx, slot = key[len(prefix) :].split("/", 1)
             state.setdefault(int(idx), {})[slot] = value
     for idx, slots in opt_meta.get("plain_state", {}).items():
         state.setdefault(int(idx), {}).update(slots)
@@ -188,8 +190,10 @@ def _checked_header(path: Path, raw: dict[str, str] | None) -> dict:
         raise ValueError(f"{path} is a safetensors file but not a MusicGAN checkpoint (no '{META_KEY}' metadata)")
 
     def damaged(why: str) -> ValueError:
-        return ValueError(f"checkpoint {path} has damaged metadata ({why}); it was not written by this library or was "
-                          "edited. Make it again, or point to an earlier checkpoint.")
+        return ValueError(
+            f"checkpoint {path} has damaged metadata ({why}); it was not written by this library or was "
+            "edited. Make it again, or point to an earlier checkpoint."
+        )
 
     try:
         header = _from_json(json.loads(raw[META_KEY]))
@@ -201,17 +205,24 @@ def _checked_header(path: Path, raw: dict[str, str] | None) -> dict:
     if missing:
         raise damaged(f"missing {', '.join(missing)}")
     types = {"format": int, "modules": list, "optimizers": dict, "meta": dict}
-    wrong = [f"{k} is a {type(header[k]).__name__}, not a {t.__name__}" for k, t in types.items()
-             if not isinstance(header[k], t) or isinstance(header[k], bool)]
+    wrong = [
+        f"{k} is a {type(header[k]).__name__}, not a {t.__name__}"
+        for k, t in types.items()
+        if not isinstance(header[k], t) or isinstance(header[k], bool)
+    ]
     if wrong:
         raise damaged("; ".join(wrong))
     if header["format"] > FORMAT_VERSION:
-        raise ValueError(f"checkpoint {path} has format {header['format']}, newer than this library's {FORMAT_VERSION}: "
-                         "update musicgan_lib to read it")
+        raise ValueError(
+            f"checkpoint {path} has format {header['format']}, newer than this library's {FORMAT_VERSION}: "
+            "update musicgan_lib to read it"
+        )
     return header
 
 
-def read_tensor_file(path: str | os.PathLike, with_tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_tensor_file(
+    path: str | os.PathLike, with_tensors: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, string metadata) of any safetensors file this library wrote: a checkpoint or a cache.
 
     Every floating-point tensor is checked to be finite. A missing file is a FileNotFoundError;
@@ -274,7 +285,9 @@ def read_asset_meta(path: str | os.PathLike, what: str, how_to_make: str, kind: 
         raise FileNotFoundError(f"no {what} at {path}. {how_to_make}")
     meta = read_checkpoint_meta(path)
     if kind is not None and meta.get("kind") != kind:
-        raise ValueError(f"{path} is a checkpoint of kind {meta.get('kind')!r}, not a {what} (kind {kind!r}); pass the right file. {how_to_make}")
+        raise ValueError(
+            f"{path} is a checkpoint of kind {meta.get('kind')!r}, not a {what} (kind {kind!r}); pass the right file. {how_to_make}"
+        )
     return meta
 
 
@@ -314,7 +327,7 @@ def load_checkpoint(
     tensors, header = _open(path)
     for mname, module in modules.items():
         prefix = f"model/{mname}/"
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not state:
             raise KeyError(f"checkpoint {path} holds no module named {mname!r}; it has {header['modules']}")
         expected = module.state_dict()
@@ -350,8 +363,10 @@ def load_checkpoint(
         try:
             opt.load_state_dict(_unflatten_optimizer(oname, header["optimizers"][oname], tensors))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise ValueError(f"checkpoint {path}: the state of optimizer {oname!r} does not fit ({exc}). "
-                             "Was it saved with another model or optimizer?") from exc
+            raise ValueError(
+                f"checkpoint {path}: the state of optimizer {oname!r} does not fit ({exc}). "
+                "Was it saved with another model or optimizer?"
+            ) from exc
         _match_state_layout(opt)
-    extras = {k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")}
+    extras = {k[len("extra/") :]: v for k, v in tensors.items() if k.startswith("extra/")}
     return header["meta"], extras

@@ -19,8 +19,15 @@ def require_int(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
-def require_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
-                   low_open: bool = False, high_open: bool = False) -> float:
+def require_number(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite real number within [low, high] (either end open when asked), as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
@@ -39,8 +46,9 @@ def require_number(name: str, value: object, *, low: float | None = None, high: 
 def require_sample_rate(sr: object, name: str = "sr", *, integer: bool = False) -> float:
     """A positive finite sample rate in Hz, returned as given (as an int when `integer`)."""
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
-        raise TypeError(f"{name} (the sample rate) must be a number of Hz such as 16000, got {sr!r} "
-                        f"({type(sr).__name__})")
+        raise TypeError(
+            f"{name} (the sample rate) must be a number of Hz such as 16000, got {sr!r} ({type(sr).__name__})"
+        )
     if not (math.isfinite(sr) and sr > 0):
         raise ValueError(f"{name} (the sample rate) must be a positive finite number of Hz such as 16000, got {sr}")
     if integer:

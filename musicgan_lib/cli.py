@@ -26,8 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--out", default="runs/course", help="output folder (default runs/course)")
     course.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     course.add_argument("--seed", type=int, default=0)
-    course.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
-                        help="extra notebook parameter (repeatable)")
+    course.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        type=_parse_param,
+        metavar="NAME=VALUE",
+        help="extra notebook parameter (repeatable)",
+    )
     course.add_argument("--fail-fast", action="store_true", help="stop at the first failing chapter")
     course.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds (> 0)")
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)

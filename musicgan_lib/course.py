@@ -161,7 +161,9 @@ def parse_parameter(name: str, value: Any, default_text: str, chapter: str = "")
 
     def refuse(why: str = "") -> CourseError:
         expected = _TYPE_WORDS.get(kind, kind.__name__)
-        return CourseError(f"parameter {name}{where} expects {expected} like its default {default_text}, got {value!r}{why}")
+        return CourseError(
+            f"parameter {name}{where} expects {expected} like its default {default_text}, got {value!r}{why}"
+        )
 
     if default is None:
         if isinstance(value, str):
@@ -193,8 +195,11 @@ def parse_parameter(name: str, value: Any, default_text: str, chapter: str = "")
 
 def chapter_parameters(chapter: Chapter, params: dict[str, Any]) -> dict[str, Any]:
     """The values injected into one chapter: those of its parameters that were given, typed."""
-    return {k: parse_parameter(k, v, chapter.defaults.get(k, "None"), chapter.id)
-            for k, v in params.items() if k in chapter.parameters}
+    return {
+        k: parse_parameter(k, v, chapter.defaults.get(k, "None"), chapter.id)
+        for k, v in params.items()
+        if k in chapter.parameters
+    }
 
 
 RUN_MARKER = ".musicgan-course-run"  # written into every output folder; a later run may write there again
@@ -279,9 +284,14 @@ def run_course(
         targets_file(metrics_file).unlink(missing_ok=True)
         executed = out / chapter.path.name
         injected = injected_by_chapter[chapter.id]
-        print(f"[{n}/{len(chapters)}] {chapter.id} {chapter.title} ... (course elapsed {time.perf_counter() - course_start:.0f} s)", flush=True)
+        print(
+            f"[{n}/{len(chapters)}] {chapter.id} {chapter.title} ... (course elapsed {time.perf_counter() - course_start:.0f} s)",
+            flush=True,
+        )
         env_before = {k: os.environ.get(k) for k in (METRICS_FILE_ENV, OUTPUT_DIR_ENV, "MUSICGAN_BATCH")}
-        os.environ.update({METRICS_FILE_ENV: str(metrics_file), OUTPUT_DIR_ENV: str(out / "files"), "MUSICGAN_BATCH": "1"})
+        os.environ.update(
+            {METRICS_FILE_ENV: str(metrics_file), OUTPUT_DIR_ENV: str(out / "files"), "MUSICGAN_BATCH": "1"}
+        )
         start = time.perf_counter()
         error = None
         try:
@@ -298,10 +308,20 @@ def run_course(
             status = "ok"
         except pm.PapermillExecutionError as exc:
             status = "failed"
-            error = {"cell": exc.cell_index, "execution_count": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
+            error = {
+                "cell": exc.cell_index,
+                "execution_count": exc.exec_count,
+                "ename": exc.ename,
+                "evalue": exc.evalue,
+            }
         except Exception as exc:  # kernel died, timeout, ...
             status = "failed"
-            error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc), "traceback": traceback.format_exc(limit=3)}
+            error = {
+                "cell": None,
+                "ename": type(exc).__name__,
+                "evalue": str(exc),
+                "traceback": traceback.format_exc(limit=3),
+            }
         finally:
             for k, v in env_before.items():
                 if v is None:
@@ -312,7 +332,9 @@ def run_course(
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
         tfile = targets_file(metrics_file)
         targets = json.loads(tfile.read_text()) if tfile.exists() else {}
-        results.append(ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error, targets))
+        results.append(
+            ChapterResult(chapter.id, chapter.title, status, round(seconds, 1), metrics, executed.name, error, targets)
+        )
         line = f"    {status} in {seconds:.1f} s"
         if error:
             line += f" -- cell {error.get('cell')}: {error['ename']}: {error['evalue'][:300]}"
@@ -327,9 +349,11 @@ def run_course(
     unmet = [(r.id, t) for r in results for t in r.unmet_targets()]
     checked = sum(len(r.targets) for r in results)
     crashed = [r.id for r in results if r.status != "ok"]
-    print(f"course finished in {time.perf_counter() - course_start:.0f} s; {checked - len(unmet)} of {checked} targets met"
-          + (f" (chapters {', '.join(crashed)} failed before checking all of theirs)" if crashed else "")
-          + f"; summary: {out / 'summary.md'}")
+    print(
+        f"course finished in {time.perf_counter() - course_start:.0f} s; {checked - len(unmet)} of {checked} targets met"
+        + (f" (chapters {', '.join(crashed)} failed before checking all of theirs)" if crashed else "")
+        + f"; summary: {out / 'summary.md'}"
+    )
     for chapter_id, target in unmet:
         print(f"  chapter {chapter_id}: target NOT met: {target}")
     return results
@@ -342,8 +366,12 @@ def write_summary(out: Path, results: list[ChapterResult], *, profile: str, devi
         "chapters": [r.__dict__ for r in results],
     }
     (out / "summary.json").write_text(json.dumps(data, indent=2))
-    lines = [f"# MusicGAN Lab course run (profile {profile}, device {device})", "",
-             "| chapter | title | status | seconds | targets met | metrics |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# MusicGAN Lab course run (profile {profile}, device {device})",
+        "",
+        "| chapter | title | status | seconds | targets met | metrics |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())) or "-"
         status = r.status if not r.error else f"{r.status} (cell {r.error.get('cell')}: {r.error['ename']})"

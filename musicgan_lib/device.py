@@ -33,9 +33,7 @@ def pick_device(requested: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     kind = name.split(":")[0]
     if kind not in DEVICE_CHOICES:
-        raise ValueError(
-            f"unknown device {requested!r}: use one of {', '.join(DEVICE_CHOICES)} (e.g. DEVICE='auto')"
-        )
+        raise ValueError(f"unknown device {requested!r}: use one of {', '.join(DEVICE_CHOICES)} (e.g. DEVICE='auto')")
     if kind == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             "DEVICE='cuda' was asked for but PyTorch sees no CUDA GPU here; "
@@ -43,8 +41,7 @@ def pick_device(requested: str | torch.device = "auto") -> torch.device:
         )
     if kind == "mps" and not _mps_available():
         raise RuntimeError(
-            "DEVICE='mps' was asked for but Apple's Metal backend is not available; "
-            "use DEVICE='auto' or DEVICE='cpu'"
+            "DEVICE='mps' was asked for but Apple's Metal backend is not available; use DEVICE='auto' or DEVICE='cpu'"
         )
     return torch.device(name)
 

@@ -28,7 +28,10 @@ class MinimaxLoss:
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         real_logit, fake_logit = _score(critic, real), _score(critic, fake)
         loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
-        return loss, {"d_real": torch.sigmoid(real_logit).mean().detach(), "d_fake": torch.sigmoid(fake_logit).mean().detach()}
+        return loss, {
+            "d_real": torch.sigmoid(real_logit).mean().detach(),
+            "d_fake": torch.sigmoid(fake_logit).mean().detach(),
+        }
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
         # log(1 - sigmoid(l)) = -softplus(l)
@@ -65,7 +68,6 @@ class HingeLoss:
         return -_score(critic, fake).mean()
 
 
-
 @dataclass(kw_only=True)
 class AuxClassifierHingeLoss(HingeLoss):
     """The hinge game plus an auxiliary classifier (AC-GAN, Odena et al. 2017) on a critic built
@@ -87,12 +89,17 @@ class AuxClassifierHingeLoss(HingeLoss):
         fake_score = _score(critic, fake)
         class_loss = class_loss.mean()
         hinge = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean()
-        logs = {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach(), "class_real": class_loss.detach()}
+        logs = {
+            "score_real": real_score.mean().detach(),
+            "score_fake": fake_score.mean().detach(),
+            "class_real": class_loss.detach(),
+        }
         return hinge + self.weight * class_loss, {**logs, "d_hinge": hinge.detach()}
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
         score, class_loss = critic(fake, with_class_loss=True)
         return -score.mean() + self.weight * class_loss.mean()
+
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
     """Gulrajani et al.'s two-sided penalty E[(||grad D(x_hat)|| - 1)^2] at random interpolates.
@@ -101,7 +108,9 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Ten
     dimensions (not per channel). Returns (penalty, per-sample gradient norms).
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real and fake batches must match for the penalty: {tuple(real.shape)} vs {tuple(fake.shape)}")
+        raise ValueError(
+            f"real and fake batches must match for the penalty: {tuple(real.shape)} vs {tuple(fake.shape)}"
+        )
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
     interp = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(interp)

@@ -75,9 +75,10 @@ class MultiScaleSpectralLoss(nn.Module):
         for p, t in zip(pred_specs, true_specs, strict=True):
             if p.shape[-2:] != t.shape[-2:]:
                 raise ValueError(f"spectrogram shapes differ: {tuple(p.shape)} vs {tuple(t.shape)} (signal lengths?)")
-            term = self.mag_weight * (p - t).abs() + self.logmag_weight * (
-                torch.log(p + self.eps) - torch.log(t + self.eps)
-            ).abs()
+            term = (
+                self.mag_weight * (p - t).abs()
+                + self.logmag_weight * (torch.log(p + self.eps) - torch.log(t + self.eps)).abs()
+            )
             total = total + term.mean(dim=(-2, -1))
         assert isinstance(total, Tensor)
         if reduction == "none":
@@ -92,7 +93,8 @@ class MultiScaleSpectralLoss(nn.Module):
         return self.compare(self.spectrograms(pred), self.spectrograms(target), reduction)
 
 
-def multiscale_spectral_loss(pred: Tensor, target: Tensor, fft_sizes: Sequence[int] = FFT_SIZES,
-                             overlap: float = OVERLAP) -> Tensor:
+def multiscale_spectral_loss(
+    pred: Tensor, target: Tensor, fft_sizes: Sequence[int] = FFT_SIZES, overlap: float = OVERLAP
+) -> Tensor:
     """Functional form of :class:`MultiScaleSpectralLoss` (mean over the batch)."""
     return MultiScaleSpectralLoss(fft_sizes, overlap)(pred, target)

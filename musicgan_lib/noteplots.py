@@ -23,8 +23,14 @@ def best_and_worst(scores: torch.Tensor, k: int = 2) -> tuple[list[int], list[in
     return order[:k], order[::-1][:k]
 
 
-def plot_note_pairs(originals: torch.Tensor, reconstructions: torch.Tensor, indices: Sequence[int],
-                    labels: Sequence[str], sr: int, suptitle: str = ""):
+def plot_note_pairs(
+    originals: torch.Tensor,
+    reconstructions: torch.Tensor,
+    indices: Sequence[int],
+    labels: Sequence[str],
+    sr: int,
+    suptitle: str = "",
+):
     """One row per note in `indices`: the original's spectrogram, then the reconstruction's.
 
     originals, reconstructions: audio [N, S]; labels: one caption per index (name, pitch, score).

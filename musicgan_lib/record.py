@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import OUTPUT_DIR_ENV, output_dir  # noqa: F401  (re-exported: notebooks import it from here)
+
 METRICS_FILE_ENV = "MUSICGAN_METRICS_FILE"
-OUTPUT_DIR_ENV = "MUSICGAN_OUT"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _recorded: dict[str, float] = {}
 _targets: dict[str, bool] = {}
@@ -98,11 +99,3 @@ def _merge_into(path: Path, values: Mapping[str, float | bool], sort_keys: bool 
     with os.fdopen(fd, "w") as f:
         json.dump(current, f, indent=2, sort_keys=sort_keys)
     os.replace(tmp, path)
-
-
-def output_dir(chapter: str) -> Path:
-    """Folder for a chapter's files (GIFs, WAVs, caches): $MUSICGAN_OUT/<chapter> or ./runs/<chapter>."""
-    root = Path(os.environ.get(OUTPUT_DIR_ENV) or "runs")
-    folder = root / chapter
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

@@ -24,14 +24,17 @@ def _log_hz(midi):
     return np.log10(440.0 * 2 ** ((np.asarray(midi, dtype=float) - 69) / 12))
 
 
-def score_and_spectrogram(audio: np.ndarray, sr: int, notes: NoteSeq | None, title: str = "",
-                          heard: NoteSeq | None = None):
+def score_and_spectrogram(
+    audio: np.ndarray, sr: int, notes: NoteSeq | None, title: str = "", heard: NoteSeq | None = None
+):
     """One clip: its spectrogram (log frequency) with the score's notes drawn over it as cyan bars (and,
     if given, the notes a pitch tracker heard, as red lines) -- where the picture and the notes should agree."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.2), dpi=DPI)
     plot_spectrogram(audio, sr, ax=ax, log_freq=True, fmin=60.0, colors=24, title=title)
-    for seq, style in ((notes, dict(color="#00e5ff", lw=2.5, alpha=0.8, label="score")),
-                       (heard, dict(color="tab:red", lw=1.2, label="heard by CREPE"))):
+    for seq, style in (
+        (notes, dict(color="#00e5ff", lw=2.5, alpha=0.8, label="score")),
+        (heard, dict(color="tab:red", lw=1.2, label="heard by CREPE")),
+    ):
         if seq is None:
             continue
         for i, (p, on, d) in enumerate(zip(seq.pitch, seq.onset, seq.duration)):
@@ -52,8 +55,9 @@ def encoding_figure(f0_hz: np.ndarray, loudness_db: np.ndarray, z: np.ndarray, f
     axes[0].set(ylabel="f0 (Hz)", title=title)
     axes[1].plot(t, loudness_db, lw=1.2, color="tab:orange")
     axes[1].set(ylabel="loudness (dB)")
-    im = axes[2].imshow(z.T, aspect="auto", origin="lower", cmap="coolwarm", extent=(0, t[-1], -0.5, z.shape[1] - 0.5),
-                        vmin=-3, vmax=3)
+    im = axes[2].imshow(
+        z.T, aspect="auto", origin="lower", cmap="coolwarm", extent=(0, t[-1], -0.5, z.shape[1] - 0.5), vmin=-3, vmax=3
+    )
     axes[2].set(ylabel="z(t) channel", xlabel="time (s)")
     fig.colorbar(im, ax=axes[2], pad=0.01, label="z")
     for ax in axes:
@@ -71,7 +75,7 @@ def curves(history: dict, keys: Sequence[str], title: str = "", window: int = 25
         v = np.asarray(history[key], dtype=float)
         ax.plot(steps, v, color="0.75", lw=0.6)
         if len(v) >= window:
-            ax.plot(steps[window - 1:], np.convolve(v, np.ones(window) / window, mode="valid"), lw=1.5)
+            ax.plot(steps[window - 1 :], np.convolve(v, np.ones(window) / window, mode="valid"), lw=1.5)
         ax.set(title=key, xlabel="step")
         ax.title.set_fontsize(TEXT)
         ax.tick_params(labelsize=TEXT - 1)
@@ -80,7 +84,9 @@ def curves(history: dict, keys: Sequence[str], title: str = "", window: int = 25
     return fig
 
 
-def over_time(segments_s: np.ndarray, values: dict[str, Sequence[float]], references: dict[str, float], title: str = ""):
+def over_time(
+    segments_s: np.ndarray, values: dict[str, Sequence[float]], references: dict[str, float], title: str = ""
+):
     """Metrics measured on consecutive segments of one long piece, each next to its held-out reference."""
     fig, axes = plt.subplots(1, len(values), figsize=(WIDTH, 2.8), dpi=DPI, squeeze=False)
     for ax, (key, v) in zip(axes[0], values.items()):

@@ -140,18 +140,80 @@ class Tune:
 
 # (pitch, duration in beats); consecutive notes follow each other. C4 = 60.
 _ODE_TO_JOY = [
-    (64, 1), (64, 1), (65, 1), (67, 1), (67, 1), (65, 1), (64, 1), (62, 1),
-    (60, 1), (60, 1), (62, 1), (64, 1), (64, 1.5), (62, 0.5), (62, 2),
-    (64, 1), (64, 1), (65, 1), (67, 1), (67, 1), (65, 1), (64, 1), (62, 1),
-    (60, 1), (60, 1), (62, 1), (64, 1), (62, 1.5), (60, 0.5), (60, 2),
+    (64, 1),
+    (64, 1),
+    (65, 1),
+    (67, 1),
+    (67, 1),
+    (65, 1),
+    (64, 1),
+    (62, 1),
+    (60, 1),
+    (60, 1),
+    (62, 1),
+    (64, 1),
+    (64, 1.5),
+    (62, 0.5),
+    (62, 2),
+    (64, 1),
+    (64, 1),
+    (65, 1),
+    (67, 1),
+    (67, 1),
+    (65, 1),
+    (64, 1),
+    (62, 1),
+    (60, 1),
+    (60, 1),
+    (62, 1),
+    (64, 1),
+    (62, 1.5),
+    (60, 0.5),
+    (60, 2),
 ]
 _TWINKLE = [
-    (60, 1), (60, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2),
-    (65, 1), (65, 1), (64, 1), (64, 1), (62, 1), (62, 1), (60, 2),
-    (67, 1), (67, 1), (65, 1), (65, 1), (64, 1), (64, 1), (62, 2),
-    (67, 1), (67, 1), (65, 1), (65, 1), (64, 1), (64, 1), (62, 2),
-    (60, 1), (60, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2),
-    (65, 1), (65, 1), (64, 1), (64, 1), (62, 1), (62, 1), (60, 2),
+    (60, 1),
+    (60, 1),
+    (67, 1),
+    (67, 1),
+    (69, 1),
+    (69, 1),
+    (67, 2),
+    (65, 1),
+    (65, 1),
+    (64, 1),
+    (64, 1),
+    (62, 1),
+    (62, 1),
+    (60, 2),
+    (67, 1),
+    (67, 1),
+    (65, 1),
+    (65, 1),
+    (64, 1),
+    (64, 1),
+    (62, 2),
+    (67, 1),
+    (67, 1),
+    (65, 1),
+    (65, 1),
+    (64, 1),
+    (64, 1),
+    (62, 2),
+    (60, 1),
+    (60, 1),
+    (67, 1),
+    (67, 1),
+    (69, 1),
+    (69, 1),
+    (67, 2),
+    (65, 1),
+    (65, 1),
+    (64, 1),
+    (64, 1),
+    (62, 1),
+    (62, 1),
+    (60, 2),
 ]
 _SCALE = [(p, 1) for p in (60, 62, 64, 65, 67, 69, 71, 72)]
 # I - V - vi - IV in C major, each chord two beats, a bass note an octave below the root.
@@ -189,7 +251,9 @@ def tune(name: str, bpm: float | None = None, velocity: int = 100) -> Tune:
     if not isinstance(name, str):
         raise TypeError(f"name must be the name of a built-in tune ({', '.join(TUNES)}), got {name!r}")
     if name not in TUNES:
-        raise KeyError(f"no built-in tune {name!r}; choose from {', '.join(TUNES)} (or read a MIDI file with read_midi)")
+        raise KeyError(
+            f"no built-in tune {name!r}; choose from {', '.join(TUNES)} (or read a MIDI file with read_midi)"
+        )
     notes, default_bpm = TUNES[name]
     beat = 60.0 / (default_bpm if bpm is None else require_number("bpm (beats per minute)", bpm, low=0, low_open=True))
     return Tune(name, tuple(SongNote(p, s * beat, d * beat, velocity) for p, s, d in notes))
@@ -232,7 +296,7 @@ def fit_to_range(song: Tune, lo: int, hi: int, *, warn: bool = True) -> Tune:
         remarks.append(f"{folded} note(s) still outside MIDI {lo}..{hi} were moved by octaves into it")
     out = Tune(song.name, tuple(notes), tuple(remarks))
     if warn:
-        for r in remarks[len(song.remarks):]:
+        for r in remarks[len(song.remarks) :]:
             warnings.warn(f"{song.name}: {r}", UserWarning, stacklevel=2)
     return out
 
@@ -335,7 +399,7 @@ def raised_cosine_fade(n_in: int, n_out: int, length: int) -> Tensor:
     if n_in > 0:
         g[:n_in] = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(n_in) + 0.5) / n_in)
     if n_out > 0:
-        g[length - n_out:] *= 0.5 + 0.5 * torch.cos(math.pi * (torch.arange(n_out) + 0.5) / n_out)
+        g[length - n_out :] *= 0.5 + 0.5 * torch.cos(math.pi * (torch.arange(n_out) + 0.5) / n_out)
     return g
 
 
@@ -362,7 +426,9 @@ def render_song(
         raise TypeError(f"note_audio must be a tensor [n_notes, samples], got {type(note_audio).__name__}")
     note_audio = torch.as_tensor(note_audio)
     if note_audio.ndim != 2 or note_audio.shape[0] != len(song):
-        raise ValueError(f"need one audio row per note: {len(song)} notes, got audio of shape {tuple(note_audio.shape)}")
+        raise ValueError(
+            f"need one audio row per note: {len(song)} notes, got audio of shape {tuple(note_audio.shape)}"
+        )
     if note_audio.shape[1] == 0:
         raise ValueError("note_audio has 0 samples per note; render the notes first")
     if not torch.isfinite(note_audio).all():
@@ -380,7 +446,7 @@ def render_song(
     n_in, n_out = int(round(fade_in * sr)), int(round(fade_out * sr))
     for note, audio, s, n in zip(song.notes, note_audio, starts, lengths):
         gain = note.velocity / 100.0 if velocity_gain else 1.0
-        out[s:s + n] += gain * audio[:n] * raised_cosine_fade(n_in, n_out, n)
+        out[s : s + n] += gain * audio[:n] * raised_cosine_fade(n_in, n_out, n)
     top = out.abs().max()
     if top > 0:
         out = out * (peak / top)

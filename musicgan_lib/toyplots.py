@@ -14,7 +14,9 @@ def _limits(mixture: GaussianMixture2D) -> float:
     return float(mixture.modes.abs().max()) + 1.0
 
 
-def scatter_over_training(mixture: GaussianMixture2D, snapshots: list[tuple[int, Tensor]], n_real: int = 1000, cols: int = 6):
+def scatter_over_training(
+    mixture: GaussianMixture2D, snapshots: list[tuple[int, Tensor]], n_real: int = 1000, cols: int = 6
+):
     """One panel per snapshot: real points (grey) and generated points (colour)."""
     real = mixture.sample(n_real, torch.Generator().manual_seed(0))
     lim = _limits(mixture)
@@ -40,7 +42,7 @@ def decision_surface(critic: nn.Module, mixture: GaussianMixture2D, generated: T
     if getattr(critic, "minibatch_std", False):
         # This critic also looks at its batch's spread: score each point as part of a
         # generated batch, the way it meets points in training.
-        chunks = [critic(torch.cat([generated, chunk]))[len(generated):] for chunk in points.split(64)]
+        chunks = [critic(torch.cat([generated, chunk]))[len(generated) :] for chunk in points.split(64)]
         logits = torch.cat(chunks).reshape(-1)
     else:
         logits = critic(points.repeat_interleave(pack, dim=0)).reshape(-1)
@@ -64,7 +66,7 @@ def loss_curves(history: dict[str, list[float]], keys=("d_loss", "g_loss"), smoo
         if len(values) > smooth:
             kernel = torch.ones(smooth) / smooth
             values = torch.conv1d(values[None, None], kernel[None, None]).flatten()
-            ax.plot(steps[smooth - 1:], values, label=key)
+            ax.plot(steps[smooth - 1 :], values, label=key)
         else:
             ax.plot(steps, values, label=key)
     ax.set(xlabel="step", ylabel="loss", title=title)
@@ -77,9 +79,18 @@ def samples_by_method(runs, mixture_name: str, seed: int = 0):
     chosen = [r for r in runs if r.mixture == mixture_name and r.seed == seed]
     fig, axes = plt.subplots(1, len(chosen), figsize=(2.4 * len(chosen), 2.6), squeeze=False)
     for ax, run in zip(axes[0], chosen):
-        fake = run.snapshots[-1][1] if run.snapshots else run.generator(torch.randn(1000, run.generator.latent_dim)).detach()
+        fake = (
+            run.snapshots[-1][1]
+            if run.snapshots
+            else run.generator(torch.randn(1000, run.generator.latent_dim)).detach()
+        )
         lim = float(fake.abs().max()) if len(fake) else 1.0
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.5)
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
-        ax.set(title=f"{run.method}\n{run.report.modes_covered}/{run.report.n_modes} modes", xticks=[], yticks=[], aspect="equal")
+        ax.set(
+            title=f"{run.method}\n{run.report.modes_covered}/{run.report.n_modes} modes",
+            xticks=[],
+            yticks=[],
+            aspect="equal",
+        )
     return fig

@@ -65,8 +65,9 @@ class TrainLoop:
         self.optimizers = dict(optimizers)
         self.rng = rng
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.checkpoint_every = require_int("checkpoint_every (steps between checkpoints; 0 = only at the end)",
-                                            checkpoint_every, minimum=0)
+        self.checkpoint_every = require_int(
+            "checkpoint_every (steps between checkpoints; 0 = only at the end)", checkpoint_every, minimum=0
+        )
         self.callbacks = list(callbacks)
         self.description = description
         self.meta = dict(meta or {})
@@ -102,8 +103,9 @@ class TrainLoop:
         try:
             save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
         except NonFiniteTensorError as exc:  # a finite loss can still come with inf weights or moments
-            raise TrainingDiverged(f"{self.description}: the weights became non-finite by step {self.step}; "
-                                   f"{self._last_good()}. {exc}") from None
+            raise TrainingDiverged(
+                f"{self.description}: the weights became non-finite by step {self.step}; {self._last_good()}. {exc}"
+            ) from None
         self.last_checkpoint_step = self.step
         return target
 
@@ -169,7 +171,9 @@ class TrainLoop:
                     m.train()
                 logs = self.step_fn(self)
                 self.step += 1
-                self._pending.append((self.step, {k: v.detach() if isinstance(v, Tensor) else v for k, v in logs.items()}))
+                self._pending.append(
+                    (self.step, {k: v.detach() if isinstance(v, Tensor) else v for k, v in logs.items()})
+                )
                 if len(self._pending) >= self.sync_every or self.step == total_steps:
                     self._flush()
                     if not quiet:
@@ -185,9 +189,15 @@ class TrainLoop:
                 if self.step in marks:
                     self._flush()
                     last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if k != "step" and v)
-                    print(f"{self.description}: step {self.step}/{total_steps} ({time.perf_counter() - start:.1f} s) {last}")
+                    print(
+                        f"{self.description}: step {self.step}/{total_steps} ({time.perf_counter() - start:.1f} s) {last}"
+                    )
         except KeyboardInterrupt:
-            saved = f"step {self.last_checkpoint_step} in {self.checkpoint_path}" if self.last_checkpoint_step is not None else "none"
+            saved = (
+                f"step {self.last_checkpoint_step} in {self.checkpoint_path}"
+                if self.last_checkpoint_step is not None
+                else "none"
+            )
             print(f"{self.description}: interrupted at step {self.step}; last good checkpoint: {saved}")
             raise
         finally:
@@ -352,7 +362,9 @@ class GANTrainer:
                 with torch.no_grad(), self._autocast():
                     fake = self.generator(z)
             with self._autocast():
-                d_loss, logs = self.loss.critic_loss(judged(self.critic, labels), real, fake.float() if self.amp else fake)
+                d_loss, logs = self.loss.critic_loss(
+                    judged(self.critic, labels), real, fake.float() if self.amp else fake
+                )
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
@@ -387,7 +399,9 @@ class GANTrainer:
         return self.loop.run(total_steps)
 
     @torch.no_grad()
-    def sample(self, n: int, *, use_ema: bool = True, rng: torch.Generator | None = None, latents: Tensor | None = None) -> Tensor:
+    def sample(
+        self, n: int, *, use_ema: bool = True, rng: torch.Generator | None = None, latents: Tensor | None = None
+    ) -> Tensor:
         """Generate n samples in eval mode (from the EMA generator when there is one), on the CPU."""
         model = self.ema.module if (use_ema and self.ema is not None) else self.generator
         was_training = model.training
@@ -397,3 +411,19 @@ class GANTrainer:
         out = torch.cat([model(z.to(self.device)).float().cpu() for z in latents.split(1024)])
         model.train(was_training)
         return out
+
+
+def linear_lr_decay(optimizers, base_lr: float, total_steps: int, final_fraction: float) -> Every:
+    """Every step, set lr to base_lr decayed linearly to final_fraction * base_lr.
+
+    A pure function of the step count, so a resumed run gets the same schedule.
+    """
+
+    def set_lr(loop: TrainLoop) -> None:
+        frac = min(loop.step / max(total_steps, 1), 1.0)
+        lr = base_lr * (1 - (1 - final_fraction) * frac)
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    return Every(1, set_lr, at_end=False)

@@ -14,18 +14,20 @@ def small_figures(dpi: int = 72, size: tuple[float, float] = (5.0, 2.5), font_si
     import matplotlib as mpl
     import matplotlib.pyplot as plt  # noqa: F401  (activates the notebook backend first, so it cannot undo this)
 
-    mpl.rcParams.update({
-        "figure.dpi": dpi,
-        "savefig.dpi": dpi,
-        "figure.figsize": size,
-        "font.size": font_size,
-        "axes.titlesize": font_size + 1,
-        "axes.labelsize": font_size,
-        "xtick.labelsize": font_size - 1,
-        "ytick.labelsize": font_size - 1,
-        "legend.fontsize": font_size - 1,
-        "figure.constrained_layout.use": True,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.dpi": dpi,
+            "savefig.dpi": dpi,
+            "figure.figsize": size,
+            "font.size": font_size,
+            "axes.titlesize": font_size + 1,
+            "axes.labelsize": font_size,
+            "xtick.labelsize": font_size - 1,
+            "ytick.labelsize": font_size - 1,
+            "legend.fontsize": font_size - 1,
+            "figure.constrained_layout.use": True,
+        }
+    )
 
 
 def spectrogram_grid(
@@ -51,16 +53,38 @@ def spectrogram_grid(
 
     n = len(audios)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell[0] * ncols + 0.8, cell[1] * nrows + 0.3), squeeze=False,
-                             sharex=True, sharey=True, layout="none")  # constrained layout is slow for big grids
-    fig.subplots_adjust(left=0.75 / (cell[0] * ncols + 0.8), right=0.98, bottom=0.3 / (cell[1] * nrows + 0.3),
-                        top=1 - 0.25 / (cell[1] * nrows + 0.3), wspace=0.08, hspace=0.35)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(cell[0] * ncols + 0.8, cell[1] * nrows + 0.3),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="none",
+    )  # constrained layout is slow for big grids
+    fig.subplots_adjust(
+        left=0.75 / (cell[0] * ncols + 0.8),
+        right=0.98,
+        bottom=0.3 / (cell[1] * nrows + 0.3),
+        top=1 - 0.25 / (cell[1] * nrows + 0.3),
+        wspace=0.08,
+        hspace=0.35,
+    )
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
             continue
-        plot_spectrogram(audios[i], sr, ax=ax, log_freq=log_freq, n_fft=n_fft, hop=hop, labels=False,
-                         title=titles[i] if titles else None, colors=colors)
+        plot_spectrogram(
+            audios[i],
+            sr,
+            ax=ax,
+            log_freq=log_freq,
+            n_fft=n_fft,
+            hop=hop,
+            labels=False,
+            title=titles[i] if titles else None,
+            colors=colors,
+        )
         ax.tick_params(labelsize=6)
         if row_labels is not None and i % ncols == 0:
             ax.set_ylabel(row_labels[i // ncols], fontsize=7)

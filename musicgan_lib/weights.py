@@ -16,15 +16,18 @@ from pathlib import Path
 from .checkpoint import verify_checkpoint
 
 SHIPPED_PROFILES = ("quick",)  # profiles with weights in assets/; "full" always trains from scratch
-RETRAIN_HINT = "To train from scratch on purpose, set RETRAIN = True in the notebook (or `musicgan course -p RETRAIN=true`)."
+RETRAIN_HINT = (
+    "To train from scratch on purpose, set RETRAIN = True in the notebook (or `musicgan course -p RETRAIN=true`)."
+)
 
 
 class MissingWeightsError(FileNotFoundError):
     """A shipped weights file that the quick profile needs is missing or damaged."""
 
 
-def should_load_shipped(paths: Path | str | Iterable[Path | str], *, profile: str, retrain: bool, make_script: str,
-                        kind: str | None = None) -> bool:
+def should_load_shipped(
+    paths: Path | str | Iterable[Path | str], *, profile: str, retrain: bool, make_script: str, kind: str | None = None
+) -> bool:
     """True when the chapter should load its shipped files; False when it should train here.
 
     False when `retrain` is True or `profile` ships no weights. Otherwise every file in
@@ -45,5 +48,7 @@ def should_load_shipped(paths: Path | str | Iterable[Path | str], *, profile: st
         except ValueError as exc:
             raise MissingWeightsError(f"the shipped weights {path} are damaged: {exc} {make}") from None
         if kind is not None and meta.get("kind") != kind:
-            raise MissingWeightsError(f"the shipped weights {path} hold a {meta.get('kind')!r} checkpoint, not {kind!r}. {make}")
+            raise MissingWeightsError(
+                f"the shipped weights {path} hold a {meta.get('kind')!r} checkpoint, not {kind!r}. {make}"
+            )
     return True

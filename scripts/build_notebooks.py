@@ -34,8 +34,13 @@ def build(source: Path, timeout: int = 1800) -> Path:
     nb.metadata.pop("jupytext", None)
     target = OUT / f"{source.stem}.ipynb"
     os.environ["MUSICGAN_BATCH"] = "1"
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(OUT)}},
-                            kernel_manager_class=kernel_manager_class())
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(OUT)}},
+        kernel_manager_class=kernel_manager_class(),
+    )
     start = time.perf_counter()
     client.execute()
     nbformat.write(nb, target)

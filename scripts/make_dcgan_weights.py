@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=0, help="override the profile's number of steps")
     p.add_argument("--out", default=str(ROOT / "assets"), help="folder for the .safetensors files")
-    p.add_argument("--work", default=str(ROOT / "runs" / "dcgan_weights"), help="folder for resumable training checkpoints")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default; 1 is faster on a busy machine)")
+    p.add_argument(
+        "--work", default=str(ROOT / "runs" / "dcgan_weights"), help="folder for resumable training checkpoints"
+    )
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: default; 1 is faster on a busy machine)"
+    )
     args = p.parse_args(argv)
 
     import numpy as np
@@ -66,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         work.parent.mkdir(parents=True, exist_ok=True)
 
         def save_frames(loop, frames_file=frames_file, track_file=track_file):  # what a checkpoint does not hold
-            np.savez(frames_file, steps=np.array([s for s, _ in run.frames]), frames=np.stack([f for _, f in run.frames]))
+            np.savez(
+                frames_file, steps=np.array([s for s, _ in run.frames]), frames=np.stack([f for _, f in run.frames])
+            )
             if run.attribute_track is not None:
                 track_file.write_text(json.dumps(run.attribute_track.to_meta()))
 
@@ -79,11 +85,15 @@ def main(argv: list[str] | None = None) -> int:
             stored = np.load(frames_file)
             run.frames[:] = [(int(s), f) for s, f in zip(stored["steps"], stored["frames"]) if s <= run.trainer.step]
             if track_file.exists():
-                run.attribute_track = AttributeTrack.from_meta(json.loads(track_file.read_text())).until(run.trainer.step)
+                run.attribute_track = AttributeTrack.from_meta(json.loads(track_file.read_text())).until(
+                    run.trainer.step
+                )
         t0 = time.perf_counter()
         steps = config.steps_for(spec)
         run.train(steps)
-        print(f"{spec.name}: {steps} steps in {run.trainer.loop.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s this session)")
+        print(
+            f"{spec.name}: {steps} steps in {run.trainer.loop.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s this session)"
+        )
         ev = ch2.evaluate_generator(run.generator, n=config.eval_samples)
         print(f"{spec.name}: {ev.summary()}")
         meta = {"evaluation": ev.metrics(), "seed": args.seed, "device": str(device)}

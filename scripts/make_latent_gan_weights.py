@@ -55,8 +55,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=None, help="override the profile's generator steps")
     ap.add_argument("--out", type=Path, default=ch7.ASSET_PATH)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "latent_gan_train.safetensors")
-    ap.add_argument("--data", choices=("auto", "soundfont", "synthetic"), default="soundfont",
-                    help="the notes the GAN learns the encodings of (shipped: soundfont, TimGM6mb)")
+    ap.add_argument(
+        "--data",
+        choices=("auto", "soundfont", "synthetic"),
+        default="soundfont",
+        help="the notes the GAN learns the encodings of (shipped: soundfont, TimGM6mb)",
+    )
     ap.add_argument("--soundfont", default=None, help="a .sf2/.sf3 to render the notes with (default: TimGM6mb)")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing training checkpoint")
     args = ap.parse_args(argv)
@@ -73,10 +77,19 @@ def main(argv: list[str]) -> int:
     log(f"data ready ({data.seconds:.0f} CPU s); autoencoder {data.fingerprint}")
     if args.fresh and args.checkpoint.exists():
         args.checkpoint.unlink()
-    result = ch7.train_latent_gan(data, config, seed=args.seed, device=args.device, track_every=250,
-                                  checkpoint_path=args.checkpoint, checkpoint_every=500)
-    log(f"trained {result.steps} steps in {result.seconds:.0f} CPU s; latent FD curve "
-        f"{[round(v, 3) for v in result.latent_fd]}")
+    result = ch7.train_latent_gan(
+        data,
+        config,
+        seed=args.seed,
+        device=args.device,
+        track_every=250,
+        checkpoint_path=args.checkpoint,
+        checkpoint_every=500,
+    )
+    log(
+        f"trained {result.steps} steps in {result.seconds:.0f} CPU s; latent FD curve "
+        f"{[round(v, 3) for v in result.latent_fd]}"
+    )
     evaluator = ch7.Evaluator(ae, classifier, data, config, seed=args.seed)
     evaluator.evaluate(result.generator)
     print(evaluator.table())

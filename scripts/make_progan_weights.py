@@ -60,21 +60,34 @@ def run_progan(args: argparse.Namespace) -> dict:
     tracker = _tracker(config)
     floors = ch4.resolution_floors(config, config.curve_n, tracker)
     log("per-resolution FD floors (N=%d): %s" % (config.curve_n, {k: round(v, 2) for k, v in floors.items()}))
-    trainer = ch4.ProGANTrainer(config, seed=args.seed, device=args.device, fd_tracker=tracker, log=log,
-                                checkpoint_path=args.checkpoint, checkpoint_every=250)
+    trainer = ch4.ProGANTrainer(
+        config,
+        seed=args.seed,
+        device=args.device,
+        fd_tracker=tracker,
+        log=log,
+        checkpoint_path=args.checkpoint,
+        checkpoint_every=250,
+    )
     if trainer.resume():
-        log(f"resumed at step {trainer.step} ({trainer.generator.resolution}px, alpha {float(trainer.generator.alpha):.2f}); "
-            "snapshots before it are not in the checkpoint")
+        log(
+            f"resumed at step {trainer.step} ({trainer.generator.resolution}px, alpha {float(trainer.generator.alpha):.2f}); "
+            "snapshots before it are not in the checkpoint"
+        )
     wall = time.perf_counter()
     with redirect_stdout(io.StringIO()):
         trainer.run(budget_seconds=config.budget_seconds)
     trainer.save()
-    log(f"ProGAN: {trainer.step} steps, {trainer.seconds:.0f} s training time ({time.perf_counter() - wall:.0f} s wall)")
+    log(
+        f"ProGAN: {trainer.step} steps, {trainer.seconds:.0f} s training time ({time.perf_counter() - wall:.0f} s wall)"
+    )
     final = ch4.evaluate(trainer.generator_ema, n=config.eval_n)
     log(f"ProGAN final: {final.summary()}")
     spikes = ch4.growth_spikes(trainer.curve, trainer.schedule)
     for s in spikes:
-        log(f"growth to {s['resolution']}px at step {s['step']}: FD {s['fd_before']:.2f} -> max {s['fd_max_fade']:.2f} (x{s['ratio']:.2f})")
+        log(
+            f"growth to {s['resolution']}px at step {s['step']}: FD {s['fd_before']:.2f} -> max {s['fd_max_fade']:.2f} (x{s['ratio']:.2f})"
+        )
     meta = {
         "profile": args.profile, "seed": args.seed, "threads": args.threads, "device": str(args.device),
         "clock": config.clock, "budget_seconds": config.budget_seconds, "final": final.metrics(), "spikes": spikes,
@@ -100,13 +113,21 @@ def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespa
         old = read_checkpoint_meta(path)
     except Exception:  # an unreadable or foreign file: keep nothing, overwrite it
         return {}
-    if (old.get("budget_seconds"), old.get("clock"), old.get("profile")) != (config.budget_seconds, config.clock, config.profile):
+    if (old.get("budget_seconds"), old.get("clock"), old.get("profile")) != (
+        config.budget_seconds,
+        config.clock,
+        config.profile,
+    ):
         return {}
     wanted = {"seed": args.seed, "threads": args.threads, "device": str(args.device)}
     kept = {}
     for name, res in old.get("baselines", {}).items():
         settings = {k: res.get(k, old.get(k)) for k in _BASELINE_SETTINGS}
-        if name in ch4.BASELINES and settings == wanted and res.get("recipe") == ch4.baseline_recipe(name, config.profile):
+        if (
+            name in ch4.BASELINES
+            and settings == wanted
+            and res.get("recipe") == ch4.baseline_recipe(name, config.profile)
+        ):
             kept[name] = res
     return kept
 
@@ -114,13 +135,21 @@ def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespa
 def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
     torch.set_num_threads(args.threads)
     config = _config(args)
-    res = ch4.train_baseline_for(name, budget, _tracker(config), profile=args.profile, clock=config.clock,
-                                 device=args.device, seed=args.seed)
+    res = ch4.train_baseline_for(
+        name, budget, _tracker(config), profile=args.profile, clock=config.clock, device=args.device, seed=args.seed
+    )
     res.pop("generator")
-    res.update(seed=args.seed, threads=args.threads, device=str(args.device), budget_seconds=budget,
-               recipe=ch4.baseline_recipe(name, args.profile))
-    log(f"{name}: {res['steps']} steps in {res['seconds']:.0f} s -> FD {res['metrics']['fd']:.3f} "
-        f"(floor {res['metrics']['fd_floor']:.3f}), coverage {res['metrics']['combo_coverage']:.3f}")
+    res.update(
+        seed=args.seed,
+        threads=args.threads,
+        device=str(args.device),
+        budget_seconds=budget,
+        recipe=ch4.baseline_recipe(name, args.profile),
+    )
+    log(
+        f"{name}: {res['steps']} steps in {res['seconds']:.0f} s -> FD {res['metrics']['fd']:.3f} "
+        f"(floor {res['metrics']['fd_floor']:.3f}), coverage {res['metrics']['combo_coverage']:.3f}"
+    )
     return res
 
 
@@ -145,25 +174,38 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--workers", type=int, default=4, help="processes running ProGAN and the baselines side by side")
     ap.add_argument("--skip-baselines", action="store_true")
-    ap.add_argument("--only-baselines", nargs="+", choices=ch4.BASELINES, default=None,
-                    help="do not train the ProGAN: train these baselines for the shipped run's budget and update its file")
+    ap.add_argument(
+        "--only-baselines",
+        nargs="+",
+        choices=ch4.BASELINES,
+        default=None,
+        help="do not train the ProGAN: train these baselines for the shipped run's budget and update its file",
+    )
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--checkpoint", type=Path, default=None, help="resumable training checkpoint "
-                    "(default: runs/progan_train_<profile>_seed<N>.safetensors)")
+    ap.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="resumable training checkpoint (default: runs/progan_train_<profile>_seed<N>.safetensors)",
+    )
     ap.add_argument("--budget", type=float, default=None, help="override the profile's training-time budget (seconds)")
     args = ap.parse_args(argv)
     args.out = args.out or ch4.asset_path(args.profile)
     args.checkpoint = args.checkpoint or ROOT / "runs" / f"progan_train_{args.profile}_seed{args.seed}.safetensors"
     config = _config(args)
     schedule = config.schedule()
-    log(f"profile {args.profile}: budget {config.budget_seconds} s ({config.clock} clock) per run; schedule "
-        f"(the last stable phase is cut by the budget):\n{schedule.describe()}")
+    log(
+        f"profile {args.profile}: budget {config.budget_seconds} s ({config.clock} clock) per run; schedule "
+        f"(the last stable phase is cut by the budget):\n{schedule.describe()}"
+    )
     names = ["progan"] + ([] if args.skip_baselines else list(ch4.BASELINES))
     if args.only_baselines:
         shipped = ch4.load_asset(args.out)
         budget = shipped.meta.get("budget_seconds") or shipped.meta["train_seconds"]  # the ProGAN's own budget
         if args.budget is not None and args.budget != budget:
-            ap.error(f"--only-baselines trains for the shipped ProGAN's budget ({budget} s); drop --budget {args.budget}")
+            ap.error(
+                f"--only-baselines trains for the shipped ProGAN's budget ({budget} s); drop --budget {args.budget}"
+            )
         results = _run_jobs([(n, args, budget) for n in args.only_baselines], args)
         meta = dict(shipped.meta)
         kept = {n: r for n, r in meta.get("baselines", {}).items() if n in ch4.BASELINES}

@@ -32,20 +32,34 @@ from musicgan_lib.recipes import song_gan as ch8  # noqa: E402
 
 def data_meta(config: ch8.SongConfig, **extra) -> dict:
     font = find_soundfont()
-    return {"collection": config.collection, "n_tunes": config.n_tunes, "held_out": config.held_out,
-            "data_seed": config.data_seed, "soundfont": font.name if font else None, **extra}
+    return {
+        "collection": config.collection,
+        "n_tunes": config.n_tunes,
+        "held_out": config.held_out,
+        "data_seed": config.data_seed,
+        "soundfont": font.name if font else None,
+        **extra,
+    }
 
 
 def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
     steps = args.steps or config.ae_steps
-    model, loop = ch8.train_song_autoencoder(config, data.clips, args.seed, checkpoint_path=args.work / "autoencoder.ckpt",
-                                             steps=steps, log_every=50)
+    model, loop = ch8.train_song_autoencoder(
+        config, data.clips, args.seed, checkpoint_path=args.work / "autoencoder.ckpt", steps=steps, log_every=50
+    )
     if loop.step < config.ae_steps:
         print(f"stopped at step {loop.step} of {config.ae_steps}; run again to continue")
         return 0
-    path = ch8.save_song_autoencoder(model, args.ae_out, steps=loop.step, seconds=round(loop.seconds, 1), seed=args.seed,
-                                     profile=config.profile, history=loop.history,
-                                     data=data_meta(config, clips=len(data.clips), clip_s=config.ae_clip_s))
+    path = ch8.save_song_autoencoder(
+        model,
+        args.ae_out,
+        steps=loop.step,
+        seconds=round(loop.seconds, 1),
+        seed=args.seed,
+        profile=config.profile,
+        history=loop.history,
+        data=data_meta(config, clips=len(data.clips), clip_s=config.ae_clip_s),
+    )
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {loop.seconds:.0f} s of training", flush=True)
     return 0
 
@@ -56,26 +70,47 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
     encoded, clips = ch8.gan_windows(config, data.train_tunes, ae, step_s=config.window_step_s)
     codec = ch8.frame_codec(config, encoded)
     frames = codec.to_frames(encoded.f0_hz, encoded.loudness_db, encoded.z)
-    print(f"{len(frames)} training windows of {config.gan.window_frames} frames ({time.perf_counter() - t0:.0f} s)", flush=True)
-    trainer = ch8.make_gan_trainer(config, frames, args.seed,
-                                   checkpoint_path=args.work / ("gan_hard_pitch.ckpt" if args.hard_pitch else "gan.ckpt"))
+    print(
+        f"{len(frames)} training windows of {config.gan.window_frames} frames ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    trainer = ch8.make_gan_trainer(
+        config,
+        frames,
+        args.seed,
+        checkpoint_path=args.work / ("gan_hard_pitch.ckpt" if args.hard_pitch else "gan.ckpt"),
+    )
     trainer.loop.resume()
     start = time.perf_counter()
 
     def show(loop) -> None:
         h = loop.history
-        print(f"step {loop.step}: W {sum(h['w_distance'][-50:]) / 50:.3f}, gp {h['gp'][-1]:.3f} "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"step {loop.step}: W {sum(h['w_distance'][-50:]) / 50:.3f}, gp {h['gp'][-1]:.3f} "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
 
     trainer.loop.callbacks.append(ch8.Every(50, show))
     trainer.run(args.steps or config.gan_steps)
     if trainer.step < config.gan_steps:
         print(f"stopped at step {trainer.step} of {config.gan_steps}; run again to continue")
         return 0
-    path = ch8.save_song_gan(trainer, codec, args.gan_out, autoencoder=args.ae_out.name, steps=trainer.step,
-                             seconds=round(trainer.loop.seconds, 1), seed=args.seed, profile=config.profile,
-                             data=data_meta(config, windows=len(frames), window_step_s=config.window_step_s))
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {trainer.loop.seconds:.0f} s of training", flush=True)
+    path = ch8.save_song_gan(
+        trainer,
+        codec,
+        args.gan_out,
+        autoencoder=args.ae_out.name,
+        steps=trainer.step,
+        seconds=round(trainer.loop.seconds, 1),
+        seed=args.seed,
+        profile=config.profile,
+        data=data_meta(config, windows=len(frames), window_step_s=config.window_step_s),
+    )
+    print(
+        f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) after {trainer.loop.seconds:.0f} s of training",
+        flush=True,
+    )
     return 0
 
 
@@ -85,8 +120,12 @@ def evaluate(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
     t0 = time.perf_counter()
     ae, gan = ch8.load_song_autoencoder(args.ae_out), ch8.load_song_gan(args.gan_out)
     result = ch8.evaluate(config, data, ae, gan, load_note_classifier(), n=args.eval_n, seed=args.seed, progress=True)
-    result.update(seconds=round(time.perf_counter() - t0, 1), gan=args.gan_out.name, gan_steps=gan.meta.get("steps"),
-                  autoencoder=args.ae_out.name)
+    result.update(
+        seconds=round(time.perf_counter() - t0, 1),
+        gan=args.gan_out.name,
+        gan_steps=gan.meta.get("steps"),
+        autoencoder=args.ae_out.name,
+    )
     args.eval_out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.eval_out} ({result['seconds']:.0f} s)")
     return 0
@@ -112,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
     t0 = time.perf_counter()
     data = ch8.load_song_data(config, cache_dir=args.work / "cache")
-    print(f"{len(data.train_tunes)} training tunes, {len(data.held_out_tunes)} held out; {len(data.clips)} clips of "
-          f"{config.ae_clip_s} s ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"{len(data.train_tunes)} training tunes, {len(data.held_out_tunes)} held out; {len(data.clips)} clips of "
+        f"{config.ae_clip_s} s ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     if args.only in (None, "autoencoder") and (args.only or not args.ae_out.exists()):
         if make_autoencoder(args, config, data):
             return 1

@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     acc = attribute_accuracy(model, x, y)
     noisy = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(HELD_OUT_SEED))
     acc_noisy = attribute_accuracy(model, noisy, y)
-    print(f"trained {args.steps} steps in {seconds:.1f}s; {len(x)} of {args.held_out} fresh sprites were not in training")
+    print(
+        f"trained {args.steps} steps in {seconds:.1f}s; {len(x)} of {args.held_out} fresh sprites were not in training"
+    )
     for k in acc:
         print(f"  {k:12s} held-out accuracy {acc[k]:.4f}   (pixel noise 0.05: {acc_noisy[k]:.4f})")
     worst = min(acc.values())
@@ -67,8 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         extra_meta={
             "held_out_accuracy": acc,
             "held_out_accuracy_noise_0.05": acc_noisy,
-            "held_out": {"n": len(x), "drawn": args.held_out, "seed": HELD_OUT_SEED, "excludes": "sprites seen in training"},
-            "train": {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed, "seconds": round(seconds, 1)},
+            "held_out": {
+                "n": len(x),
+                "drawn": args.held_out,
+                "seed": HELD_OUT_SEED,
+                "excludes": "sprites seen in training",
+            },
+            "train": {
+                "steps": args.steps,
+                "batch_size": args.batch_size,
+                "seed": args.seed,
+                "seconds": round(seconds, 1),
+            },
         },
     )
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def train_one(method: str, profile: str, budget: float | None, threads: int, seed: int, out_dir: str | None, snapshots: str | None) -> str:
+def train_one(
+    method: str, profile: str, budget: float | None, threads: int, seed: int, out_dir: str | None, snapshots: str | None
+) -> str:
     import torch
 
     torch.set_num_threads(threads)
@@ -40,16 +42,29 @@ def train_one(method: str, profile: str, budget: float | None, threads: int, see
         # (checkpoints are fractions of the budget, so the same K is the same training time for each)
         if snap_dir is not None:
             run.fd_floor_curve = floor
-            wgan.save_run(run, snap_dir / f"wgan_{method}_{profile}_{len(run.curve):02d}.safetensors",
-                          extra_meta={"torch_threads": threads, "seed": seed, "budget_seconds": budget or config.budget_seconds})
+            wgan.save_run(
+                run,
+                snap_dir / f"wgan_{method}_{profile}_{len(run.curve):02d}.safetensors",
+                extra_meta={"torch_threads": threads, "seed": seed, "budget_seconds": budget or config.budget_seconds},
+            )
 
     run = wgan.train_for_budget(
         method, config, seed=seed, budget_seconds=budget, on_checkpoint=snapshot,
         log=lambda s: print(f"[{time.perf_counter() - start:6.0f} s wall] {s}", flush=True), score=score,
     )  # fmt: skip
     run.fd_floor_curve = floor
-    return finish(run, method, profile, out_dir, {"wall_seconds": time.perf_counter() - start, "torch_threads": threads,
-                                                  "seed": seed, "budget_seconds": budget or config.budget_seconds})
+    return finish(
+        run,
+        method,
+        profile,
+        out_dir,
+        {
+            "wall_seconds": time.perf_counter() - start,
+            "torch_threads": threads,
+            "seed": seed,
+            "budget_seconds": budget or config.budget_seconds,
+        },
+    )
 
 
 def finish(run, method: str, profile: str, out_dir: str | None, extra: dict) -> str:
@@ -66,12 +81,16 @@ def finish(run, method: str, profile: str, out_dir: str | None, extra: dict) -> 
         print(f"{method} (raw weights, no EMA): {raw.summary()}", flush=True)
     if len(run.curve) >= 3:
         extra["critic_fd_spearman"] = run.critic_fd_spearman()
-    path = wgan.asset_path(method, profile) if out_dir is None else Path(out_dir) / wgan.asset_path(method, profile).name
+    path = (
+        wgan.asset_path(method, profile) if out_dir is None else Path(out_dir) / wgan.asset_path(method, profile).name
+    )
     wgan.save_run(run, path, extra_meta=extra)
     size = path.stat().st_size / 1e6
     print(f"{method}: {run.steps} steps in {run.seconds:.0f} s of training; {ev.summary()}", flush=True)
     if "critic_fd_spearman" in extra:
-        print(f"{method}: Spearman(critic estimate, FD) over {len(run.curve)} checkpoints = {extra['critic_fd_spearman']:.3f}")
+        print(
+            f"{method}: Spearman(critic estimate, FD) over {len(run.curve)} checkpoints = {extra['critic_fd_spearman']:.3f}"
+        )
     print(f"wrote {path} ({size:.2f} MB)", flush=True)
     return str(path)
 
@@ -90,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", action="store_true", help="one process per method")
     p.add_argument("--out-dir", default=None, help="write here instead of assets/")
     p.add_argument("--snapshots", default=None, help="folder for a snapshot of every run at every checkpoint")
-    p.add_argument("--promote", type=int, default=None, metavar="K",
-                   help="do not train: ship checkpoint K of each method from --snapshots (same K = same training time)")
+    p.add_argument(
+        "--promote",
+        type=int,
+        default=None,
+        metavar="K",
+        help="do not train: ship checkpoint K of each method from --snapshots (same K = same training time)",
+    )
     a = p.parse_args(argv)
     if a.promote is not None:
         import torch

@@ -62,7 +62,9 @@ def test_held_out_accuracy_per_head(clf):
     x, y = make_sprites(6000, seed=424_242)
     train = clf.meta["train"]
     seen = seen_in_training(x, steps=train["steps"], batch_size=train["batch_size"], seed=train["seed"])
-    assert seen.sum() > 1000 and (~seen).sum() > 1000  # a finite set of sprites: a fresh draw repeats many training ones
+    assert (
+        seen.sum() > 1000 and (~seen).sum() > 1000
+    )  # a finite set of sprites: a fresh draw repeats many training ones
     acc = attribute_accuracy(clf, x[~seen], y[~seen])  # held out: sprites it never trained on
     assert set(acc) == set(ATTRIBUTE_NAMES)
     for k, a in acc.items():
@@ -189,7 +191,9 @@ def test_attribute_track_finds_the_collapse_and_when_it_happened(clf):
     assert list(peaks) == list(ATTRIBUTE_NAMES)
     hair = peaks["hair_colour"]
     assert (hair.value, hair.step, hair.uniform) == ("red", 100, 1 / N_HAIR) and hair.share > 0.99
-    assert all(p.share < 0.75 for k, p in peaks.items() if k not in ("hair_colour", "accessory"))  # nothing else collapsed
+    assert all(
+        p.share < 0.75 for k, p in peaks.items() if k not in ("hair_colour", "accessory")
+    )  # nothing else collapsed
     later = {p.attribute: p for p in track.peak_shares(since=150)}  # only the real sprites at step 200
     assert later["hair_colour"].step == 200 and later["hair_colour"].share < 0.35
     with pytest.raises(ValueError, match="no check at or after step 201"):
@@ -201,7 +205,9 @@ def test_attribute_track_finds_the_collapse_and_when_it_happened(clf):
     with pytest.raises(ValueError, match="training order"):
         track.add(200, attribute_report(clf, make_sprites(50, seed=3).images))
     with pytest.raises(ValueError, match="attributes"):
-        AttributeTrack({"hair_colour": SPRITE_ATTRIBUTES["hair_colour"]}).add(1, attribute_report(clf, make_sprites(50, seed=3).images))
+        AttributeTrack({"hair_colour": SPRITE_ATTRIBUTES["hair_colour"]}).add(
+            1, attribute_report(clf, make_sprites(50, seed=3).images)
+        )
 
 
 def test_collapse_over_training_stacks_the_shares(clf):

@@ -87,8 +87,12 @@ def test_snr_db():
 
 
 def test_decomposition_recovers_constructed_partials():
-    truth = dict(freqs=[220.0, 440.7, 663.0, 1200.5], amps=[0.5, 0.3, 0.15, 0.05],
-                 decays=[1.5, 3.0, 6.0, 10.0], phases=[0.3, -1.0, 2.0, 0.0])
+    truth = dict(
+        freqs=[220.0, 440.7, 663.0, 1200.5],
+        amps=[0.5, 0.3, 0.15, 0.05],
+        decays=[1.5, 3.0, 6.0, 10.0],
+        phases=[0.3, -1.0, 2.0, 0.0],
+    )
     x = decaying_partials(**truth, onset=800)
     p = decompose_partials(x, SR, 4, envelopes=False)
     order = np.argsort(p.freqs_hz)
@@ -112,8 +116,12 @@ def test_joint_refinement_never_hurts():
 
 
 def test_decomposition_envelope_model_and_strongest():
-    truth = dict(freqs=[150.0, 300.0, 450.0, 900.0], amps=[0.4, 0.3, 0.2, 0.05],
-                 decays=[1.0, 2.0, 3.0, 4.0], phases=[0.0, 0.5, 1.0, 1.5])
+    truth = dict(
+        freqs=[150.0, 300.0, 450.0, 900.0],
+        amps=[0.4, 0.3, 0.2, 0.05],
+        decays=[1.0, 2.0, 3.0, 4.0],
+        phases=[0.0, 0.5, 1.0, 1.5],
+    )
     x = decaying_partials(**truth)
     # a slow tremolo the decay model cannot follow, the envelope model can
     x = x * (1 + 0.2 * torch.sin(2 * math.pi * 3 * torch.arange(SR) / SR))
@@ -159,8 +167,12 @@ def test_envelope_knots_dense_at_onset():
 
 def test_plots_run():
     x = sine(440.0, 0.5, SR)
-    for ax in (plot_waveform(x, SR, seconds=(0, 0.01)), plot_spectrum(x, SR, log_freq=True),
-               plot_spectrogram(x, SR, log_freq=True, colorbar=True), plot_spectrogram(x, SR, colors=8)):
+    for ax in (
+        plot_waveform(x, SR, seconds=(0, 0.01)),
+        plot_spectrum(x, SR, log_freq=True),
+        plot_spectrogram(x, SR, log_freq=True, colorbar=True),
+        plot_spectrogram(x, SR, colors=8),
+    ):
         assert ax.figure is not None
     import matplotlib.pyplot as plt
 

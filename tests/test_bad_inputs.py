@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _book(folder: Path) -> Path:
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('PROFILE = "quick"\nSEED = 0\nDEVICE = "auto"\nRETRAIN = False\nPITCH = 52\nGAIN = 0.5\nNAME = "x"')
+    params = nbformat.v4.new_code_cell(
+        'PROFILE = "quick"\nSEED = 0\nDEVICE = "auto"\nRETRAIN = False\nPITCH = 52\nGAIN = 0.5\nNAME = "x"'
+    )
     params.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), params, nbformat.v4.new_code_cell("print(RETRAIN)")]
     nbformat.write(nb, folder / "01_chapter.ipynb")
@@ -97,8 +99,19 @@ def test_out_may_be_new_empty_or_an_earlier_run(tmp_path):
 
 
 # ---- the course runner: parameters typed as the notebook's parameters cell types them ------------
-@pytest.mark.parametrize("text,value", [("false", False), ("False", False), ("0", False), ("no", False),
-                                        ("true", True), ("True", True), ("1", True), ("yes", True)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+    ],
+)
 def test_boolean_parameters_are_parsed(tmp_path, text, value):
     """`-p RETRAIN=false` stayed the string "false", which is true: 12,000 steps of retraining."""
     chapter = course.discover(_book(tmp_path / "book"))[0]
@@ -115,15 +128,18 @@ def test_parameters_of_other_types_are_parsed(tmp_path):
     assert course.chapter_parameters(chapter, {"NAME": "'quoted'"})["NAME"] == "quoted"
 
 
-@pytest.mark.parametrize("name,value,expected", [
-    ("PITCH", "high", "PITCH \\(chapter 01\\) expects a whole number like its default 52, got 'high'"),
-    ("PITCH", "52.5", "expects a whole number"),
-    ("RETRAIN", "maybe", "RETRAIN \\(chapter 01\\) expects true or false like its default False, got 'maybe'"),
-    ("GAIN", "loud", "GAIN \\(chapter 01\\) expects a number like its default 0.5, got 'loud'"),
-    ("GAIN", "nan", "not a finite number"),
-    ("RETRAIN", 1, "expects true or false.*of type int"),
-    ("SEED", "0.5", "SEED \\(chapter 01\\) expects a whole number"),
-])
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("PITCH", "high", "PITCH \\(chapter 01\\) expects a whole number like its default 52, got 'high'"),
+        ("PITCH", "52.5", "expects a whole number"),
+        ("RETRAIN", "maybe", "RETRAIN \\(chapter 01\\) expects true or false like its default False, got 'maybe'"),
+        ("GAIN", "loud", "GAIN \\(chapter 01\\) expects a number like its default 0.5, got 'loud'"),
+        ("GAIN", "nan", "not a finite number"),
+        ("RETRAIN", 1, "expects true or false.*of type int"),
+        ("SEED", "0.5", "SEED \\(chapter 01\\) expects a whole number"),
+    ],
+)
 def test_a_parameter_that_does_not_parse_is_refused_before_anything_runs(tmp_path, capsys, name, value, expected):
     book = _book(tmp_path / "book")
     out = tmp_path / "out"
@@ -165,8 +181,11 @@ def test_non_finite_weights_are_never_saved(tmp_path, value):
     good = path.read_bytes()
     with torch.no_grad():
         net[0].weight[1, 2] = value
-    with pytest.raises(NonFiniteTensorError, match=r"not saving .*ck.safetensors: 1 tensor\(s\) hold NaN or inf: "
-                                                   r"model/net/0.weight \(1 of 12 values\).*earlier checkpoint there is kept"):
+    with pytest.raises(
+        NonFiniteTensorError,
+        match=r"not saving .*ck.safetensors: 1 tensor\(s\) hold NaN or inf: "
+        r"model/net/0.weight \(1 of 12 values\).*earlier checkpoint there is kept",
+    ):
         save_checkpoint(path, {"net": net}, meta={"step": 2})
     assert path.read_bytes() == good
     assert not list(tmp_path.glob(".*tmp*"))
@@ -198,7 +217,9 @@ def test_a_finite_loss_with_inf_weights_stops_training_and_keeps_the_last_good_c
 
     path = tmp_path / "ck.safetensors"
     loop = TrainLoop(step, {"net": net}, {"opt": opt}, rng=torch.Generator(), checkpoint_path=path, checkpoint_every=2)
-    with pytest.raises(TrainingDiverged, match=r"weights became non-finite by step 6; the last good checkpoint \(step 4\)"):
+    with pytest.raises(
+        TrainingDiverged, match=r"weights became non-finite by step 6; the last good checkpoint \(step 4\)"
+    ):
         loop.run(10)
     assert read_checkpoint_meta(path)["step"] == 4
     load_checkpoint(path, {"net": nn.Linear(2, 1)})  # loads: it is finite
@@ -224,7 +245,9 @@ def test_non_finite_weights_are_refused_when_loading(tmp_path, key, value):
     state = _state()
     state[f"model/net/{key}"].view(-1)[0] = value
     path = _raw_checkpoint(tmp_path / "nan.safetensors", state, _header())
-    with pytest.raises(NonFiniteTensorError, match=rf"nan.safetensors holds NaN or inf in 1 tensor\(s\): model/net/{key}"):
+    with pytest.raises(
+        NonFiniteTensorError, match=rf"nan.safetensors holds NaN or inf in 1 tensor\(s\): model/net/{key}"
+    ):
         load_checkpoint(path, {"net": _net()})
 
 
@@ -249,25 +272,37 @@ def test_a_classifier_asset_with_nan_weights_does_not_load(tmp_path):
 def test_wrong_dtype_is_refused_when_loading(tmp_path):
     state = _state(**{"0.weight": torch.zeros(4, 3, dtype=torch.int32)})
     path = _raw_checkpoint(tmp_path / "int.safetensors", state, _header())
-    with pytest.raises(ValueError, match=r"does not fit module 'net'.*0.weight: checkpoint torch.int32 vs model torch.float32"):
+    with pytest.raises(
+        ValueError, match=r"does not fit module 'net'.*0.weight: checkpoint torch.int32 vs model torch.float32"
+    ):
         load_checkpoint(path, {"net": _net()})
-    half = _raw_checkpoint(tmp_path / "half.safetensors", _state(**{"0.weight": torch.ones(4, 3, dtype=torch.float16)}), _header())
+    half = _raw_checkpoint(
+        tmp_path / "half.safetensors", _state(**{"0.weight": torch.ones(4, 3, dtype=torch.float16)}), _header()
+    )
     net = _net()
     load_checkpoint(half, {"net": net})  # float16 on disk into a float32 model is how assets ship
     assert torch.equal(net[0].weight, torch.ones(4, 3))
 
 
-@pytest.mark.parametrize("header,expected", [
-    ("{not json", "damaged metadata \\(not valid JSON"),
-    ("[1, 2]", "damaged metadata \\(a JSON list where an object belongs"),
-    ('"text"', "damaged metadata \\(a JSON str where an object belongs"),
-    (json.dumps({"format": 1, "meta": {}}), "damaged metadata \\(missing modules, optimizers\\)"),
-    (json.dumps({"format": 1, "modules": "net", "optimizers": [], "meta": {}}),
-     "damaged metadata \\(modules is a str, not a list; optimizers is a list, not a dict\\)"),
-    (json.dumps({"format": True, "modules": [], "optimizers": {}, "meta": {}}), "format is a bool, not a int"),
-    (json.dumps({"format": 99, "modules": [], "optimizers": {}, "meta": {}}), "has format 99, newer than"),
-    (json.dumps({"format": 1, "modules": [], "optimizers": {}, "meta": {"x": {"__float__": "abc"}}}), "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        ("{not json", "damaged metadata \\(not valid JSON"),
+        ("[1, 2]", "damaged metadata \\(a JSON list where an object belongs"),
+        ('"text"', "damaged metadata \\(a JSON str where an object belongs"),
+        (json.dumps({"format": 1, "meta": {}}), "damaged metadata \\(missing modules, optimizers\\)"),
+        (
+            json.dumps({"format": 1, "modules": "net", "optimizers": [], "meta": {}}),
+            "damaged metadata \\(modules is a str, not a list; optimizers is a list, not a dict\\)",
+        ),
+        (json.dumps({"format": True, "modules": [], "optimizers": {}, "meta": {}}), "format is a bool, not a int"),
+        (json.dumps({"format": 99, "modules": [], "optimizers": {}, "meta": {}}), "has format 99, newer than"),
+        (
+            json.dumps({"format": 1, "modules": [], "optimizers": {}, "meta": {"x": {"__float__": "abc"}}}),
+            "not valid JSON",
+        ),
+    ],
+)
 def test_corrupt_metadata_gives_one_clear_error(tmp_path, header, expected):
     path = _raw_checkpoint(tmp_path / "bad.safetensors", _state(), header)
     for read in (read_checkpoint_meta, lambda p: load_checkpoint(p, {"net": _net()})):
@@ -282,7 +317,9 @@ def test_a_folder_where_a_checkpoint_belongs(tmp_path):
 
 
 def test_optimizer_state_that_does_not_fit_is_a_clear_error(tmp_path):
-    path = _raw_checkpoint(tmp_path / "o.safetensors", _state(), {**_header(), "optimizers": {"adam": {"plain_state": {}}}})
+    path = _raw_checkpoint(
+        tmp_path / "o.safetensors", _state(), {**_header(), "optimizers": {"adam": {"plain_state": {}}}}
+    )
     net = _net()
     with pytest.raises(ValueError, match="the state of optimizer 'adam' does not fit"):
         load_checkpoint(path, {"net": net}, {"adam": torch.optim.Adam(net.parameters())})
@@ -291,9 +328,11 @@ def test_optimizer_state_that_does_not_fit_is_a_clear_error(tmp_path):
 def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(tmp_path):
     """20 SIGKILLs during saves left 147 MB of temporary files."""
     path = tmp_path / "ck.safetensors"
-    script = (f"import os, torch\nfrom musicgan_lib.checkpoint import save_checkpoint\n"
-              f"os.replace = lambda *a: os.kill(os.getpid(), 9)  # killed between writing and renaming\n"
-              f"save_checkpoint({str(path)!r}, {{'net': torch.nn.Linear(300, 300)}})\n")
+    script = (
+        f"import os, torch\nfrom musicgan_lib.checkpoint import save_checkpoint\n"
+        f"os.replace = lambda *a: os.kill(os.getpid(), 9)  # killed between writing and renaming\n"
+        f"save_checkpoint({str(path)!r}, {{'net': torch.nn.Linear(300, 300)}})\n"
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -9
     stale = list(tmp_path.glob(".ck.safetensors.tmp-*"))
@@ -302,18 +341,23 @@ def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(tmp_pa
     live.write_bytes(b"partial")
     other = tmp_path / ".other.safetensors.tmp-1234567"  # another checkpoint's: not ours to judge here
     other.write_bytes(b"x")
-    with pytest.warns(UserWarning, match=rf"removed {stale[0].name} \(0.4 MB\), the temporary file of an interrupted save"):
+    with pytest.warns(
+        UserWarning, match=rf"removed {stale[0].name} \(0.4 MB\), the temporary file of an interrupted save"
+    ):
         save_checkpoint(path, {"net": nn.Linear(2, 2)})
     assert not stale[0].exists() and live.exists() and other.exists() and path.exists()
 
 
 # ---- training arguments --------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs,error,expected", [
-    ({"n_critic": 0}, ValueError, "n_critic \\(critic steps per generator step\\) must be at least 1, got 0"),
-    ({"n_critic": 2.5}, TypeError, "n_critic .* must be an integer, got 2.5"),
-    ({"ema": 1.5}, ValueError, "ema_decay must be > 0 and < 1, got 1.5"),
-    ({"every": -1}, ValueError, "checkpoint_every .* must be at least 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,expected",
+    [
+        ({"n_critic": 0}, ValueError, "n_critic \\(critic steps per generator step\\) must be at least 1, got 0"),
+        ({"n_critic": 2.5}, TypeError, "n_critic .* must be an integer, got 2.5"),
+        ({"ema": 1.5}, ValueError, "ema_decay must be > 0 and < 1, got 1.5"),
+        ({"every": -1}, ValueError, "checkpoint_every .* must be at least 0, got -1"),
+    ],
+)
 def test_bad_trainer_arguments(tmp_path, kwargs, error, expected):
     with pytest.raises(error, match=expected):
         _trainer(tmp_path, **kwargs)
@@ -323,7 +367,9 @@ def test_bad_batch_size_and_steps():
     import test_train
 
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
-        test_train.GANTrainer(nn.Linear(1, 1), nn.Linear(1, 1), None, None, None, None, None, batch_size=0, rng=torch.Generator())
+        test_train.GANTrainer(
+            nn.Linear(1, 1), nn.Linear(1, 1), None, None, None, None, None, batch_size=0, rng=torch.Generator()
+        )
     loop = TrainLoop(lambda loop: {}, {}, {}, rng=torch.Generator())
     with pytest.raises(ValueError, match="total_steps must be at least 0, got -5"):
         loop.run(-5)
@@ -334,14 +380,19 @@ def test_bad_batch_size_and_steps():
 # ---- shipped weights: missing or damaged is an error, never silent retraining ---------------------
 def test_missing_shipped_weights_name_the_file_the_script_and_the_switch(tmp_path):
     gone = tmp_path / "assets" / "dcgan_x_quick.safetensors"
-    with pytest.raises(MissingWeightsError, match=r"dcgan_x_quick.safetensors are missing. Make it with "
-                                                  r"`.venv/bin/python scripts/make_x.py`.*RETRAIN = True.*-p RETRAIN=true"):
+    with pytest.raises(
+        MissingWeightsError,
+        match=r"dcgan_x_quick.safetensors are missing. Make it with "
+        r"`.venv/bin/python scripts/make_x.py`.*RETRAIN = True.*-p RETRAIN=true",
+    ):
         should_load_shipped([gone], profile="quick", retrain=False, make_script="scripts/make_x.py")
     assert should_load_shipped([gone], profile="quick", retrain=True, make_script="s") is False  # on purpose
     assert should_load_shipped(gone, profile="full", retrain=False, make_script="s") is False  # full ships none
 
 
-@pytest.mark.parametrize("damage,expected", [("truncate", "unreadable"), ("nan", "holds NaN or inf"), ("kind", "not 'gan'")])
+@pytest.mark.parametrize(
+    "damage,expected", [("truncate", "unreadable"), ("nan", "holds NaN or inf"), ("kind", "not 'gan'")]
+)
 def test_damaged_shipped_weights_are_reported(tmp_path, damage, expected):
     path = tmp_path / "w.safetensors"
     net = _net()
@@ -381,16 +432,43 @@ def test_no_notebook_decides_load_or_train_by_whether_a_file_exists():
 
 
 # ---- data generators ------------------------------------------------------------------------------
-@pytest.mark.parametrize("call,error,expected", [
-    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(0), ValueError, "n_modes must be at least 1, got 0"),
-    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(8, std=0), ValueError, "std must be > 0, got 0"),
-    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["grid"]).grid(2.5), TypeError, "side must be an integer, got 2.5"),
-    (lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring().sample(-1), ValueError, "n must be at least 0"),
-    (lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(4, 0.5, sr=0), ValueError,
-     "sr \\(the sample rate\\) must be a positive finite number"),
-    (lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(4, 0.5, sr=16000, frame_rate=300),
-     ValueError, "sr \\(16000\\) must be a multiple of frame_rate \\(300\\)"),
-])
+@pytest.mark.parametrize(
+    "call,error,expected",
+    [
+        (
+            lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(0),
+            ValueError,
+            "n_modes must be at least 1, got 0",
+        ),
+        (
+            lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring(8, std=0),
+            ValueError,
+            "std must be > 0, got 0",
+        ),
+        (
+            lambda: __import__("musicgan_lib.data.toy2d", fromlist=["grid"]).grid(2.5),
+            TypeError,
+            "side must be an integer, got 2.5",
+        ),
+        (
+            lambda: __import__("musicgan_lib.data.toy2d", fromlist=["ring"]).ring().sample(-1),
+            ValueError,
+            "n must be at least 0",
+        ),
+        (
+            lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(4, 0.5, sr=0),
+            ValueError,
+            "sr \\(the sample rate\\) must be a positive finite number",
+        ),
+        (
+            lambda: __import__("musicgan_lib.data.notes", fromlist=["make_notes"]).make_notes(
+                4, 0.5, sr=16000, frame_rate=300
+            ),
+            ValueError,
+            "sr \\(16000\\) must be a multiple of frame_rate \\(300\\)",
+        ),
+    ],
+)
 def test_bad_data_generator_arguments(call, error, expected):
     with pytest.raises(error, match=expected):
         call()

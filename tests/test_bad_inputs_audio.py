@@ -31,8 +31,14 @@ from musicgan_lib.kernels.harmonic_synth import harmonic_sum, harmonic_synth, ha
 
 SR = 16000
 NAN, INF = float("nan"), float("inf")
-BAD_RATES = [(0, ValueError), (-16000, ValueError), (NAN, ValueError), (INF, ValueError), ("16000", TypeError),
-             (True, TypeError)]
+BAD_RATES = [
+    (0, ValueError),
+    (-16000, ValueError),
+    (NAN, ValueError),
+    (INF, ValueError),
+    ("16000", TypeError),
+    (True, TypeError),
+]
 
 
 def ones(*shape):
@@ -89,8 +95,11 @@ def test_synth_refuses_a_bad_sample_rate(func, sr, error):
         (lambda: phase_from_frequency(torch.tensor(5.0), SR), ValueError, r"freq_hz must be a per-sample curve"),
         (lambda: phase_from_frequency(-ones(10), SR), ValueError, r"freq_hz must be >= 0 Hz"),
         (lambda: phase_from_frequency(torch.tensor([1.0, NAN]), SR), ValueError, r"freq_hz has 1 NaN/Inf"),
-        (lambda: phase_from_frequency(ones(2, 10), SR, initial_phase=ones(3)), ValueError,
-         r"initial_phase must broadcast to \(2,\)"),
+        (
+            lambda: phase_from_frequency(ones(2, 10), SR, initial_phase=ones(3)),
+            ValueError,
+            r"initial_phase must broadcast to \(2,\)",
+        ),
         (lambda: phase_from_frequency(ones(10), SR, initial_phase=NAN), ValueError, r"initial_phase must be a finite"),
         # upsample_frames
         (lambda: upsample_frames(torch.zeros(2, 0), 10), ValueError, r"frames must be .* at least one frame"),
@@ -105,24 +114,39 @@ def test_synth_refuses_a_bad_sample_rate(func, sr, error):
         (lambda: additive(torch.tensor([NAN]), ones(1), SR, 100), ValueError, r"freqs_hz has 1 NaN/Inf"),
         (lambda: additive(ones(1), torch.tensor([INF]), SR, 100), ValueError, r"amps has 1 NaN/Inf"),
         (lambda: additive(torch.tensor(440.0), ones(1), SR, 100), ValueError, r"freqs_hz must be \[K\] \(constant\)"),
-        (lambda: additive(ones(3, 10), ones(2, 10), SR, 100), ValueError,
-         r"freqs_hz \(3, 10\) and amps \(2, 10\) do not match"),
+        (
+            lambda: additive(ones(3, 10), ones(2, 10), SR, 100),
+            ValueError,
+            r"freqs_hz \(3, 10\) and amps \(2, 10\) do not match",
+        ),
         (lambda: additive(ones(2), ones(2), SR, 0), ValueError, r"n_samples must be at least 1"),
         (lambda: additive(ones(2), ones(2), SR, 100, phases=ones(3)), ValueError, r"phases must broadcast to \(2,\)"),
-        (lambda: additive(ones(2), ones(2), SR, 100, phases=torch.tensor([0.0, NAN])), ValueError,
-         r"phases has 1 NaN/Inf"),
+        (
+            lambda: additive(ones(2), ones(2), SR, 100, phases=torch.tensor([0.0, NAN])),
+            ValueError,
+            r"phases has 1 NaN/Inf",
+        ),
         (lambda: additive("440", ones(1), SR, 100), TypeError, r"freqs_hz must be a tensor"),
         # harmonic
         (lambda: harmonic(torch.full((10,), -100.0), ones(3), SR), ValueError, r"f0_hz must be >= 0 Hz"),
         (lambda: harmonic(torch.tensor([100.0, NAN]), ones(3), SR, 10), ValueError, r"f0_hz has 1 NaN/Inf"),
         (lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, n_samples=0), ValueError, r"n_samples must be at"),
         (lambda: harmonic(torch.full((1,), 100.0), ones(3), SR), ValueError, r"constant f0 .* needs n_samples"),
-        (lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=-1e-3), ValueError,
-         r"inharmonicity must be >= 0"),
-        (lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=torch.tensor(-1.0)), ValueError,
-         r"inharmonicity must be >= 0"),
-        (lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=NAN), ValueError,
-         r"inharmonicity must be a finite"),
+        (
+            lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=-1e-3),
+            ValueError,
+            r"inharmonicity must be >= 0",
+        ),
+        (
+            lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=torch.tensor(-1.0)),
+            ValueError,
+            r"inharmonicity must be >= 0",
+        ),
+        (
+            lambda: harmonic(torch.full((10,), 100.0), ones(3), SR, inharmonicity=NAN),
+            ValueError,
+            r"inharmonicity must be a finite",
+        ),
         (lambda: harmonic(torch.tensor(100.0), ones(3), SR, 10), ValueError, r"f0_hz must be \[\.\.\., T\]"),
         # adsr
         (lambda: adsr(0, SR), ValueError, r"n_samples must be at least 1, got 0"),
@@ -138,8 +162,11 @@ def test_synth_refuses_a_bad_sample_rate(func, sr, error):
         (lambda: filtered_noise(100, SR, low_hz=NAN), ValueError, r"low_hz must be a finite number"),
         (lambda: filtered_noise(100, SR, 1000.0, INF), ValueError, r"high_hz must be a finite number"),
         (lambda: filtered_noise(100, SR, 9000.0, 10000.0), ValueError, r"low_hz 9000 Hz is at or above the Nyquist"),
-        (lambda: filtered_noise(100, SR, 1000.0, 1050.0), ValueError,
-         r"band \[1000, 1050\] Hz holds no frequency bin of a 100-sample FFT \(bins are 160 Hz apart\)"),
+        (
+            lambda: filtered_noise(100, SR, 1000.0, 1050.0),
+            ValueError,
+            r"band \[1000, 1050\] Hz holds no frequency bin of a 100-sample FFT \(bins are 160 Hz apart\)",
+        ),
         (lambda: filtered_noise(100, SR, batch=(0,)), ValueError, r"batch must be at least 1, got 0"),
         (lambda: filtered_noise(100, SR, batch=(2.0,)), TypeError, r"batch must be an integer"),
         # midi_to_hz / hz_to_midi on numbers
@@ -165,8 +192,10 @@ def test_synth_valid_edge_cases_still_work():
     f0 = torch.cat([torch.zeros(800), torch.full((800,), 200.0)])
     x = harmonic(f0, ones(5), SR)
     assert torch.isfinite(x).all() and x[:800].abs().max() == 0 and x[800:].abs().max() > 0.5
-    assert torch.equal(additive(torch.tensor([440, 880]), torch.tensor([1, 1]), SR, 100),
-                       additive(torch.tensor([440.0, 880.0]), torch.tensor([1.0, 1.0]), SR, 100))
+    assert torch.equal(
+        additive(torch.tensor([440, 880]), torch.tensor([1, 1]), SR, 100),
+        additive(torch.tensor([440.0, 880.0]), torch.tensor([1.0, 1.0]), SR, 100),
+    )
     assert upsample_frames(torch.tensor([0, 4]), 4).tolist() == [0.0, 2.0, 4.0, 4.0]
     assert adsr(1, SR).shape == (1,)
     assert filtered_noise(100, SR, batch=3).shape == (3, 100)  # an int batch is a 1-tuple
@@ -242,9 +271,12 @@ def stereo_file(tmp_path, left, right, name="st.wav"):
 def test_anti_phase_stereo_warns_that_the_channels_cancel(tmp_path):
     x = tone(amp=0.8)
     path = stereo_file(tmp_path, x, -x, "antiphase.wav")
-    with pytest.warns(AudioInputWarning, match=r"antiphase\.wav: 2 channels \(stereo\) mixed down to mono, but the "
-                      r"channels cancel: they are out of phase \(anti-phase\), so the mono mix is near silence.*"
-                      r"channel=0"):
+    with pytest.warns(
+        AudioInputWarning,
+        match=r"antiphase\.wav: 2 channels \(stereo\) mixed down to mono, but the "
+        r"channels cancel: they are out of phase \(anti-phase\), so the mono mix is near silence.*"
+        r"channel=0",
+    ):
         y, _ = read_wav(path)
     assert float(y.abs().max()) < 1e-6  # the mix really is silence: the warning is the only sign
     with pytest.raises(AudioFileError, match=r"channels cancel.*strict=True"):
@@ -279,8 +311,12 @@ def test_read_wav_channel_picks_one_channel_without_a_warning(tmp_path, recwarn)
 
 @pytest.mark.parametrize(
     "channel, error, match",
-    [(2, ValueError, r"channel=2 but .*st\.wav has 2 channel\(s\): use 0\.\.1"), (-1, ValueError, r"channel=-1"),
-     ("left", TypeError, r"channel must be a channel index"), (True, TypeError, r"channel must be a channel index")],
+    [
+        (2, ValueError, r"channel=2 but .*st\.wav has 2 channel\(s\): use 0\.\.1"),
+        (-1, ValueError, r"channel=-1"),
+        ("left", TypeError, r"channel must be a channel index"),
+        (True, TypeError, r"channel must be a channel index"),
+    ],
 )
 def test_read_wav_refuses_a_bad_channel(tmp_path, channel, error, match):
     path = stereo_file(tmp_path, tone(), tone())
@@ -307,14 +343,23 @@ def test_harmonic_synth_refuses_a_bad_sample_rate(func, sr, error):
     [
         (lambda f0, a, d: harmonic_synth(100.0, a, d, SR), TypeError, r"f0_hz must be a torch.Tensor, got float"),
         (lambda f0, a, d: harmonic_synth(f0, a.numpy(), d, SR), TypeError, r"amplitudes must be a torch.Tensor"),
-        (lambda f0, a, d: harmonic_synth(f0.to("meta"), a, d, SR), ValueError,
-         r"f0_hz, amplitudes, harmonic_distribution must be on one device, got \['meta', 'cpu', 'cpu'\]"),
-        (lambda f0, a, d: harmonic_synth(f0, a, d, SR, chunk_elements=0), ValueError,
-         r"chunk_elements must be at least 1"),
+        (
+            lambda f0, a, d: harmonic_synth(f0.to("meta"), a, d, SR),
+            ValueError,
+            r"f0_hz, amplitudes, harmonic_distribution must be on one device, got \['meta', 'cpu', 'cpu'\]",
+        ),
+        (
+            lambda f0, a, d: harmonic_synth(f0, a, d, SR, chunk_elements=0),
+            ValueError,
+            r"chunk_elements must be at least 1",
+        ),
         (lambda f0, a, d: harmonic_sum(f0, f0, d, 0.0), ValueError, r"nyquist must be > 0"),
         (lambda f0, a, d: harmonic_sum(f0, f0, d, NAN), ValueError, r"nyquist must be a finite number"),
-        (lambda f0, a, d: harmonic_sum(f0[:, :3], f0, d, SR / 2), ValueError,
-         r"phase \(1, 3\) and f0_hz \(1, 10\) must broadcast to \[B, T\]"),
+        (
+            lambda f0, a, d: harmonic_sum(f0[:, :3], f0, d, SR / 2),
+            ValueError,
+            r"phase \(1, 3\) and f0_hz \(1, 10\) must broadcast to \[B, T\]",
+        ),
         (lambda f0, a, d: harmonic_sum(f0, f0, d.long(), SR / 2), TypeError, r"must be floating point"),
         (lambda f0, a, d: harmonic_sum(0.0, f0, d, SR / 2), TypeError, r"phase must be a torch.Tensor"),
         (lambda f0, a, d: harmonic_sum(f0, f0, d, SR / 2, chunk_elements=-1), ValueError, r"chunk_elements must be"),

@@ -49,14 +49,37 @@ def test_tiny_run_prints_both_variants(bench, monkeypatch):
     out, threads = io.StringIO(), torch.get_num_threads()
     try:
         with redirect_stdout(out):
-            rc = bench.main(["--device", "cpu", "--batch", "8", "--steps", "1", "--rounds", "1", "--warmup", "1", "--threads", "1", "--no-amp"])
+            rc = bench.main(
+                [
+                    "--device",
+                    "cpu",
+                    "--batch",
+                    "8",
+                    "--steps",
+                    "1",
+                    "--rounds",
+                    "1",
+                    "--warmup",
+                    "1",
+                    "--threads",
+                    "1",
+                    "--no-amp",
+                ]
+            )
     finally:
         torch.set_num_threads(threads)
     assert rc == 0
     rows = {line.split("  ")[0]: line for line in out.getvalue().splitlines() if line.startswith(("reference", "core"))}
-    assert set(rows) == {"reference (eager fp32, NCHW)", "core (channels_last, fused Adam)", "core (channels_last, fused Adam, fakes reused)"}, out.getvalue()
+    assert set(rows) == {
+        "reference (eager fp32, NCHW)",
+        "core (channels_last, fused Adam)",
+        "core (channels_last, fused Adam, fakes reused)",
+    }, out.getvalue()
     assert "1.00x" in rows["reference (eager fp32, NCHW)"]  # the reference is the unit
-    assert "conv GFLOP/s" in out.getvalue() and "conv ceiling, same run (1x1 conv 512 -> 512, batch 8, 32x32): fp32" in out.getvalue()
+    assert (
+        "conv GFLOP/s" in out.getvalue()
+        and "conv ceiling, same run (1x1 conv 512 -> 512, batch 8, 32x32): fp32" in out.getvalue()
+    )
 
 
 @pytest.mark.parametrize("kind", ["reference", "core", "core, fakes reused"])
@@ -79,5 +102,8 @@ def test_step_macs_are_the_convolutions_a_step_runs(bench, kind, monkeypatch):
         with FlopCounterMode(display=False) as flops:
             step(1)
     counted = flops.get_flop_counts()["Global"]
-    assert set(map(str, counted)) == {"aten.convolution", "aten.convolution_backward"}  # nothing but convs does arithmetic here
+    assert set(map(str, counted)) == {
+        "aten.convolution",
+        "aten.convolution_backward",
+    }  # nothing but convs does arithmetic here
     assert flops.get_total_flops() == 2 * bench.step_macs(batch, width)[kind]

@@ -188,9 +188,7 @@ class LabServer:
         raise RuntimeError(f"jupyter lab did not answer within {SERVER_START_S} s:\n{self.log_tail()}")
 
     def api(self, method: str, path: str, timeout: float = 5.0):
-        req = urllib.request.Request(
-            self.base + path, method=method, headers={"Authorization": f"token {self.token}"}
-        )
+        req = urllib.request.Request(self.base + path, method=method, headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
         return json.loads(body) if body else {}
@@ -241,9 +239,7 @@ def lab(tmp_path_factory):
         old.unlink()  # this run's artifacts only
     workdir = tmp_path_factory.mktemp("lab")
     notebooks = workdir / "notebooks"
-    shutil.copytree(
-        NOTEBOOKS, notebooks, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs", "__pycache__")
-    )
+    shutil.copytree(NOTEBOOKS, notebooks, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs", "__pycache__"))
     server = LabServer(workdir, notebooks)
     try:
         server.start()

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -21,8 +20,13 @@ def test_round_trip_restores_weights_buffers_optimizer_and_meta(tmp_path):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.0, 0.99))
     model(torch.randn(8, 3)).sum().backward()
     opt.step()
-    path = save_checkpoint(tmp_path / "ck.safetensors", {"net": model}, {"opt": opt},
-                           {"rng": torch.get_rng_state()}, {"step": 7, "lr": 1e-3, "betas": (0.0, 0.99)})
+    path = save_checkpoint(
+        tmp_path / "ck.safetensors",
+        {"net": model},
+        {"opt": opt},
+        {"rng": torch.get_rng_state()},
+        {"step": 7, "lr": 1e-3, "betas": (0.0, 0.99)},
+    )
     other = _model()
     for p in other.parameters():
         nn.init.zeros_(p)

@@ -135,7 +135,9 @@ def test_trainer_refuses_unlabelled_data_for_a_conditional_generator():
 
 
 def test_conditional_recipe_trains_samples_and_round_trips(tmp_path):
-    cfg = ch2.with_steps(ch2.DCGANConfig.for_profile("quick"), batch_size=16, ngf=8, ndf=8, latent_dim=16, dataset_size=64, frames=3)
+    cfg = ch2.with_steps(
+        ch2.DCGANConfig.for_profile("quick"), batch_size=16, ngf=8, ndf=8, latent_dim=16, dataset_size=64, frames=3
+    )
     run = ch2.make_run(ch2.REMEDY, cfg, seed=0, total_steps=3)
     assert isinstance(run.generator, CodedGenerator) and isinstance(run.trainer.critic, ProjectionDiscriminator)
     run.train(3)
@@ -162,7 +164,9 @@ def test_attribute_sweeps_change_one_attribute_per_row():
 
 
 def test_conditional_run_resumes_exactly(tmp_path):
-    cfg = ch2.with_steps(ch2.DCGANConfig.for_profile("quick"), batch_size=8, ngf=4, ndf=4, latent_dim=8, dataset_size=32, frames=2)
+    cfg = ch2.with_steps(
+        ch2.DCGANConfig.for_profile("quick"), batch_size=8, ngf=4, ndf=4, latent_dim=8, dataset_size=32, frames=2
+    )
     straight = ch2.make_run(ch2.REMEDY, cfg, seed=1, total_steps=4)
     straight.train(4)
     ck = tmp_path / "cond.safetensors"
@@ -179,13 +183,17 @@ def test_conditional_run_resumes_exactly(tmp_path):
 
 def test_classifier_heads_return_each_images_cross_entropy_of_its_labels():
     torch.manual_seed(0)
-    d = ProjectionDiscriminator(SIZES, ndf=8, aux_classifier=True).eval()  # eval: spectral norm's power iteration stands still
+    d = ProjectionDiscriminator(
+        SIZES, ndf=8, aux_classifier=True
+    ).eval()  # eval: spectral norm's power iteration stands still
     x = torch.randn(4, 3, 32, 32)
     y = torch.tensor([[0, 1, 2, 3, 1], [4, 3, 0, 0, 0], [2, 2, 2, 2, 1], [1, 0, 1, 1, 0]])
     scores, class_loss = d(x, y, with_class_loss=True)
     assert torch.equal(scores, d(x, y)) and class_loss.shape == (4,)
     mean = d.body(x).mean(dim=(2, 3))
-    expected = sum(nn.functional.cross_entropy(head(mean), y[:, j], reduction="none") for j, head in enumerate(d.classifier))
+    expected = sum(
+        nn.functional.cross_entropy(head(mean), y[:, j], reduction="none") for j, head in enumerate(d.classifier)
+    )
     assert torch.allclose(class_loss, expected, atol=1e-5)
     with pytest.raises(TypeError, match="aux_classifier=True"):
         ProjectionDiscriminator(SIZES, ndf=8)(x, y, with_class_loss=True)
@@ -197,7 +205,9 @@ def test_aux_classifier_loss_teaches_the_critic_on_real_images_only_and_rewards_
     from musicgan_lib.losses import AuxClassifierHingeLoss
 
     torch.manual_seed(0)
-    d = ProjectionDiscriminator(SIZES, ndf=8, aux_classifier=True).eval()  # eval: spectral norm's power iteration stands still
+    d = ProjectionDiscriminator(
+        SIZES, ndf=8, aux_classifier=True
+    ).eval()  # eval: spectral norm's power iteration stands still
     batch = make_sprites(32, seed=0)
     labels = batch.labels % torch.tensor(SIZES)
     critic = partial(d, labels=labels)
@@ -208,7 +218,9 @@ def test_aux_classifier_loss_teaches_the_critic_on_real_images_only_and_rewards_
     assert torch.equal(logs["class_real"], logs_other_fake["class_real"])  # the class term reads real images only
     real_scores, real_class = d(batch.images, labels, with_class_loss=True)
     hinge = nn.functional.relu(1 - real_scores).mean() + nn.functional.relu(1 + d(fake, labels)).mean()
-    assert torch.allclose(logs["d_hinge"], hinge) and torch.allclose(d_loss, hinge + 2.0 * real_class.mean())  # no class term on fakes
+    assert torch.allclose(logs["d_hinge"], hinge) and torch.allclose(
+        d_loss, hinge + 2.0 * real_class.mean()
+    )  # no class term on fakes
     scores, class_loss = d(fake, labels, with_class_loss=True)
     assert torch.allclose(loss.generator_loss(critic, fake), -scores.mean() + 2.0 * class_loss.mean())
     # the heads learn to name real attributes at the GAN's own learning rate (the layer norm's job)

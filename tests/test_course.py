@@ -1,7 +1,6 @@
 """The course runner: argument errors before anything runs, summaries, failures, metrics."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,9 @@ from musicgan_lib.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _notebook(path: Path, title: str, body: str, params: str = 'PROFILE = "quick"\nSEED = 0\nDEVICE = "auto"\nSTEPS = 3') -> None:
+def _notebook(
+    path: Path, title: str, body: str, params: str = 'PROFILE = "quick"\nSEED = 0\nDEVICE = "auto"\nSTEPS = 3'
+) -> None:
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
@@ -29,10 +30,13 @@ def toy_book(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
     (book / "data.txt").write_text("41")  # a file next to the notebooks, read via the working directory
-    _notebook(book / "01_first.ipynb", "First chapter",
-              "from musicgan_lib.record import record\n"
-              "record('answer', int(open('data.txt').read()) + 1)\nrecord('steps', STEPS)\nprint(PROFILE, SEED, DEVICE)\n"
-              "from musicgan_lib.record import check_targets\ncheck_targets({'answer is 42': True, '|steps| > 9': STEPS > 9})")
+    _notebook(
+        book / "01_first.ipynb",
+        "First chapter",
+        "from musicgan_lib.record import record\n"
+        "record('answer', int(open('data.txt').read()) + 1)\nrecord('steps', STEPS)\nprint(PROFILE, SEED, DEVICE)\n"
+        "from musicgan_lib.record import check_targets\ncheck_targets({'answer is 42': True, '|steps| > 9': STEPS > 9})",
+    )
     _notebook(book / "02_broken.ipynb", "Broken chapter", "x = 1\nraise RuntimeError('boom in chapter 2')")
     _notebook(book / "03_third.ipynb", "Third chapter", "from musicgan_lib.record import record\nrecord('ok', 1)")
     return book
@@ -59,7 +63,21 @@ def test_unknown_chapter_and_parameter_are_refused_before_running(toy_book, tmp_
 @pytest.mark.slow
 def test_runs_chapters_records_metrics_and_reports_failures(toy_book, tmp_path, capfd):
     out = tmp_path / "out"
-    code = main(["course", "--notebooks", str(toy_book), "--out", str(out), "-p", "STEPS=7", "--device", "cpu", "--timeout", "120"])
+    code = main(
+        [
+            "course",
+            "--notebooks",
+            str(toy_book),
+            "--out",
+            str(out),
+            "-p",
+            "STEPS=7",
+            "--device",
+            "cpu",
+            "--timeout",
+            "120",
+        ]
+    )
     assert code == 1  # chapter 2 failed
     printed = capfd.readouterr()
     assert "target NOT met: |steps| > 9" in printed.out
@@ -95,7 +113,9 @@ def test_chapter_one_through_the_console_script_meets_its_targets(tmp_path):
     """`musicgan course --only 01` as a user would run it, checked against the issue's targets."""
     exe = Path(sys.executable).with_name("musicgan")
     out = tmp_path / "run"
-    proc = subprocess.run([str(exe), "course", "--only", "01", "--out", str(out)], capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [str(exe), "course", "--only", "01", "--out", str(out)], capture_output=True, text=True, timeout=3600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[1/1] 01" in proc.stdout
     chapter = json.loads((out / "summary.json").read_text())["chapters"][0]
@@ -118,10 +138,18 @@ def test_check_targets_prints_records_and_merges(tmp_path, monkeypatch, capsys):
     assert rec.check_targets({"snr >= 20 dB": True, "fd <= 3 x floor": False}) is None  # a cell shows only the lines
     rec.check_targets({"fd <= 3 x floor": True, "a late target": True})  # a later cell may re-check or add
     assert capsys.readouterr().out.splitlines() == [
-        "PASS: snr >= 20 dB", "FAIL: fd <= 3 x floor", "PASS: fd <= 3 x floor", "PASS: a late target"]
+        "PASS: snr >= 20 dB",
+        "FAIL: fd <= 3 x floor",
+        "PASS: fd <= 3 x floor",
+        "PASS: a late target",
+    ]
     assert rec.targets_file(metrics) == tmp_path / "metrics" / "05.targets.json"
     written = json.loads(rec.targets_file(metrics).read_text())
-    assert list(written.items()) == [("snr >= 20 dB", True), ("fd <= 3 x floor", True), ("a late target", True)]  # chapter order
+    assert list(written.items()) == [
+        ("snr >= 20 dB", True),
+        ("fd <= 3 x floor", True),
+        ("a late target", True),
+    ]  # chapter order
     assert not metrics.exists()  # targets do not mix into the metrics file
     assert rec.checked_targets()["fd <= 3 x floor"] is True
 

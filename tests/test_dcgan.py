@@ -66,7 +66,13 @@ def test_batch_norm_everywhere_except_generator_output_and_discriminator_input()
 def test_weights_are_initialised_from_normal_0_002():
     torch.manual_seed(0)
     g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64)
-    w = torch.cat([m.weight.flatten() for m in list(g.modules()) + list(d.modules()) if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    w = torch.cat(
+        [
+            m.weight.flatten()
+            for m in list(g.modules()) + list(d.modules())
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        ]
+    )
     assert w.numel() > 1_000_000
     assert abs(w.mean().item()) < 1e-3 and w.std().item() == pytest.approx(0.02, rel=0.02)
     bn = torch.cat([m.weight for m in list(g.modules()) + list(d.modules()) if isinstance(m, nn.BatchNorm2d)])
@@ -121,11 +127,11 @@ def test_discriminator_steps_lower_its_loss_and_a_few_gan_steps_move_both_nets()
     opt = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
     losses = []
     for _ in range(15):  # D alone against a fixed generator: it must learn to tell them apart
-        l, _ = loss.critic_loss(d, real, fake)
+        critic_loss, _ = loss.critic_loss(d, real, fake)
         opt.zero_grad()
-        l.backward()
+        critic_loss.backward()
         opt.step()
-        losses.append(l.item())
+        losses.append(critic_loss.item())
     assert losses[-1] < losses[0] - 0.1
 
     run = ch2.make_run("dcgan", cfg, seed=0, total_steps=6)
@@ -179,7 +185,13 @@ def test_profiles():
     q, f = ch2.DCGANConfig.for_profile("quick"), ch2.DCGANConfig.for_profile("full")
     assert q.live_steps < q.steps and not q.retrain
     assert f.retrain and f.live_steps == f.steps and f.ngf >= q.ngf
-    assert q.steps_for(ch2.REMEDY) == q.remedy_steps > q.steps == q.steps_for(ch2.PLAIN) == q.steps_for(ch2.UNSUPERVISED_REMEDY)
+    assert (
+        q.steps_for(ch2.REMEDY)
+        == q.remedy_steps
+        > q.steps
+        == q.steps_for(ch2.PLAIN)
+        == q.steps_for(ch2.UNSUPERVISED_REMEDY)
+    )
     assert f.steps_for(ch2.REMEDY) == f.remedy_steps >= f.steps
     for recipe, steps in ((ch2.REMEDY, 6), (ch2.PLAIN, 3)):  # a run's frames are spread over that recipe's complete run
         run = ch2.make_run(recipe, _tiny_config(steps=3, remedy_steps=6), seed=0)
@@ -214,7 +226,9 @@ def test_shipped_weights_load_and_generate(recipe):
     assert path.exists(), f"{path} is missing: run scripts/make_dcgan_weights.py"
     assert path.stat().st_size < 2_000_000
     shipped = ch2.load_generator(path)
-    assert shipped.meta["recipe"] == recipe and shipped.meta["step"] == ch2.DCGANConfig.for_profile("quick").steps_for(recipe)
+    assert shipped.meta["recipe"] == recipe and shipped.meta["step"] == ch2.DCGANConfig.for_profile("quick").steps_for(
+        recipe
+    )
     x = ch2.sample_generator(shipped.generator, 8)
     assert x.shape == (8, 3, 32, 32) and torch.isfinite(x).all() and x.abs().max() <= 1
     assert len(shipped.frames) >= 10 and shipped.frames[0][0] == 0

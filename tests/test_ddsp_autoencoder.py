@@ -23,8 +23,17 @@ from musicgan_lib.models.ddsp_autoencoder import (
     save_autoencoder,
 )
 
-SMALL = DDSPConfig(latent_dim=8, n_harmonics=32, hidden=32, frame_hidden=32, decoder_layers=2, encoder_channels=32,
-                   n_mels=32, time_features=4, n_samples=3968)
+SMALL = DDSPConfig(
+    latent_dim=8,
+    n_harmonics=32,
+    hidden=32,
+    frame_hidden=32,
+    decoder_layers=2,
+    encoder_channels=32,
+    n_mels=32,
+    time_features=4,
+    n_samples=3968,
+)
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +190,16 @@ def test_training_moves_the_loss_and_resumes_exactly(tmp_path):
     """The chapter recipe on TrainLoop: a resumed run equals an uninterrupted one (data + RNG restored)."""
     from musicgan_lib.recipes import autoencoder as ch6
 
-    small = DDSPConfig(latent_dim=4, n_harmonics=32, hidden=16, frame_hidden=16, decoder_layers=1,
-                       encoder_channels=16, n_mels=16, time_features=2)
+    small = DDSPConfig(
+        latent_dim=4,
+        n_harmonics=32,
+        hidden=16,
+        frame_hidden=16,
+        decoder_layers=1,
+        encoder_channels=16,
+        n_mels=16,
+        time_features=2,
+    )
     cfg = ch6.AutoencoderConfig(steps=4, batch_size=2, model=small, warmup_steps=1, checkpoint_every=2)
     straight = ch6.train_autoencoder(cfg, seed=3)
     ckpt = tmp_path / "run.safetensors"

@@ -136,7 +136,9 @@ def test_spread_by_direction_finds_the_widened_direction_and_sums_to_fd_when_axe
     gen_var[3] = 9.0  # the fourth direction is three times as wide (std 3 instead of 1)
     shift = torch.zeros(d, dtype=torch.float64)
     shift[1] = 0.5
-    real = exact_gaussian(4000, torch.zeros(d, dtype=torch.float64), rotation @ torch.diag(real_var) @ rotation.T, seed=1)
+    real = exact_gaussian(
+        4000, torch.zeros(d, dtype=torch.float64), rotation @ torch.diag(real_var) @ rotation.T, seed=1
+    )
     gen = exact_gaussian(4000, rotation @ shift, rotation @ torch.diag(gen_var) @ rotation.T, seed=2)
     s = spread_by_direction(real, gen)
     torch.testing.assert_close(s.real_variance, real_var)

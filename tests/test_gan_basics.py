@@ -72,9 +72,12 @@ def _fake_run(mixture, method, seed, modes, hq, n=8):
 
 def test_summary_best_method_and_table():
     runs = [
-        _fake_run("ring", "minimax", 0, 6, 0.9), _fake_run("ring", "minimax", 1, 8, 0.7),
-        _fake_run("ring", "pacgan4", 0, 8, 0.5), _fake_run("ring", "pacgan4", 1, 8, 0.6),
-        _fake_run("ring", "non-saturating", 0, 8, 0.8), _fake_run("ring", "non-saturating", 1, 8, 0.9),
+        _fake_run("ring", "minimax", 0, 6, 0.9),
+        _fake_run("ring", "minimax", 1, 8, 0.7),
+        _fake_run("ring", "pacgan4", 0, 8, 0.5),
+        _fake_run("ring", "pacgan4", 1, 8, 0.6),
+        _fake_run("ring", "non-saturating", 0, 8, 0.8),
+        _fake_run("ring", "non-saturating", 1, 8, 0.9),
     ]
     summaries = ch1.summarise(runs)
     mm = next(s for s in summaries if s.method == "minimax")
@@ -88,8 +91,11 @@ def test_summary_best_method_and_table():
 
 
 def test_best_method_prefers_balance_over_coverage_alone():
-    runs = [_fake_run("grid", "blurry", 0, 25, 0.30, n=25), _fake_run("grid", "sharp", 0, 23, 0.60, n=25),
-            _fake_run("grid", "collapsed", 0, 3, 1.0, n=25)]
+    runs = [
+        _fake_run("grid", "blurry", 0, 25, 0.30, n=25),
+        _fake_run("grid", "sharp", 0, 23, 0.60, n=25),
+        _fake_run("grid", "collapsed", 0, 3, 1.0, n=25),
+    ]
     assert ch1.best_method(ch1.summarise(runs), "grid").method == "sharp"
 
 

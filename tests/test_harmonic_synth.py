@@ -293,9 +293,7 @@ _TRITON_SCRIPT = textwrap.dedent(
 def test_triton_kernels_match_reference_under_interpreter():
     pytest.importorskip("triton", reason="triton is not installed")
     env = dict(os.environ, TRITON_INTERPRET="1", MUSICGAN_ROOT=str(ROOT), MUSICGAN_TESTS=str(ROOT / "tests"))
-    proc = subprocess.run(
-        [sys.executable, "-c", _TRITON_SCRIPT], env=env, capture_output=True, text=True, timeout=600
-    )
+    proc = subprocess.run([sys.executable, "-c", _TRITON_SCRIPT], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "TRITON_INTERPRET_OK" in proc.stdout
 
@@ -315,7 +313,10 @@ def test_triton_kernels_compile_for_a_gpu_target():
     except ImportError as e:  # pragma: no cover - other Triton versions
         pytest.skip(f"this Triton has no ahead-of-time compile API: {e}")
     target = GPUTarget("cuda", 90, 32)
-    ptr = {n: "*fp32" for n in ("phase_ptr", "f0_ptr", "dist_ptr", "out_ptr", "grad_ptr", "grad_dist_ptr", "grad_phase_ptr")}
+    ptr = {
+        n: "*fp32"
+        for n in ("phase_ptr", "f0_ptr", "dist_ptr", "out_ptr", "grad_ptr", "grad_dist_ptr", "grad_phase_ptr")
+    }
     cases = [
         (th._harmonic_sum_fwd_kernel, ["phase_ptr", "f0_ptr", "dist_ptr", "out_ptr"], {}),
         (
@@ -348,9 +349,21 @@ def test_triton_on_cuda_matches_reference(dtype):
 @pytest.mark.slow
 def test_benchmark_small_runs():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_harmonic_synth.py"), "--small", "--repeats", "1",
-         "--pitch", "musical", "--threads", "1"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_harmonic_synth.py"),
+            "--small",
+            "--repeats",
+            "1",
+            "--pitch",
+            "musical",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "vs reference" in proc.stdout and "RTF" in proc.stdout

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from musicgan_lib.audio.synth import hz_to_midi, midi_to_hz
+from musicgan_lib.audio.synth import hz_to_midi
 from musicgan_lib.models.latent_gan import (
     LatentCritic,
     LatentGenerator,
@@ -99,8 +99,17 @@ class StandInClassifier(nn.Module):
 
 
 CONFIG = replace(
-    ch7.LatentGANConfig(), n_train=300, n_eval=100, ndb_k=10, hidden=64, layers=2, batch_size=32, steps=6,
-    live_steps=3, noise_dim=8, embed_dim=4,
+    ch7.LatentGANConfig(),
+    n_train=300,
+    n_eval=100,
+    ndb_k=10,
+    hidden=64,
+    layers=2,
+    batch_size=32,
+    steps=6,
+    live_steps=3,
+    noise_dim=8,
+    embed_dim=4,
 )
 
 
@@ -292,8 +301,18 @@ def test_evaluator_floors_and_records(evaluator, trained):
     row = ev.evaluate(trained.generator)
     assert ev.rows["gan"] is row
     rec = ev.records()
-    assert set(rec) == {"fd", "fd_recon_floor", "fd_real_floor", "fd_gaussian_baseline", "fd_real_floor_spread",
-                        "kid", "pitch_accuracy", "family_entropy_ratio", "ndb", "nn_ratio"}
+    assert set(rec) == {
+        "fd",
+        "fd_recon_floor",
+        "fd_real_floor",
+        "fd_gaussian_baseline",
+        "fd_real_floor_spread",
+        "kid",
+        "pitch_accuracy",
+        "family_entropy_ratio",
+        "ndb",
+        "nn_ratio",
+    }
     # the floor's seed spread: the standard deviation of real-vs-real FD over four draws of real notes
     assert 0 < rec["fd_real_floor_spread"] < rec["fd_real_floor"]
     assert all(math.isfinite(v) for v in rec.values())
@@ -349,8 +368,9 @@ def test_generated_song_and_timbre_morph(autoencoder, trained):
 
 
 def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
-    path = ch7.save_latent_gan(trained.generator, tmp_path / "lg.safetensors", CONFIG, data,
-                               meta={"steps": 6, "train_seconds": 1.0})
+    path = ch7.save_latent_gan(
+        trained.generator, tmp_path / "lg.safetensors", CONFIG, data, meta={"steps": 6, "train_seconds": 1.0}
+    )
     g, meta = ch7.load_latent_gan(path)
     assert meta["steps"] == 6 and meta["autoencoder"] == data.fingerprint
     noise = torch.randn(4, CONFIG.noise_dim)
@@ -378,7 +398,13 @@ def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
 
 def test_profiles():
     quick, full = ch7.LatentGANConfig.for_profile("quick"), ch7.LatentGANConfig.for_profile("full")
-    assert quick.n_critic == 5 and quick.gp_weight == 10 and quick.lr == 3e-4 and quick.betas == (0.0, 0.9) and quick.noise_dim == 8
+    assert (
+        quick.n_critic == 5
+        and quick.gp_weight == 10
+        and quick.lr == 3e-4
+        and quick.betas == (0.0, 0.9)
+        and quick.noise_dim == 8
+    )
     assert quick.ndb_k == 50 and full.n_train > quick.n_train and full.steps > quick.steps
     assert "profile quick" in quick.describe()
     with pytest.raises(ValueError, match="PROFILE"):

@@ -92,7 +92,7 @@ def test_render_keeps_the_score_beside_the_audio():
     rms = np.sqrt((r.audio.reshape(-1, hop) ** 2).mean(1))
     assert rms[5:20].min() > 10 * rms[-1] or rms[-1] < 1e-4  # sound while notes play, the release fades
     f0 = 440 * 2 ** ((62 - 69) / 12)
-    first = r.audio[int(0.05 * r.sr): int(0.40 * r.sr)]
+    first = r.audio[int(0.05 * r.sr) : int(0.40 * r.sr)]
     spectrum = np.abs(np.fft.rfft(first, n=16 * len(first)))
     peak_hz = np.argmax(spectrum) * r.sr / (16 * len(first))
     assert min(abs(peak_hz / (k * f0) - 1) for k in (1, 2, 3, 4)) < 0.01  # the strongest partial is a harmonic of D4
@@ -112,8 +112,10 @@ def test_without_a_soundfont_a_synthetic_instrument_plays_and_says_so(monkeypatc
 OTHER_FONT = "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"  # Debian's musescore-general-soundfont-small
 
 
-@pytest.mark.skipif(not (soundfont_available() and __import__("os").path.exists(OTHER_FONT)),
-                    reason="needs fluidsynth and a second font (musescore-general-soundfont-small)")
+@pytest.mark.skipif(
+    not (soundfont_available() and __import__("os").path.exists(OTHER_FONT)),
+    reason="needs fluidsynth and a second font (musescore-general-soundfont-small)",
+)
 def test_another_font_plays_the_same_score():
     m = mel.Melody(np.array([69, 72, 76]), np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 1.0]))
     default = mel.render_melody(m, "violin", tempo_bpm=120)

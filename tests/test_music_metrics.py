@@ -203,8 +203,10 @@ def test_essen_anchors():
     lengths = [len(t) for t in tunes]
 
     def averages(melodies):
-        return [float(np.nanmean([f(m) for m in melodies]))
-                for f in (lambda m: M.scale_consistency(m)[0], M.pitch_class_entropy, M.step_ratio)]
+        return [
+            float(np.nanmean([f(m) for m in melodies]))
+            for f in (lambda m: M.scale_consistency(m)[0], M.pitch_class_entropy, M.step_ratio)
+        ]
 
     consistency, entropy, steps = averages(tunes)
     assert consistency >= 0.97 and entropy == pytest.approx(2.22, abs=0.3) and steps == pytest.approx(0.57, abs=0.08)

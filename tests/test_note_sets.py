@@ -9,7 +9,9 @@ from musicgan_lib.data.notes import FAMILIES
 from musicgan_lib.metrics.audio import mss_by_phase, phase_bounds
 from musicgan_lib.noteplots import best_and_worst
 
-needs_soundfont = pytest.mark.skipif(not sfnt.soundfont_available(), reason="no SoundFont/fluidsynth (CI installs them)")
+needs_soundfont = pytest.mark.skipif(
+    not sfnt.soundfont_available(), reason="no SoundFont/fluidsynth (CI installs them)"
+)
 OTHER_FONT = "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"
 
 
@@ -98,7 +100,11 @@ def test_an_sf3_font_renders_the_same_notes_at_the_same_pitch():
 
 
 def test_phase_bounds_and_errors_locate_a_damaged_attack():
-    assert phase_bounds(16000, 16000, 0.75) == {"attack": (0, 1600), "sustain": (1600, 12000), "release": (12000, 16000)}
+    assert phase_bounds(16000, 16000, 0.75) == {
+        "attack": (0, 1600),
+        "sustain": (1600, 12000),
+        "release": (12000, 16000),
+    }
     with pytest.raises(ValueError, match="attack"):
         phase_bounds(16000, 16000, hold_s=0.05)
     g = torch.Generator().manual_seed(0)

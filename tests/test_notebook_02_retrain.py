@@ -25,7 +25,9 @@ def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_step
     monkeypatch.setattr(ch2.DCGANConfig, "for_profile", classmethod(lambda cls, profile: tiny))
     titles: list[str] = []
     show_grid = imaging.show_grid
-    monkeypatch.setattr(imaging, "show_grid", lambda grid, title, **kw: titles.append(title) or show_grid(grid, title, **kw))
+    monkeypatch.setattr(
+        imaging, "show_grid", lambda grid, title, **kw: titles.append(title) or show_grid(grid, title, **kw)
+    )
     import matplotlib.pyplot as plt
 
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: plt.close("all"))  # as Jupyter's inline backend does
@@ -34,11 +36,23 @@ def test_retrain_branch_runs_end_to_end_and_titles_each_recipe_with_its_own_step
 
     source = SOURCE.read_text()
     assert source.count('PROFILE = "quick"') == 1
-    exec(compile(source.replace('PROFILE = "quick"', 'PROFILE = "full"'), str(SOURCE), "exec"), {"__name__": "__main__"})
+    exec(
+        compile(source.replace('PROFILE = "quick"', 'PROFILE = "full"'), str(SOURCE), "exec"), {"__name__": "__main__"}
+    )
 
     finals = [t for t in titles if " after " in t]
-    assert finals == [f"{ch2.PLAIN} after 10 steps", f"{ch2.UNSUPERVISED_REMEDY} after 10 steps", f"{ch2.REMEDY} after 14 steps"]
+    assert finals == [
+        f"{ch2.PLAIN} after 10 steps",
+        f"{ch2.UNSUPERVISED_REMEDY} after 10 steps",
+        f"{ch2.REMEDY} after 14 steps",
+    ]
     assert (tmp_path / "02" / "dcgan_progress.gif").stat().st_size > 0
     printed = capsys.readouterr().out
-    for name in (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY):  # every run tracked its attributes (at steps 5 and 10)
-        assert f"{name}: the largest share of one value (2 checks, steps 5-10); at any check | from step 10 on" in printed
+    for name in (
+        ch2.PLAIN,
+        ch2.UNSUPERVISED_REMEDY,
+        ch2.REMEDY,
+    ):  # every run tracked its attributes (at steps 5 and 10)
+        assert (
+            f"{name}: the largest share of one value (2 checks, steps 5-10); at any check | from step 10 on" in printed
+        )

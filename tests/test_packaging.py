@@ -20,7 +20,9 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     assert any(str(d).startswith("python=3.11") for d in env["dependencies"] if isinstance(d, str))
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_name(r): r for r in pip if not r.startswith("-e")}
-    assert set(listed) == set(wanted), f"only in pyproject: {set(wanted) - set(listed)}; only in environment.yml: {set(listed) - set(wanted)}"
+    assert set(listed) == set(wanted), (
+        f"only in pyproject: {set(wanted) - set(listed)}; only in environment.yml: {set(listed) - set(wanted)}"
+    )
     for name, req in wanted.items():
         assert listed[name].replace(" ", "") == req.replace(" ", ""), f"{name}: {listed[name]} vs {req}"
     assert "-e ." in pip

@@ -41,8 +41,16 @@ SMALL = channel_plan(64, 16, 8)
 
 def _tiny_config(**kw) -> ProGANConfig:
     base = dict(
-        max_resolution=16, latent_dim=16, fmap_base=64, fmap_max=16, fmap_min=8, batch_sizes=(8, 8, 8),
-        stable_images=(48, 48, 48), fade_images=(64, 64), n_data=256, evals_per_phase=1,
+        max_resolution=16,
+        latent_dim=16,
+        fmap_base=64,
+        fmap_max=16,
+        fmap_min=8,
+        batch_sizes=(8, 8, 8),
+        stable_images=(48, 48, 48),
+        fade_images=(64, 64),
+        n_data=256,
+        evals_per_phase=1,
     )
     base.update(kw)
     return replace(ProGANConfig(), **base)
@@ -196,7 +204,10 @@ def test_config_profiles_build_schedules():
 
 def test_growth_spike_ratio():
     s = GrowthSchedule.build(4, 8, stable_images=10, fade_images=10, batch_size=1)
-    curve = [CurvePoint(st, 0, 4, 1.0, "stable", 0.0, fd) for st, fd in [(0, 50.0), (10, 20.0), (15, 35.0), (20, 10.0), (30, 5.0)]]
+    curve = [
+        CurvePoint(st, 0, 4, 1.0, "stable", 0.0, fd)
+        for st, fd in [(0, 50.0), (10, 20.0), (15, 35.0), (20, 10.0), (30, 5.0)]
+    ]
     (g,) = growth_spikes(curve, s)
     assert g["fd_before"] == 20.0 and g["fd_max_fade"] == 35.0 and g["ratio"] == pytest.approx(1.75)
 
@@ -293,7 +304,9 @@ def test_checkpoint_from_another_schedule_is_refused(tmp_path):
 
 @pytest.mark.parametrize("conditional", [False, True])
 def test_asset_round_trip(tmp_path, conditional):
-    cfg = _tiny_config(max_resolution=8, batch_sizes=(8, 8), stable_images=(16, 16), fade_images=(16,), conditional=conditional)
+    cfg = _tiny_config(
+        max_resolution=8, batch_sizes=(8, 8), stable_images=(16, 16), fade_images=(16,), conditional=conditional
+    )
     t = ProGANTrainer(cfg, seed=0)
     t.run()
     path = save_asset(t, tmp_path / "progan_test.safetensors", {"note": "x"})
@@ -308,8 +321,17 @@ def test_asset_round_trip(tmp_path, conditional):
 def test_full_profile_builds_64px_networks_and_trains_a_few_steps():
     full = ProGANConfig.for_profile("full")
     # the full profile's architecture at a test-sized width and a schedule of a few steps per phase
-    cfg = replace(full, fmap_base=128, fmap_max=16, fmap_min=8, latent_dim=32, batch_sizes=(8,) * 5,
-                  stable_images=(8,) * 5, fade_images=(8,) * 4, n_data=64)
+    cfg = replace(
+        full,
+        fmap_base=128,
+        fmap_max=16,
+        fmap_min=8,
+        latent_dim=32,
+        batch_sizes=(8,) * 5,
+        stable_images=(8,) * 5,
+        fade_images=(8,) * 4,
+        n_data=64,
+    )
     t = ProGANTrainer(cfg, seed=0)
     assert t.schedule.final_resolution == 64
     assert full.conditional and isinstance(t.generator, CodedProGenerator)
@@ -352,7 +374,9 @@ def test_coded_generator_draws_what_its_codes_request_and_grows_like_the_plain_o
     g = CodedProGenerator(SIZES, 16, 32, SMALL, resolution=8)
     assert g.noise_dim == 11 and g.first.dense.weight.shape[1] == 11 + sum(SIZES)
     z = torch.randn(6, 16)
-    labels = torch.tensor([[0, 0, 0, 0, 0], [8, 5, 3, 3, 4], [1, 2, 1, 2, 3], [4, 1, 0, 3, 1], [7, 3, 2, 1, 0], [2, 4, 3, 0, 2]])
+    labels = torch.tensor(
+        [[0, 0, 0, 0, 0], [8, 5, 3, 3, 4], [1, 2, 1, 2, 3], [4, 1, 0, 3, 1], [7, 3, 2, 1, 0], [2, 4, 3, 0, 2]]
+    )
     z = g.with_labels(z, labels)
     assert torch.equal(g.labels_of(z), labels)
     nudged = z.clone()
@@ -381,12 +405,13 @@ def test_projection_critic_adds_the_requested_attributes_inner_product():
         assert torch.allclose(d(x, y), expected, atol=1e-5)
         assert not torch.allclose(d(x, y), d(x, y.flip(0)), atol=1e-4)
         d.grow()
-        assert torch.allclose(d(F.interpolate(x, scale_factor=2, mode="nearest"), y), expected, atol=1e-4)  # alpha 0: as before
+        assert torch.allclose(
+            d(F.interpolate(x, scale_factor=2, mode="nearest"), y), expected, atol=1e-4
+        )  # alpha 0: as before
     with pytest.raises(ValueError, match="labels must have shape"):
         d(x, y[:, :3])
     with pytest.raises(ValueError, match="out of range"):
         d(x, y + torch.tensor([9, 0, 0, 0, 0]))  # attribute 0 has 9 values: 9 would read attribute 1's row
-
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -403,6 +428,7 @@ def test_on_a_gpu_out_of_range_labels_are_clamped_not_checked():
         assert torch.equal(d(x, wild), d(x, clamped))
         z = torch.randn(4, g.latent_dim, device="cuda")
         assert torch.equal(g.labels_of(g.with_labels(z, wild)), clamped)
+
 
 def _record_labels(module, method: str, labels_of) -> list:
     """Wrap module.method so every call's labels are recorded (returned list), then call through."""
@@ -469,17 +495,32 @@ def test_a_progan_only_retrain_keeps_only_baselines_trained_the_same_way(tmp_pat
     config = ProGANConfig.for_profile("quick")
     path = tmp_path / "progan_quick.safetensors"
     recipe = {name: baseline_recipe(name) for name in ("dcgan-cond", "wgan-gp-cond", "dcgan")}
-    old_dcgan = {**recipe["dcgan"], "recipe": {**recipe["dcgan"]["recipe"], "ema_decay": 0.9}}  # trained before a recipe change
-    meta = {"budget_seconds": config.budget_seconds, "clock": config.clock, "profile": "quick", "seed": 0, "threads": 1,
-            "device": "cpu", "baselines": {"dcgan-cond": {"fd": 1.0, "recipe": recipe["dcgan-cond"]},
-                                           "wgan-gp-cond": {"fd": 2.0, "seed": 3, "recipe": recipe["wgan-gp-cond"]},
-                                           "dcgan": {"fd": 4.0, "recipe": old_dcgan}, "dcgan-pac2-ema": {"fd": 5.0},
-                                           "retired-recipe": {"fd": 3.0}}}
+    old_dcgan = {
+        **recipe["dcgan"],
+        "recipe": {**recipe["dcgan"]["recipe"], "ema_decay": 0.9},
+    }  # trained before a recipe change
+    meta = {
+        "budget_seconds": config.budget_seconds,
+        "clock": config.clock,
+        "profile": "quick",
+        "seed": 0,
+        "threads": 1,
+        "device": "cpu",
+        "baselines": {
+            "dcgan-cond": {"fd": 1.0, "recipe": recipe["dcgan-cond"]},
+            "wgan-gp-cond": {"fd": 2.0, "seed": 3, "recipe": recipe["wgan-gp-cond"]},
+            "dcgan": {"fd": 4.0, "recipe": old_dcgan},
+            "dcgan-pac2-ema": {"fd": 5.0},
+            "retired-recipe": {"fd": 3.0},
+        },
+    }
     save_checkpoint(path, {"generator_ema": torch.nn.Linear(2, 2)}, meta=meta)
     same = argparse.Namespace(seed=0, threads=1, device="cpu")
     # inherits the file's seed 0; a changed or unrecorded recipe is not kept
     assert script._kept_baselines(path, config, same) == {"dcgan-cond": {"fd": 1.0, "recipe": recipe["dcgan-cond"]}}
-    assert set(script._kept_baselines(path, config, argparse.Namespace(seed=3, threads=1, device="cpu"))) == {"wgan-gp-cond"}
+    assert set(script._kept_baselines(path, config, argparse.Namespace(seed=3, threads=1, device="cpu"))) == {
+        "wgan-gp-cond"
+    }
     assert script._kept_baselines(path, config, argparse.Namespace(seed=0, threads=2, device="cpu")) == {}
     assert script._kept_baselines(path, replace(config, budget_seconds=1440.0), same) == {}  # another budget
     junk = tmp_path / "junk.safetensors"
@@ -526,7 +567,10 @@ def test_a_baselines_recipe_record_changes_with_its_recipe_and_survives_a_json_r
     recipe = baseline_recipe("dcgan-cond")
     assert json.loads(json.dumps(recipe)) == recipe  # what comes back from a file's metadata compares equal
     assert recipe["recipe"]["aux_classifier"] == 1.0 and recipe["config"]["profile"] == "quick"
-    assert baseline_recipe("wgan-gp-cond")["config"]["conditional"] and not baseline_recipe("wgan-gp")["config"]["conditional"]
+    assert (
+        baseline_recipe("wgan-gp-cond")["config"]["conditional"]
+        and not baseline_recipe("wgan-gp")["config"]["conditional"]
+    )
     assert baseline_recipe("dcgan-cond", "full") != recipe
     with pytest.raises(ValueError, match="unknown baseline"):
         baseline_recipe("dcgan-mbstd")

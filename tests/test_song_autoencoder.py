@@ -20,7 +20,7 @@ def _tones(n=6, seconds=0.4, sr=16000, frame_rate=50) -> SongClips:
     g = torch.Generator().manual_seed(0)
     frames = int(seconds * frame_rate)
     f0 = (110 * 2 ** (torch.randint(0, 24, (n, 1), generator=g) / 12)).repeat(1, frames)
-    f0[:, frames // 2: frames // 2 + 3] = 0
+    f0[:, frames // 2 : frames // 2 + 3] = 0
     t = torch.arange(frames * sr // frame_rate) / sr
     hz = f0.repeat_interleave(sr // frame_rate, dim=1)
     audio = sum(0.2 / k * torch.sin(2 * torch.pi * k * hz * t) for k in (1, 2, 3))

@@ -6,11 +6,26 @@ import pytest
 import torch
 
 from musicgan_lib.audio.synth import midi_to_hz
-from musicgan_lib.models.song_gan import FrameCodec, SongCritic, SongGANConfig, SongGenerator, song_anchors, window_latents
+from musicgan_lib.models.song_gan import (
+    FrameCodec,
+    SongCritic,
+    SongGANConfig,
+    SongGenerator,
+    song_anchors,
+    window_latents,
+)
 from musicgan_lib.recipes import song_gan as ch8
 
-SMALL = SongGANConfig(n_pitches=12, lowest_pitch=60, latent_dim=3, window_frames=40, anchor_every=20, anchor_dim=4,
-                      style_dim=4, channels=8)
+SMALL = SongGANConfig(
+    n_pitches=12,
+    lowest_pitch=60,
+    latent_dim=3,
+    window_frames=40,
+    anchor_every=20,
+    anchor_dim=4,
+    style_dim=4,
+    channels=8,
+)
 
 
 def test_codec_round_trip():
@@ -55,7 +70,9 @@ def test_a_generator_with_a_longer_reach_would_seam():
 
 
 def test_bad_config_is_named():
-    with pytest.raises(ValueError, match=r"anchor_every \(30\) must be a multiple of 4, at least 20, that divides window_frames"):
+    with pytest.raises(
+        ValueError, match=r"anchor_every \(30\) must be a multiple of 4, at least 20, that divides window_frames"
+    ):
         SongGANConfig(anchor_every=30)
 
 
@@ -79,7 +96,9 @@ def test_wgan_gp_steps_are_finite_and_resume_exactly(tmp_path):
     assert shipped.meta["steps"] == 4 and torch.equal(shipped.codec.z_std, codec.z_std)
     latents = torch.randn(2, SMALL.latent_size)
     with torch.no_grad():
-        assert torch.allclose(shipped.generator(latents), straight.ema.module.eval()(latents), atol=2e-2)  # fp16 weights
+        assert torch.allclose(
+            shipped.generator(latents), straight.ema.module.eval()(latents), atol=2e-2
+        )  # fp16 weights
     assert SongCritic(SMALL)(frames).shape == (10,)
 
 

@@ -55,6 +55,8 @@ def test_gaussian_frames_match_the_per_frame_statistics():
     fake = gaussian_frames(train, 64, torch.Generator().manual_seed(3))
     assert fake.shape == (64, 3, 50)
     flat = fake.transpose(1, 2).reshape(-1, 3)
-    assert ((flat.mean(0) - 3.0).abs() < 3 * torch.tensor([1.0, 2.0, 0.5]) / len(flat) ** 0.5).all()  # 3 standard errors
+    assert (
+        (flat.mean(0) - 3.0).abs() < 3 * torch.tensor([1.0, 2.0, 0.5]) / len(flat) ** 0.5
+    ).all()  # 3 standard errors
     assert torch.allclose(flat.std(0), torch.tensor([1.0, 2.0, 0.5]), rtol=0.05)
     assert torch.equal(fake, gaussian_frames(train, 64, torch.Generator().manual_seed(3)))

@@ -92,7 +92,7 @@ def test_render_has_no_clicks_at_note_boundaries():
 
     def boundary_jump(audio: torch.Tensor) -> float:
         d = torch.diff(audio).abs()
-        return max(float(d[max(b - 3, 0): b + 3].max()) for b in boundaries(song))
+        return max(float(d[max(b - 3, 0) : b + 3].max()) for b in boundaries(song))
 
     # steady-state slope of the highest note: 2 pi f / sr * peak amplitude
     f_max = 440.0 * 2.0 ** ((song.pitch_span[1] - 69) / 12)
@@ -100,7 +100,7 @@ def test_render_has_no_clicks_at_note_boundaries():
     assert boundary_jump(hard) > 3 * steady  # the test can see a click
     assert boundary_jump(smooth) <= 1.05 * steady  # ... and the renderer leaves none
     # and the end of the song is silent
-    assert smooth[-int(0.04 * SR):].abs().max() == 0
+    assert smooth[-int(0.04 * SR) :].abs().max() == 0
 
 
 def test_render_checks_its_inputs():

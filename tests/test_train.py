@@ -13,12 +13,21 @@ def _trainer(tmp_path=None, seed=0, loss=None, n_critic=1, every=0, callbacks=()
     rng = seed_everything(seed)
     g, d = MLPGenerator(2, 16, 2), MLPDiscriminator(16, 2, pack=2)
     return GANTrainer(
-        g, d, loss or NonSaturatingLoss(),
+        g,
+        d,
+        loss or NonSaturatingLoss(),
         torch.optim.Adam(g.parameters(), 1e-3, betas=(0.5, 0.999)),
         torch.optim.Adam(d.parameters(), 1e-3, betas=(0.5, 0.999)),
-        ring().sampler(), latent_sampler(2), batch_size=32, rng=rng, n_critic=n_critic,
-        checkpoint_path=(tmp_path / "ck.safetensors") if tmp_path else None, checkpoint_every=every,
-        callbacks=callbacks, ema_decay=ema, reuse_fakes=reuse_fakes,
+        ring().sampler(),
+        latent_sampler(2),
+        batch_size=32,
+        rng=rng,
+        n_critic=n_critic,
+        checkpoint_path=(tmp_path / "ck.safetensors") if tmp_path else None,
+        checkpoint_every=every,
+        callbacks=callbacks,
+        ema_decay=ema,
+        reuse_fakes=reuse_fakes,
     )
 
 
@@ -117,7 +126,9 @@ def test_generic_loop_trains_any_step_function(tmp_path):
         opt.step()
         return {"loss": loss}
 
-    loop = TrainLoop(step, {"m": model}, {"opt": opt}, rng=rng, checkpoint_path=tmp_path / "m.safetensors", checkpoint_every=50)
+    loop = TrainLoop(
+        step, {"m": model}, {"opt": opt}, rng=rng, checkpoint_path=tmp_path / "m.safetensors", checkpoint_every=50
+    )
     loop.run(100)
     assert model.weight.item() == pytest.approx(3.0, abs=1e-2)
     assert loop.history["loss"][-1] < loop.history["loss"][0]

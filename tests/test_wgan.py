@@ -35,7 +35,9 @@ def test_critic_has_no_batch_norm_and_outputs_a_raw_score(conditional):
     generator, critic = wgan.make_models(wgan.WGANConfig(conditional=conditional))
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
     assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in critic.modules())
-    assert not any(n.endswith("original") for n, _ in critic.named_parameters())  # no spectral norm: the bound is clip / GP's
+    assert not any(
+        n.endswith("original") for n, _ in critic.named_parameters()
+    )  # no spectral norm: the bound is clip / GP's
     x, y = make_sprites(6, seed=0)
     judge = wgan.judged(critic, y if conditional else None)
     # per-sample: a sample's score does not depend on the rest of the batch (no batch statistics)
@@ -62,8 +64,18 @@ def test_clipping_bounds_every_critic_weight_after_a_step():
 @pytest.mark.parametrize("method", ["clip", "gp"])
 def test_a_few_steps_of_each_method_give_finite_losses(method, conditional):
     torch.set_num_threads(1)
-    config = wgan.WGANConfig(ngf=8, ndf=8, batch_size=8, probe_every=2, curve_n=16, critic_window=3, max_steps=3,
-                             budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional)
+    config = wgan.WGANConfig(
+        ngf=8,
+        ndf=8,
+        batch_size=8,
+        probe_every=2,
+        curve_n=16,
+        critic_window=3,
+        max_steps=3,
+        budget_seconds=1e9,
+        checkpoints=(0.0,),
+        conditional=conditional,
+    )
     data, labels = make_sprites(64, seed=0)
     calls = []
 
@@ -90,12 +102,27 @@ def test_a_few_steps_of_each_method_give_finite_losses(method, conditional):
 
 def test_time_budget_stops_the_run_and_checkpoints_fire():
     torch.set_num_threads(1)
-    config = wgan.WGANConfig(ngf=8, ndf=8, batch_size=8, curve_n=16, critic_window=3, max_steps=200,
-                             checkpoints=(0.25, 0.5, 1.0), clock="process")
+    config = wgan.WGANConfig(
+        ngf=8,
+        ndf=8,
+        batch_size=8,
+        curve_n=16,
+        critic_window=3,
+        max_steps=200,
+        checkpoints=(0.25, 0.5, 1.0),
+        clock="process",
+    )
     data = make_sprites(64, seed=0).images
     seen = []
-    run = wgan.train_for_budget("gp", config, data, budget_seconds=1.0, score=lambda x: {"fd": 1.0}, log=None,
-                                on_checkpoint=lambda r: seen.append((len(r.curve), r.steps, len(r.history["estimate"]))))
+    run = wgan.train_for_budget(
+        "gp",
+        config,
+        data,
+        budget_seconds=1.0,
+        score=lambda x: {"fd": 1.0},
+        log=None,
+        on_checkpoint=lambda r: seen.append((len(r.curve), r.steps, len(r.history["estimate"]))),
+    )
     assert run.steps < 200
     assert run.seconds >= 1.0
     assert [p.step for p in run.curve] == sorted(p.step for p in run.curve)
@@ -110,7 +137,9 @@ def test_time_budget_stops_the_run_and_checkpoints_fire():
 @pytest.mark.parametrize("conditional", [False, True])
 def test_dcgan_baseline_runs_on_the_same_budget_machinery(conditional):
     torch.set_num_threads(1)
-    config = wgan.WGANConfig(curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional)
+    config = wgan.WGANConfig(
+        curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional
+    )
     data, labels = make_sprites(256, seed=0)
     run = wgan.train_for_budget("dcgan", config, data, labels=labels, score=lambda x: {"fd": 2.0}, log=None)
     assert run.steps == 2 and run.probes == [] and len(run.curve) == 1
@@ -148,8 +177,17 @@ def test_spearman_on_constructed_data():
 def test_save_and_load_run_round_trip(tmp_path, conditional):
     config = wgan.WGANConfig(ngf=8, ndf=8, conditional=conditional)
     g, c = wgan.make_models(config)
-    run = wgan.WGANRun("gp", g, c, {"step": [1, 2], "estimate": [0.5, 0.25]}, config=config.meta(),
-                       curve=[wgan.CurvePoint(2, 1.0, 0.25, 3.0)], steps=2, seconds=1.0, fd_floor_curve=0.3)
+    run = wgan.WGANRun(
+        "gp",
+        g,
+        c,
+        {"step": [1, 2], "estimate": [0.5, 0.25]},
+        config=config.meta(),
+        curve=[wgan.CurvePoint(2, 1.0, 0.25, 3.0)],
+        steps=2,
+        seconds=1.0,
+        fd_floor_curve=0.3,
+    )
     run.generator_ema = wgan.make_models(config)[0]
     path = wgan.save_run(run, tmp_path / "wgan_gp_test.safetensors")
     back = wgan.load_run(path)

@@ -139,7 +139,12 @@ def _fast_len(n: int) -> int:
 
 
 def loudness_db(
-    audio: torch.Tensor | np.ndarray, sr: int, *, hop: int = 64, window: int = 1024, n_frames: int | None = None,
+    audio: torch.Tensor | np.ndarray,
+    sr: int,
+    *,
+    hop: int = 64,
+    window: int = 1024,
+    n_frames: int | None = None,
     floor_db: float = -100.0,
 ) -> torch.Tensor | np.ndarray:
     """Perceptual loudness per frame in dB [..., frames]: A-weighted mean power around each frame.
@@ -180,7 +185,7 @@ def loudness_db(
     blocks = power.reshape(power.shape[0], -1, hop).mean(-1)
     kernel = np.hanning(n_win + 2)[1:-1] ** 2
     kernel = kernel / kernel.sum()
-    frames = sum(float(kernel[i]) * blocks[:, i:i + n_frames] for i in range(n_win))
+    frames = sum(float(kernel[i]) * blocks[:, i : i + n_frames] for i in range(n_win))
     ratio = frames / 0.5
     floor = 10 ** (floor_db / 10)
     db = 10.0 * (np.log10(np.maximum(ratio, floor)) if xp is np else torch.log10(ratio.clamp(min=floor)))
@@ -190,7 +195,9 @@ def loudness_db(
 # --------------------------------------------------------------------------- plots
 
 
-def plot_waveform(audio, sr: int, *, ax=None, seconds: tuple[float, float] | None = None, title: str | None = None, **kw):
+def plot_waveform(
+    audio, sr: int, *, ax=None, seconds: tuple[float, float] | None = None, title: str | None = None, **kw
+):
     """Waveform against time in seconds, optionally only the window `seconds=(start, end)`."""
     import matplotlib.pyplot as plt
 
@@ -209,8 +216,15 @@ def plot_waveform(audio, sr: int, *, ax=None, seconds: tuple[float, float] | Non
 
 
 def plot_spectrum(
-    audio, sr: int, *, ax=None, log_freq: bool = False, fmax: float | None = None, floor_db: float = -90.0,
-    title: str | None = None, **kw,
+    audio,
+    sr: int,
+    *,
+    ax=None,
+    log_freq: bool = False,
+    fmax: float | None = None,
+    floor_db: float = -90.0,
+    title: str | None = None,
+    **kw,
 ):
     """Magnitude spectrum in dB; log_freq puts octaves at equal distances (how pitch is heard)."""
     import matplotlib.pyplot as plt
@@ -240,9 +254,19 @@ def _stft_db_np(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 
 def plot_spectrogram(
-    audio, sr: int, *, ax=None, log_freq: bool = False, n_fft: int = 1024, hop: int = 128,
-    floor_db: float = -80.0, title: str | None = None, colorbar: bool = False, labels: bool = True,
-    fmin: float = 40.0, colors: int | None = None,
+    audio,
+    sr: int,
+    *,
+    ax=None,
+    log_freq: bool = False,
+    n_fft: int = 1024,
+    hop: int = 128,
+    floor_db: float = -80.0,
+    title: str | None = None,
+    colorbar: bool = False,
+    labels: bool = True,
+    fmin: float = 40.0,
+    colors: int | None = None,
 ):
     """Spectrogram image (time x frequency, colour = dB); log_freq for a log-frequency axis.
 
@@ -269,8 +293,16 @@ def plot_spectrogram(
     else:
         extent = (0.0, duration, 0.0, sr / 2)
     cmap = plt.get_cmap("magma", colors) if colors else "magma"
-    im = ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap=cmap,
-                   vmin=max(floor_db, vmax - 80), vmax=vmax, interpolation="nearest")
+    im = ax.imshow(
+        spec,
+        origin="lower",
+        aspect="auto",
+        extent=extent,
+        cmap=cmap,
+        vmin=max(floor_db, vmax - 80),
+        vmax=vmax,
+        interpolation="nearest",
+    )
     if log_freq:
         ticks = [t for t in (100, 1000, 4000) if fmin <= t <= sr / 2]
         ax.set_yticks(np.log10(ticks), [f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks])
@@ -318,8 +350,16 @@ class Partials:
         """The k partials with the most energy (the rest dropped, nothing refitted)."""
         order = np.sort(np.argsort(-self.energy())[:k])
         env = self.envelopes[order] if self.envelopes is not None else None
-        return Partials(self.freqs_hz[order], self.amps[order], self.decays[order], self.phases[order],
-                        self.onset_s, self.sr, env, self.knots)
+        return Partials(
+            self.freqs_hz[order],
+            self.amps[order],
+            self.decays[order],
+            self.phases[order],
+            self.onset_s,
+            self.sr,
+            env,
+            self.knots,
+        )
 
     def table(self, n: int = 8) -> str:
         """A few lines describing the strongest partials, for printing."""
@@ -557,9 +597,9 @@ def _refine_jointly(x, t, f, d, a, b, steps: int, f_lo, f_hi):
     tt = t[:, None]
 
     def model(p):
-        env, c, s = _basis(t, p[:k], p[k:2 * k])
+        env, c, s = _basis(t, p[:k], p[k : 2 * k])
         ec, es = env * c, env * s
-        return ec, es, ec @ p[2 * k:3 * k] + es @ p[3 * k:]
+        return ec, es, ec @ p[2 * k : 3 * k] + es @ p[3 * k :]
 
     lower = np.concatenate([f_lo, np.full(k, -0.5), np.full(2 * k, -np.inf)])
     upper = np.concatenate([f_hi, np.full(k, 500.0), np.full(2 * k, np.inf)])
@@ -569,7 +609,7 @@ def _refine_jointly(x, t, f, d, a, b, steps: int, f_lo, f_hi):
     cost = r @ r
     lam = 1e-3
     for _ in range(steps):
-        aa, bb = p[2 * k:3 * k], p[3 * k:]
+        aa, bb = p[2 * k : 3 * k], p[3 * k :]
         jac = np.concatenate([2.0 * np.pi * tt * (ec * bb - es * aa), -tt * (ec * aa + es * bb), ec, es], axis=1)
         h = jac.T @ jac
         g = jac.T @ r
@@ -589,7 +629,7 @@ def _refine_jointly(x, t, f, d, a, b, steps: int, f_lo, f_hi):
             lam *= 4.0
         if not improved or converged:
             break
-    return p[:k], p[k:2 * k], p[2 * k:3 * k], p[3 * k:]
+    return p[:k], p[k : 2 * k], p[2 * k : 3 * k], p[3 * k :]
 
 
 def decompose_partials(

@@ -106,13 +106,13 @@ def play(
         _counter += 1
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) if name else f"clip_{_counter:02d}"
         if folder is None:
-            from ..record import output_dir
+            from ..paths import output_dir
 
             folder = output_dir("audio")
         path = write_wav(Path(folder) / f"{stem}.wav", x, sr)
     if notebook:
         try:
-            from IPython.display import Audio, display
+            from IPython.display import display
 
             display(player_widget(x, sr))
         except Exception as exc:  # a player is a convenience: never let it break a run

@@ -56,8 +56,7 @@ def _as_signal(name: str, x, *, layout: str, min_dim: int = 1, hz: bool = False)
     bad = ~torch.isfinite(x)
     if bad.any():
         first = tuple(bad.nonzero()[0].tolist())
-        raise ValueError(f"{name} has {int(bad.sum())} NaN/Inf values (the first at index {first}); "
-                         "it must be finite")
+        raise ValueError(f"{name} has {int(bad.sum())} NaN/Inf values (the first at index {first}); it must be finite")
     if hz and x.numel() and float(x.min()) < 0:
         raise ValueError(
             f"{name} must be >= 0 Hz (0 is silence), got {float(x.min()):g} Hz: a negative frequency would "
@@ -140,9 +139,7 @@ def _check_initial_phase(name: str, phase, lead: torch.Size) -> torch.Tensor | f
     except RuntimeError:
         ok = False
     if not ok:
-        raise ValueError(
-            f"{name} must broadcast to {tuple(lead)} (one phase per oscillator), got {tuple(phase.shape)}"
-        )
+        raise ValueError(f"{name} must broadcast to {tuple(lead)} (one phase per oscillator), got {tuple(phase.shape)}")
     return phase
 
 
@@ -358,8 +355,9 @@ def adsr(
     """
     n_samples = require_int("n_samples", n_samples)
     sr = require_sample_rate(sr)
-    attack, decay, release = (require_number(k, v, low=0.0) for k, v in
-                              (("attack", attack), ("decay", decay), ("release", release)))
+    attack, decay, release = (
+        require_number(k, v, low=0.0) for k, v in (("attack", attack), ("decay", decay), ("release", release))
+    )
     sustain = require_number("sustain", sustain, low=0.0, high=1.0)  # a level, not a time
     if note_off is not None:
         note_off = require_number("note_off", note_off, low=0.0)

@@ -50,8 +50,7 @@ def plot_mix(freqs: Sequence[float], amps: Sequence[float], sr: int = 16000, win
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     for i, (f, a) in enumerate(zip(freqs, amps)):
         if a > 0 and 0 < f < sr / 2:  # the same components `mix` plays (above Nyquist they would alias)
-            ax1.plot(t, sine(float(f), duration, sr, amplitude=float(a))[:n], lw=0.7, alpha=0.6,
-                     label=f"{f:.0f} Hz")
+            ax1.plot(t, sine(float(f), duration, sr, amplitude=float(a))[:n], lw=0.7, alpha=0.6, label=f"{f:.0f} Hz")
     ax1.plot(t, total[:n], color="k", lw=1.4, label="sum")
     ax1.set_xlabel("time (ms)")
     ax1.set_title("sines and their sum")
@@ -75,7 +74,7 @@ def show_sine_mixer(
     if static:
         import matplotlib.pyplot as plt
 
-        fig = plot_mix(freqs, amps, sr)
+        plot_mix(freqs, amps, sr)
         print("static figure (batch run): in JupyterLab this cell shows sliders to change the waves")
         print("mix:", describe(freqs, amps))
         plt.show()
@@ -90,12 +89,30 @@ def _build_widget(freqs, amps, sr):
 
     from .player import wav_bytes
 
-    f_sliders = [W.FloatSlider(value=float(f), min=50.0, max=2000.0, step=1.0, description=f"freq {i + 1} (Hz)",
-                               continuous_update=False, style={"description_width": "80px"})
-                 for i, f in enumerate(freqs)]
-    a_sliders = [W.FloatSlider(value=float(a), min=0.0, max=1.0, step=0.05, description=f"amp {i + 1}",
-                               continuous_update=False, style={"description_width": "80px"})
-                 for i, a in enumerate(amps)]
+    f_sliders = [
+        W.FloatSlider(
+            value=float(f),
+            min=50.0,
+            max=2000.0,
+            step=1.0,
+            description=f"freq {i + 1} (Hz)",
+            continuous_update=False,
+            style={"description_width": "80px"},
+        )
+        for i, f in enumerate(freqs)
+    ]
+    a_sliders = [
+        W.FloatSlider(
+            value=float(a),
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description=f"amp {i + 1}",
+            continuous_update=False,
+            style={"description_width": "80px"},
+        )
+        for i, a in enumerate(amps)
+    ]
     readout = W.HTML()
     readout.add_class(READOUT_CLASS)
     out = W.Output()

@@ -63,8 +63,10 @@ class Melody:
 
     def __post_init__(self) -> None:
         if not (len(self.pitch) == len(self.onset) == len(self.duration)):
-            raise ValueError(f"pitch, onset and duration must have one value per note, got lengths "
-                             f"{len(self.pitch)}, {len(self.onset)}, {len(self.duration)}")
+            raise ValueError(
+                f"pitch, onset and duration must have one value per note, got lengths "
+                f"{len(self.pitch)}, {len(self.onset)}, {len(self.duration)}"
+            )
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -129,10 +131,13 @@ def save_melodies(path: str | Path, melodies: list[Melody], **meta: str) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez_compressed(
-        tmp, counts=np.array([len(m) for m in melodies], dtype=np.int32),
-        pitch=np.concatenate([m.pitch for m in melodies]), onset=np.concatenate([m.onset for m in melodies]),
+        tmp,
+        counts=np.array([len(m) for m in melodies], dtype=np.int32),
+        pitch=np.concatenate([m.pitch for m in melodies]),
+        onset=np.concatenate([m.onset for m in melodies]),
         duration=np.concatenate([m.duration for m in melodies]),
-        titles=np.array([m.title for m in melodies]), sources=np.array([m.source for m in melodies]),
+        titles=np.array([m.title for m in melodies]),
+        sources=np.array([m.source for m in melodies]),
         meta=np.array([f"{k}={v}" for k, v in sorted(meta.items())]),
     )
     tmp.replace(path)
@@ -146,17 +151,22 @@ def read_melodies(path: str | Path) -> tuple[list[Melody], dict[str, str]]:
             counts, pitch, onset, duration = f["counts"], f["pitch"], f["onset"], f["duration"]
             titles, sources, meta = f["titles"], f["sources"], f["meta"]
     except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"{path} is not a melody file written by save_melodies ({exc}); delete it to parse again") from exc
+        raise ValueError(
+            f"{path} is not a melody file written by save_melodies ({exc}); delete it to parse again"
+        ) from exc
     if int(counts.sum()) != len(pitch) or not np.isfinite(onset).all() or not np.isfinite(duration).all():
         raise ValueError(f"{path} is damaged (note counts or values do not add up); delete it to parse again")
     ends = np.cumsum(counts)
-    melodies = [Melody(pitch[e - c:e], onset[e - c:e], duration[e - c:e], str(t), str(s))
-                for c, e, t, s in zip(counts, ends, titles, sources)]
+    melodies = [
+        Melody(pitch[e - c : e], onset[e - c : e], duration[e - c : e], str(t), str(s))
+        for c, e, t, s in zip(counts, ends, titles, sources)
+    ]
     return melodies, dict(str(x).split("=", 1) for x in meta)
 
 
-def load_melodies(collection: str = "essen", max_tunes: int | None = None, cache_dir: str | Path | None = None,
-                  progress: bool = True) -> list[Melody]:
+def load_melodies(
+    collection: str = "essen", max_tunes: int | None = None, cache_dir: str | Path | None = None, progress: bool = True
+) -> list[Melody]:
     """Parsed melodies of a collection, from the cache in `cache_dir` when it has them."""
     import music21
 
@@ -216,8 +226,9 @@ def fitting_transpositions(melody: Melody, instrument: str, max_shift: int = 12)
     return [s for s in range(-max_shift, max_shift + 1) if lo + s >= low and hi + s <= high]
 
 
-def _write_midi(path: Path, pitch: np.ndarray, onset_s: np.ndarray, duration_s: np.ndarray, program: int,
-                velocity: int) -> None:
+def _write_midi(
+    path: Path, pitch: np.ndarray, onset_s: np.ndarray, duration_s: np.ndarray, program: int, velocity: int
+) -> None:
     import mido
 
     ticks_per_s = 960  # tempo 500,000 us per beat at 480 ticks per beat
@@ -237,9 +248,11 @@ def _write_midi(path: Path, pitch: np.ndarray, onset_s: np.ndarray, duration_s: 
     mid.save(path)
 
 
-SYNTHETIC_WARNING = ("no SoundFont or fluidsynth installed: the tune is played by a SYNTHETIC instrument (a sum of "
-                     "harmonics with an envelope), not a real one. Run scripts/install-system-deps.sh as root, or pass "
-                     "soundfont='path/to/font.sf2', for real instruments.")
+SYNTHETIC_WARNING = (
+    "no SoundFont or fluidsynth installed: the tune is played by a SYNTHETIC instrument (a sum of "
+    "harmonics with an envelope), not a real one. Run scripts/install-system-deps.sh as root, or pass "
+    "soundfont='path/to/font.sf2', for real instruments."
+)
 
 
 def synthetic_performance(pitch: np.ndarray, onset_s: np.ndarray, duration_s: np.ndarray, sr: int) -> np.ndarray:
@@ -255,13 +268,24 @@ def synthetic_performance(pitch: np.ndarray, onset_s: np.ndarray, duration_s: np
         tone = np.sin(2 * np.pi * f0 * np.outer(t, k)) @ partials
         env = np.minimum(t / 0.01, 1.0) * (0.8 + 0.2 * np.exp(-t / 0.3)) * np.clip((d + release - t) / release, 0, 1)
         start = int(on * sr)
-        out[start:start + len(t)] += 0.1 * tone * env
+        out[start : start + len(t)] += 0.1 * tone * env
     return out.astype(np.float32)
 
 
-def render_melody(melody: Melody, instrument: str = "flute", tempo_bpm: float = 110.0, transpose: int = 0, *,
-                  sr: int = 16000, frame_rate: int = 50, velocity: int = 90, legato: float = 0.92,
-                  release_s: float = 0.5, soundfont: str | Path | None = None, gain: float = 0.6) -> RenderedMelody:
+def render_melody(
+    melody: Melody,
+    instrument: str = "flute",
+    tempo_bpm: float = 110.0,
+    transpose: int = 0,
+    *,
+    sr: int = 16000,
+    frame_rate: int = 50,
+    velocity: int = 90,
+    legato: float = 0.92,
+    release_s: float = 0.5,
+    soundfont: str | Path | None = None,
+    gain: float = 0.6,
+) -> RenderedMelody:
     """Play `melody` with a General MIDI instrument through fluidsynth, keeping the score per frame.
 
     Each note sounds for `legato` of its written length (so repeated notes are heard as two),
@@ -277,8 +301,10 @@ def render_melody(melody: Melody, instrument: str = "flute", tempo_bpm: float = 
     program, low, high = INSTRUMENTS[instrument]
     pitch = melody.pitch.astype(np.int64) + int(transpose)
     if pitch.min() < low or pitch.max() > high:
-        raise ValueError(f"transposed by {transpose}, the tune spans MIDI {pitch.min()}..{pitch.max()}, outside the "
-                         f"{instrument}'s {low}..{high}; pick one of fitting_transpositions(melody, {instrument!r})")
+        raise ValueError(
+            f"transposed by {transpose}, the tune spans MIDI {pitch.min()}..{pitch.max()}, outside the "
+            f"{instrument}'s {low}..{high}; pick one of fitting_transpositions(melody, {instrument!r})"
+        )
     font = check_soundfont(soundfont) if soundfont is not None else find_soundfont()
     beat_s = 60.0 / tempo_bpm
     onset_s, duration_s = melody.onset * beat_s, melody.duration * beat_s
@@ -302,5 +328,16 @@ def render_melody(melody: Melody, instrument: str = "flute", tempo_bpm: float = 
     for p, on, dur in zip(pitch, onset_s, duration_s * legato):
         f0[(t >= on) & (t < on + dur)] = 440.0 * 2 ** ((p - 69) / 12)
         onsets[min(int(on * frame_rate), n_frames - 1)] = True
-    return RenderedMelody(audio.astype(np.float32), sr, frame_rate, f0, onsets, pitch, onset_s.astype(np.float32),
-                          (duration_s * legato).astype(np.float32), instrument, tempo_bpm, int(transpose))
+    return RenderedMelody(
+        audio.astype(np.float32),
+        sr,
+        frame_rate,
+        f0,
+        onsets,
+        pitch,
+        onset_s.astype(np.float32),
+        (duration_s * legato).astype(np.float32),
+        instrument,
+        tempo_bpm,
+        int(transpose),
+    )

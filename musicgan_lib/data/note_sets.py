@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .notes import FRAME_RATE, SAMPLE_RATE, NoteBatch, make_notes
-from .soundfont import SEARCH_PATHS, SoundFontError, check_soundfont, find_soundfont, fluidsynth_path, make_soundfont_notes
+from .soundfont import (
+    SEARCH_PATHS,
+    SoundFontError,
+    check_soundfont,
+    find_soundfont,
+    fluidsynth_path,
+    make_soundfont_notes,
+)
 
 NOTE_DATA_CHOICES = ("auto", "soundfont", "synthetic")
 
@@ -105,8 +112,17 @@ def note_set(
     `cache_dir` keeps rendered SoundFont sets (re-rendering costs ~2 ms a note).
     """
     if data.real:
-        return make_soundfont_notes(n, duration, seed=seed, index_offset=index_offset, unseen_by=unseen_by,
-                                    soundfont=data.font, sr=sr, frame_rate=frame_rate, cache_dir=cache_dir)
+        return make_soundfont_notes(
+            n,
+            duration,
+            seed=seed,
+            index_offset=index_offset,
+            unseen_by=unseen_by,
+            soundfont=data.font,
+            sr=sr,
+            frame_rate=frame_rate,
+            cache_dir=cache_dir,
+        )
     return make_notes(n, duration, seed=seed, index_offset=index_offset, sr=sr, frame_rate=frame_rate)
 
 
@@ -127,5 +143,12 @@ def other_soundfont(training: NoteData, explicit: str | os.PathLike | None = Non
     return None
 
 
-__all__ = ["FALLBACK_WARNING", "NOTE_DATA_CHOICES", "NoteData", "choose_note_data", "note_set", "other_soundfont",
-           "SoundFontError"]
+__all__ = [
+    "FALLBACK_WARNING",
+    "NOTE_DATA_CHOICES",
+    "NoteData",
+    "choose_note_data",
+    "note_set",
+    "other_soundfont",
+    "SoundFontError",
+]

@@ -100,8 +100,14 @@ class NoteBatch:
         return NoteBatch(**kw)
 
     def to(self, device) -> NoteBatch:
-        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
-                                if isinstance(getattr(self, f.name), torch.Tensor)})
+        return replace(
+            self,
+            **{
+                f.name: getattr(self, f.name).to(device)
+                for f in fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)
+            },
+        )
 
     def f0_samples(self) -> torch.Tensor:
         """The f0 label upsampled to audio rate [N, samples], as the synth used it."""
@@ -118,8 +124,16 @@ class NoteBatch:
         for f in fields(first):
             vals = [getattr(b, f.name) for b in batches]
             if f.name == "program":  # synthetic notes have no program: -1
-                kw[f.name] = None if all(v is None for v in vals) else torch.cat(
-                    [v if v is not None else torch.full((len(b),), -1, dtype=torch.long) for v, b in zip(vals, batches)])
+                kw[f.name] = (
+                    None
+                    if all(v is None for v in vals)
+                    else torch.cat(
+                        [
+                            v if v is not None else torch.full((len(b),), -1, dtype=torch.long)
+                            for v, b in zip(vals, batches)
+                        ]
+                    )
+                )
             elif isinstance(vals[0], torch.Tensor):
                 kw[f.name] = torch.cat(vals)
             elif f.name == "source":
@@ -137,10 +151,17 @@ class NoteBatch:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {f.name: getattr(self, f.name).contiguous() for f in fields(self)
-                   if isinstance(getattr(self, f.name), torch.Tensor)}
-        meta = {"sr": str(self.sr), "frame_rate": str(self.frame_rate), "source": self.source,
-                "extras": json.dumps(self.extras)}
+        tensors = {
+            f.name: getattr(self, f.name).contiguous()
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+        meta = {
+            "sr": str(self.sr),
+            "frame_rate": str(self.frame_rate),
+            "source": self.source,
+            "extras": json.dumps(self.extras),
+        }
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         save_file(tensors, str(tmp), metadata=meta)
         os.replace(tmp, path)
@@ -155,9 +176,16 @@ class NoteBatch:
         tensors, meta = read_tensor_file(path)  # readable and finite, or a ValueError naming the file
         missing = [k for k in ("sr", "frame_rate", "source") if k not in meta]
         if missing:
-            raise ValueError(f"{path} is not a saved NoteBatch (no {', '.join(missing)} in its metadata); delete it and make it again")
-        return NoteBatch(**tensors, sr=int(meta["sr"]), frame_rate=int(meta["frame_rate"]), source=meta["source"],
-                         extras=json.loads(meta.get("extras", "{}")))
+            raise ValueError(
+                f"{path} is not a saved NoteBatch (no {', '.join(missing)} in its metadata); delete it and make it again"
+            )
+        return NoteBatch(
+            **tensors,
+            sr=int(meta["sr"]),
+            frame_rate=int(meta["frame_rate"]),
+            source=meta["source"],
+            extras=json.loads(meta.get("extras", "{}")),
+        )
 
 
 # --------------------------------------------------------------------------- the families
@@ -226,8 +254,14 @@ def _note_params(family: int, pitch: int, velocity: int, duration: float, rng: n
         noise_level, noise_band, noise_burst = 0.15, (2000.0, 7500.0), True
     elif name == "organ":
         amps = np.zeros(MAX_PARTIALS)
-        drawbars = {1: 1.0, 2: rng.uniform(0.3, 1.0), 3: rng.uniform(0.2, 0.8), 4: rng.uniform(0.2, 0.7),
-                    6: rng.uniform(0.0, 0.5), 8: rng.uniform(0.0, 0.5)}
+        drawbars = {
+            1: 1.0,
+            2: rng.uniform(0.3, 1.0),
+            3: rng.uniform(0.2, 0.8),
+            4: rng.uniform(0.2, 0.7),
+            6: rng.uniform(0.0, 0.5),
+            8: rng.uniform(0.0, 0.5),
+        }
         for h, a in drawbars.items():
             amps[h - 1] = a
         attack, dec_t, sustain, release = 0.005, 0.05, 1.0, 0.02
@@ -248,10 +282,24 @@ def _note_params(family: int, pitch: int, velocity: int, duration: float, rng: n
     detune = rng.normal(0.0, 3.0)  # a player is never exactly in tune (cents)
     amps = amps * rng.uniform(0.85, 1.15, MAX_PARTIALS)
     return dict(
-        family=name, f0=f0 * 2.0 ** (detune / 1200.0), ratios=ratios, amps=amps, decay=decay, hold=hold, attack=attack,
-        dec_t=dec_t, sustain=sustain, release=release, vib_rate=vib_rate, vib_depth=vib_depth,
-        vib_delay=vib_delay, vib_phase=rng.uniform(0, TWO_PI), onset_glide=onset_glide,
-        noise_level=noise_level, noise_band=noise_band, noise_burst=noise_burst,
+        family=name,
+        f0=f0 * 2.0 ** (detune / 1200.0),
+        ratios=ratios,
+        amps=amps,
+        decay=decay,
+        hold=hold,
+        attack=attack,
+        dec_t=dec_t,
+        sustain=sustain,
+        release=release,
+        vib_rate=vib_rate,
+        vib_depth=vib_depth,
+        vib_delay=vib_delay,
+        vib_phase=rng.uniform(0, TWO_PI),
+        onset_glide=onset_glide,
+        noise_level=noise_level,
+        noise_band=noise_band,
+        noise_burst=noise_burst,
         gain=10.0 ** ((velocity - 127) / 127.0 * 30.0 / 20.0),  # velocity 40..127 spans ~20 dB
         noise_seed=int(rng.integers(2**31)),
     )
@@ -306,7 +354,7 @@ def _wavetable_voices(params: list[dict], f0: np.ndarray, sr: int) -> np.ndarray
     k = np.arange(1, MAX_PARTIALS + 1)
     amps = np.stack([p["amps"] for p in params]) * (k[None, :] * fmax[:, None] < sr / 2 * 0.95)
     coef = np.zeros((n, _TABLE // 2 + 1), dtype=np.complex128)
-    coef[:, 1:MAX_PARTIALS + 1] = -0.5j * amps * _TABLE  # sum_k a_k sin(2 pi k x)
+    coef[:, 1 : MAX_PARTIALS + 1] = -0.5j * amps * _TABLE  # sum_k a_k sin(2 pi k x)
     tables = np.fft.irfft(coef, n=_TABLE, axis=1)
     tables /= np.maximum(np.abs(tables).max(axis=1, keepdims=True), 1e-9)  # peak 1
     tables = tables.astype(np.float32)
@@ -389,8 +437,9 @@ def _render(params: list[dict], n_samples: int, sr: int, frame_rate: int) -> tup
         starts = np.array([p["noise_seed"] % (len(table) - n_samples) for p in params])
         noise = table[starts[:, None] + np.arange(n_samples)[None, :]]
     else:  # very long notes: a fresh draw per note
-        noise = np.stack([np.random.default_rng(p["noise_seed"]).standard_normal(n_samples, dtype=np.float32)
-                          for p in params])
+        noise = np.stack(
+            [np.random.default_rng(p["noise_seed"]).standard_normal(n_samples, dtype=np.float32) for p in params]
+        )
     spec = np.fft.rfft(noise, axis=1)
     freqs = np.fft.rfftfreq(n_samples, 1.0 / sr)
     lo = np.array([p["noise_band"][0] for p in params])[:, None]
@@ -427,7 +476,9 @@ def synth_notes(
     require_sample_rate(sr, integer=True)
     require_int("frame_rate", frame_rate)
     if sr % frame_rate:
-        raise ValueError(f"sr ({sr}) must be a multiple of frame_rate ({frame_rate}): a frame is a whole number of samples")
+        raise ValueError(
+            f"sr ({sr}) must be a multiple of frame_rate ({frame_rate}): a frame is a whole number of samples"
+        )
     fam = [FAMILIES.index(f) if isinstance(f, str) else int(f) for f in families]
     n = len(fam)
     if isinstance(velocities, int):
@@ -446,8 +497,9 @@ def synth_notes(
     if n_samples < sr // frame_rate:
         raise ValueError(f"duration {duration} s is shorter than one frame")
     params = [
-        _note_params(fam[i], int(pitches[i]), int(velocities[i]), duration,
-                     np.random.default_rng([seed, index_offset + i]))
+        _note_params(
+            fam[i], int(pitches[i]), int(velocities[i]), duration, np.random.default_rng([seed, index_offset + i])
+        )
         for i in range(n)
     ]
     n_frames = -(-n_samples // (sr // frame_rate))
@@ -456,16 +508,21 @@ def synth_notes(
     loud = np.empty((n, n_frames), dtype=np.float32)
     with single_blas_thread():
         for start in range(0, n, chunk):  # chunks keep the working set in cache and memory bounded
-            a, f = _render(params[start:start + chunk], n_samples, sr, frame_rate)
-            audio[start:start + chunk] = a
-            f0[start:start + chunk] = f
-            loud[start:start + chunk] = loudness_db(a, sr, hop=sr // frame_rate, n_frames=n_frames)
+            a, f = _render(params[start : start + chunk], n_samples, sr, frame_rate)
+            audio[start : start + chunk] = a
+            f0[start : start + chunk] = f
+            loud[start : start + chunk] = loudness_db(a, sr, hop=sr // frame_rate, n_frames=n_frames)
     return NoteBatch(
-        audio=torch.from_numpy(audio), f0_hz=torch.from_numpy(f0), loudness_db=torch.from_numpy(loud),
+        audio=torch.from_numpy(audio),
+        f0_hz=torch.from_numpy(f0),
+        loudness_db=torch.from_numpy(loud),
         family=torch.tensor(fam, dtype=torch.long),
         pitch=torch.tensor([int(p) for p in pitches], dtype=torch.long),
         velocity=torch.tensor([int(v) for v in velocities], dtype=torch.long),
-        program=None, sr=sr, frame_rate=frame_rate, source="synthetic",
+        program=None,
+        sr=sr,
+        frame_rate=frame_rate,
+        source="synthetic",
     )
 
 
@@ -512,6 +569,7 @@ def make_notes(
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    fam, pit, vel = random_labels(n, seed, families=families, pitch_range=pitch_range,
-                                  velocity_range=velocity_range, index_offset=index_offset)
+    fam, pit, vel = random_labels(
+        n, seed, families=families, pitch_range=pitch_range, velocity_range=velocity_range, index_offset=index_offset
+    )
     return synth_notes(fam, pit, vel, duration, seed=seed, sr=sr, frame_rate=frame_rate, index_offset=index_offset)

@@ -53,11 +53,21 @@ class SongClips:
         return cls(*(tensors[f.name] for f in fields(cls)[:6]), sr, frame_rate)
 
 
-def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, step_s: float | None = None, seed: int = 0,
-                 max_clips_per_tune: int | None = None,
-                 instruments: tuple[str, ...] = INSTRUMENT_NAMES, tempo_range: tuple[float, float] = (80.0, 140.0),
-                 sr: int = 16000, frame_rate: int = 50, min_voiced: float = 0.5, soundfont: str | Path | None = None,
-                 progress: bool = True) -> SongClips:
+def render_clips(
+    melodies: list[Melody],
+    clip_s: float = 4.0,
+    *,
+    step_s: float | None = None,
+    seed: int = 0,
+    max_clips_per_tune: int | None = None,
+    instruments: tuple[str, ...] = INSTRUMENT_NAMES,
+    tempo_range: tuple[float, float] = (80.0, 140.0),
+    sr: int = 16000,
+    frame_rate: int = 50,
+    min_voiced: float = 0.5,
+    soundfont: str | Path | None = None,
+    progress: bool = True,
+) -> SongClips:
     """Play every melody once (instrument, tempo, transposition from `seed`) and cut it into clips.
 
     Clips start every `step_s` seconds (default `clip_s`: back to back; less: overlapping).
@@ -94,13 +104,17 @@ def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, step_s: float |
         r = render_melody(melody, name, tempo, shift, sr=sr, frame_rate=frame_rate, soundfont=soundfont)
         kept = 0
         for start in range(0, len(r.score_f0_hz) - frames + 1, step):
-            f0 = r.score_f0_hz[start:start + frames]
+            f0 = r.score_f0_hz[start : start + frames]
             if (f0 > 0).mean() < min_voiced:
                 continue
-            out["audio"].append(r.audio[start * hop:(start + frames) * hop])
+            out["audio"].append(r.audio[start * hop : (start + frames) * hop])
             out["f0_hz"].append(f0)
-            for key, value in (("instrument", INSTRUMENT_NAMES.index(name)), ("tune", t), ("tempo_bpm", tempo),
-                               ("transpose", shift)):
+            for key, value in (
+                ("instrument", INSTRUMENT_NAMES.index(name)),
+                ("tune", t),
+                ("tempo_bpm", tempo),
+                ("transpose", shift),
+            ):
                 out[key].append(value)
             kept += 1
             if max_clips_per_tune is not None and kept >= max_clips_per_tune:
@@ -108,7 +122,12 @@ def render_clips(melodies: list[Melody], clip_s: float = 4.0, *, step_s: float |
     if not out["audio"]:
         raise ValueError("no clip had enough music in it: pass more melodies, a shorter clip_s or a lower min_voiced")
     return SongClips(
-        torch.from_numpy(np.stack(out["audio"])), torch.from_numpy(np.stack(out["f0_hz"])),
-        torch.tensor(out["instrument"]), torch.tensor(out["tune"]), torch.tensor(out["tempo_bpm"], dtype=torch.float32),
-        torch.tensor(out["transpose"]), sr, frame_rate,
+        torch.from_numpy(np.stack(out["audio"])),
+        torch.from_numpy(np.stack(out["f0_hz"])),
+        torch.tensor(out["instrument"]),
+        torch.tensor(out["tune"]),
+        torch.tensor(out["tempo_bpm"], dtype=torch.float32),
+        torch.tensor(out["transpose"]),
+        sr,
+        frame_rate,
     )

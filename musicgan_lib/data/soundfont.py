@@ -69,7 +69,9 @@ _PROGRAM_FAMILY = {
     45: "plucked_string",  # pizzicato strings
     46: "plucked_string",  # orchestral harp
     47: "mallet",  # timpani
-    52: "organ", 53: "organ", 54: "organ",  # choir aahs, voice oohs, synth voice
+    52: "organ",
+    53: "organ",
+    54: "organ",  # choir aahs, voice oohs, synth voice
     55: "brass",  # orchestra hit
     108: "mallet",  # kalimba
     109: "reed",  # bagpipe
@@ -77,10 +79,27 @@ _PROGRAM_FAMILY = {
     111: "reed",  # shanai
 }
 GM_NAMES = {
-    0: "Acoustic Grand Piano", 4: "Electric Piano 1", 11: "Vibraphone", 12: "Marimba", 16: "Drawbar Organ",
-    19: "Church Organ", 24: "Acoustic Guitar (nylon)", 25: "Acoustic Guitar (steel)", 33: "Electric Bass (finger)",
-    40: "Violin", 42: "Cello", 56: "Trumpet", 57: "Trombone", 60: "French Horn", 65: "Alto Sax", 68: "Oboe",
-    71: "Clarinet", 73: "Flute", 72: "Piccolo", 20: "Reed Organ", 82: "Lead 3 (calliope)",
+    0: "Acoustic Grand Piano",
+    4: "Electric Piano 1",
+    11: "Vibraphone",
+    12: "Marimba",
+    16: "Drawbar Organ",
+    19: "Church Organ",
+    24: "Acoustic Guitar (nylon)",
+    25: "Acoustic Guitar (steel)",
+    33: "Electric Bass (finger)",
+    40: "Violin",
+    42: "Cello",
+    56: "Trumpet",
+    57: "Trombone",
+    60: "French Horn",
+    65: "Alto Sax",
+    68: "Oboe",
+    71: "Clarinet",
+    73: "Flute",
+    72: "Piccolo",
+    20: "Reed Organ",
+    82: "Lead 3 (calliope)",
 }
 # two programs per family, used by make_soundfont_notes
 DEFAULT_PROGRAMS: dict[str, tuple[int, ...]] = {
@@ -100,15 +119,24 @@ DEFAULT_PROGRAMS: dict[str, tuple[int, ...]] = {
 # The written range of each default program (MIDI, lowest..highest note the instrument really
 # plays), from orchestration tables; notes are drawn inside it and inside the classifier's 48..84.
 PROGRAM_RANGES: dict[int, tuple[int, int]] = {
-    0: (21, 108), 4: (28, 103),  # piano, electric piano
-    11: (53, 89), 12: (45, 96),  # vibraphone, marimba
-    16: (24, 96), 19: (24, 96), 20: (29, 89),  # drawbar, church and reed organ (manual range)
+    0: (21, 108),
+    4: (28, 103),  # piano, electric piano
+    11: (53, 89),
+    12: (45, 96),  # vibraphone, marimba
+    16: (24, 96),
+    19: (24, 96),
+    20: (29, 89),  # drawbar, church and reed organ (manual range)
     82: (36, 96),  # calliope: a steam organ's pipes
-    24: (40, 83), 25: (40, 83),  # nylon and steel guitar
-    40: (55, 103), 42: (36, 76),  # violin, cello
-    56: (54, 84), 57: (40, 72),  # trumpet, trombone
-    65: (49, 81), 71: (50, 94),  # alto sax, clarinet
-    72: (74, 108), 73: (60, 96),  # piccolo, flute
+    24: (40, 83),
+    25: (40, 83),  # nylon and steel guitar
+    40: (55, 103),
+    42: (36, 76),  # violin, cello
+    56: (54, 84),
+    57: (40, 72),  # trumpet, trombone
+    65: (49, 81),
+    71: (50, 94),  # alto sax, clarinet
+    72: (74, 108),
+    73: (60, 96),  # piccolo, flute
 }
 
 
@@ -117,8 +145,10 @@ def program_pitches(program: int, pitch_range: tuple[int, int]) -> tuple[int, in
     lo, hi = PROGRAM_RANGES.get(int(program), (0, 127))
     lo, hi = max(lo, pitch_range[0]), min(hi, pitch_range[1])
     if lo > hi:
-        raise ValueError(f"GM program {program} ({GM_NAMES.get(int(program), '?')}) plays "
-                         f"{PROGRAM_RANGES[int(program)]}, nothing inside the pitch range {pitch_range}")
+        raise ValueError(
+            f"GM program {program} ({GM_NAMES.get(int(program), '?')}) plays "
+            f"{PROGRAM_RANGES[int(program)]}, nothing inside the pitch range {pitch_range}"
+        )
     return lo, hi
 
 
@@ -159,9 +189,7 @@ def check_soundfont(path: str | os.PathLike) -> Path:
         )
     declared = int.from_bytes(head[4:8], "little") + 8
     if declared > size:
-        raise SoundFontError(
-            f"SoundFont {p} is truncated: its header declares {declared} bytes, the file has {size}"
-        )
+        raise SoundFontError(f"SoundFont {p} is truncated: its header declares {declared} bytes, the file has {size}")
     return p
 
 
@@ -212,10 +240,12 @@ def _write_midi(path: Path, programs, pitches, velocities, slot_s: float, hold_s
         start = int(round(i * slot_s * 1000))
         events.append((start, 0, mido.Message("program_change", channel=0, program=int(prog))))
         events.append((start, 1, mido.Message("note_on", channel=0, note=int(pitch), velocity=int(vel))))
-        events.append((start + int(round(hold_s * 1000)), 2, mido.Message("note_off", channel=0, note=int(pitch),
-                                                                           velocity=0)))
-        events.append((start + int(round(duration_s * 1000)), 3, mido.Message("control_change", channel=0,
-                                                                              control=120, value=0)))
+        events.append(
+            (start + int(round(hold_s * 1000)), 2, mido.Message("note_off", channel=0, note=int(pitch), velocity=0))
+        )
+        events.append(
+            (start + int(round(duration_s * 1000)), 3, mido.Message("control_change", channel=0, control=120, value=0))
+        )
     events.sort(key=lambda e: (e[0], e[1]))
     now = 0
     for tick, _, msg in events:
@@ -239,8 +269,27 @@ def render_midi_file(font: Path, midi: Path, wav: Path, sr: int, gain: float) ->
     """Render a MIDI file through `font` into a float WAV at `sr` with the fluidsynth program
     (no audio device, no reverb or chorus: the notes stay dry, as the decoders make them)."""
     exe = _require_fluidsynth()
-    cmd = [exe, "-ni", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(sr), "-O", "float", "-T", "wav",
-           "-F", str(wav), str(font), str(midi)]
+    cmd = [
+        exe,
+        "-ni",
+        "-q",
+        "-R",
+        "0",
+        "-C",
+        "0",
+        "-g",
+        str(gain),
+        "-r",
+        str(sr),
+        "-O",
+        "float",
+        "-T",
+        "wav",
+        "-F",
+        str(wav),
+        str(font),
+        str(midi),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired as exc:
@@ -252,8 +301,10 @@ def render_midi_file(font: Path, midi: Path, wav: Path, sr: int, gain: float) ->
 
 def _cache_key(font: Path, **settings) -> str:
     st = font.stat()
-    blob = json.dumps({"font": str(font.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns,
-                       "format": _FORMAT, **settings}, sort_keys=True)
+    blob = json.dumps(
+        {"font": str(font.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns, "format": _FORMAT, **settings},
+        sort_keys=True,
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -282,8 +333,7 @@ def render_notes(
     programs = [programs] * n if isinstance(programs, int) else list(programs)
     velocities = [velocities] * n if isinstance(velocities, int) else list(velocities)
     if not (len(programs) == len(velocities) == n):
-        raise ValueError(f"need as many programs ({len(programs)}) and velocities ({len(velocities)}) "
-                         f"as pitches ({n})")
+        raise ValueError(f"need as many programs ({len(programs)}) and velocities ({len(velocities)}) as pitches ({n})")
     family = [gm_family(int(p)) for p in programs]
     for p in pitches:
         if not 0 <= int(p) <= 127:
@@ -307,9 +357,17 @@ def render_notes(
     n_samples = int(round(duration * sr))
     cache = None
     if cache_dir is not None:
-        key = _cache_key(font, programs=[int(p) for p in programs], pitches=[int(p) for p in pitches],
-                         velocities=[int(v) for v in velocities], duration=duration, hold=hold, sr=sr,
-                         frame_rate=frame_rate, gain=gain)
+        key = _cache_key(
+            font,
+            programs=[int(p) for p in programs],
+            pitches=[int(p) for p in pitches],
+            velocities=[int(v) for v in velocities],
+            duration=duration,
+            hold=hold,
+            sr=sr,
+            frame_rate=frame_rate,
+            gain=gain,
+        )
         cache = Path(cache_dir) / f"soundfont_{key}.safetensors"
         if cache.exists():
             try:
@@ -334,7 +392,7 @@ def render_notes(
                 raise SoundFontError(f"fluidsynth wrote {file_sr} Hz instead of {sr} Hz")
             mono = data.mean(axis=1)
             for j in range(sel.stop - sel.start):
-                seg = mono[j * slot: j * slot + n_samples]
+                seg = mono[j * slot : j * slot + n_samples]
                 audio[c + j, : len(seg)] = seg
     audio_t = torch.from_numpy(audio)
     if not torch.isfinite(audio_t).all():
@@ -343,17 +401,26 @@ def render_notes(
     n_frames = -(-n_samples // hop)
     f0 = torch.tensor([float(midi_to_hz(float(p))) for p in pitches]).unsqueeze(1).expand(n, n_frames).contiguous()
     batch = NoteBatch(
-        audio=audio_t, f0_hz=f0, loudness_db=loudness_db(audio_t, sr, hop=hop, n_frames=n_frames),
-        family=torch.tensor(family, dtype=torch.long), pitch=torch.tensor([int(p) for p in pitches]),
-        velocity=torch.tensor([int(v) for v in velocities]), program=torch.tensor([int(p) for p in programs]),
-        sr=sr, frame_rate=frame_rate, source=f"soundfont:{font.name}", extras={"hold_s": hold},
+        audio=audio_t,
+        f0_hz=f0,
+        loudness_db=loudness_db(audio_t, sr, hop=hop, n_frames=n_frames),
+        family=torch.tensor(family, dtype=torch.long),
+        pitch=torch.tensor([int(p) for p in pitches]),
+        velocity=torch.tensor([int(v) for v in velocities]),
+        program=torch.tensor([int(p) for p in programs]),
+        sr=sr,
+        frame_rate=frame_rate,
+        source=f"soundfont:{font.name}",
+        extras={"hold_s": hold},
     )
     silent = (audio_t.abs().amax(dim=1) < 1e-4).nonzero().flatten().tolist()
     if silent:
         batch.extras["silent"] = silent
-        warnings.warn(f"{len(silent)} of {n} notes rendered silent with {font.name} (e.g. program "
-                      f"{programs[silent[0]]}, pitch {pitches[silent[0]]}): the font may not cover that range",
-                      stacklevel=2)
+        warnings.warn(
+            f"{len(silent)} of {n} notes rendered silent with {font.name} (e.g. program "
+            f"{programs[silent[0]]}, pitch {pitches[silent[0]]}): the font may not cover that range",
+            stacklevel=2,
+        )
     if cache is not None:
         batch.save(cache)
     return batch
@@ -377,8 +444,14 @@ def soundfont_labels(
     from .notes import random_labels
 
     programs = programs or DEFAULT_PROGRAMS
-    fams, _, vels = random_labels(n, seed, families=list(programs), pitch_range=pitch_range,
-                                  velocity_range=velocity_range, index_offset=index_offset)
+    fams, _, vels = random_labels(
+        n,
+        seed,
+        families=list(programs),
+        pitch_range=pitch_range,
+        velocity_range=velocity_range,
+        index_offset=index_offset,
+    )
     progs, pitches = [], []
     for i, f in enumerate(fams):
         rng = np.random.default_rng([seed, index_offset + i, 2])

@@ -176,7 +176,9 @@ def _hair_masks(style: int, hat: bool) -> tuple[np.ndarray, np.ndarray]:
     if style == 0:  # short, side-swept fringe
         front = cap | M((10, 13, 9, 9), (10, 11, 10, 10), (19, 21, 9, 9), (10, 10, 11, 12), (21, 21, 10, 12))
     elif style == 1:  # long, parted, hanging over the shoulders
-        front = cap | M((9, 22, 7, 8), (10, 12, 9, 9), (19, 21, 9, 9), (9, 10, 9, 18), (21, 22, 9, 18), (9, 19), (22, 19))
+        front = cap | M(
+            (9, 22, 7, 8), (10, 12, 9, 9), (19, 21, 9, 9), (9, 10, 9, 18), (21, 22, 9, 18), (9, 19), (22, 19)
+        )
     elif style == 2:  # spiky: spikes on top and sticking out at the sides
         front = cap | M(
             (12, 2), (11, 3), (12, 3), (13, 3),
@@ -200,7 +202,9 @@ def _templates() -> torch.Tensor:
         len(SPRITE_ATTRIBUTES["hair_style"]), len(SPRITE_ATTRIBUTES["accessory"]),
         _N_LEGS, _N_ARMS, _N_EYES, len(_SHIFTS), SPRITE_SIZE, SPRITE_SIZE, dtype=torch.long,
     )  # fmt: skip
-    for style, hat, legs, arms, eyes in itertools.product(range(4), range(2), range(_N_LEGS), range(_N_ARMS), range(_N_EYES)):
+    for style, hat, legs, arms, eyes in itertools.product(
+        range(4), range(2), range(_N_LEGS), range(_N_ARMS), range(_N_EYES)
+    ):
         c = _Canvas()
         back_hair, front_hair = _hair_masks(style, bool(hat))
         c.paint(back_hair, HAIR, HAIR_SH)
@@ -551,8 +555,10 @@ def load_sprites(
             )
         n = (w // tw) * (h // th)
         if n * size * size > max_pixels:  # tiny tiles or a huge size would run out of memory
-            raise _too_big(f"{f} gives {n:,} sprites of {size}x{size} = {n * size * size:,} pixels "
-                           "(check tile= and size=)", max_pixels)
+            raise _too_big(
+                f"{f} gives {n:,} sprites of {size}x{size} = {n * size * size:,} pixels (check tile= and size=)",
+                max_pixels,
+            )
         tiles = [rgba[y : y + th, x : x + tw] for y in range(0, h, th) for x in range(0, w, tw)]
         for t in tiles:
             alpha = t[..., 3:4]

@@ -38,7 +38,10 @@ def ring(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMi
     """Modes evenly spaced on a circle; angles are 2*pi*k/n for k < n (n distinct angles,
     not linspace(0, 2*pi, n), which repeats the first mode at 2*pi)."""
     n_modes = require_int("n_modes", n_modes)
-    radius, std = require_number("radius", radius, low=0, low_open=True), require_number("std", std, low=0, low_open=True)
+    radius, std = (
+        require_number("radius", radius, low=0, low_open=True),
+        require_number("std", std, low=0, low_open=True),
+    )
     angles = torch.arange(n_modes, dtype=torch.float64) * (2 * math.pi / n_modes)
     modes = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixture2D("ring", modes.float(), std)
@@ -47,7 +50,10 @@ def ring(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMi
 def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture2D:
     """side x side modes on a square lattice centred at the origin (25 modes at -4..4 by default)."""
     side = require_int("side", side)
-    spacing, std = require_number("spacing", spacing, low=0, low_open=True), require_number("std", std, low=0, low_open=True)
+    spacing, std = (
+        require_number("spacing", spacing, low=0, low_open=True),
+        require_number("std", std, low=0, low_open=True),
+    )
     coords = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
     xx, yy = torch.meshgrid(coords, coords, indexing="ij")
     return GaussianMixture2D("grid", torch.stack([xx.flatten(), yy.flatten()], dim=1), std)

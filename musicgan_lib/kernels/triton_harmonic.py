@@ -167,9 +167,7 @@ def _check(phase: torch.Tensor, f0: torch.Tensor, dist: torch.Tensor) -> None:
         raise ValueError("batch size above 65535 does not fit Triton's grid axis 1")
 
 
-def harmonic_sum_forward(
-    phase: torch.Tensor, f0: torch.Tensor, dist: torch.Tensor, nyquist: float
-) -> torch.Tensor:
+def harmonic_sum_forward(phase: torch.Tensor, f0: torch.Tensor, dist: torch.Tensor, nyquist: float) -> torch.Tensor:
     """``S[b, t] = sum_k [k f0 < nyquist] dist[b, t, k-1] sin(k phase[b, t])`` without [B, T, H]."""
     _check(phase, f0, dist)
     B, T, H = dist.shape
@@ -178,8 +176,16 @@ def harmonic_sum_forward(
         return out
     grid = (triton.cdiv(T, _BLOCK_T), B)
     _harmonic_sum_fwd_kernel[grid](
-        phase, f0, dist, out, T, float(nyquist), H=H,
-        BLOCK_T=_BLOCK_T, BLOCK_H=_BLOCK_H, num_warps=_NUM_WARPS,
+        phase,
+        f0,
+        dist,
+        out,
+        T,
+        float(nyquist),
+        H=H,
+        BLOCK_T=_BLOCK_T,
+        BLOCK_H=_BLOCK_H,
+        num_warps=_NUM_WARPS,
     )
     return out
 
@@ -203,11 +209,19 @@ def harmonic_sum_backward(
         return grad_dist, grad_phase
     grid = (triton.cdiv(T, _BLOCK_T), B)
     _harmonic_sum_bwd_kernel[grid](
-        grad_out, phase, f0, dist,
+        grad_out,
+        phase,
+        f0,
+        dist,
         grad_dist if need_dist else dist,  # dummy pointer when the gradient is not wanted
         grad_phase if need_phase else phase,
-        T, float(nyquist), H=H,
-        NEED_DIST=need_dist, NEED_PHASE=need_phase,
-        BLOCK_T=_BLOCK_T, BLOCK_H=_BLOCK_H, num_warps=_NUM_WARPS,
+        T,
+        float(nyquist),
+        H=H,
+        NEED_DIST=need_dist,
+        NEED_PHASE=need_phase,
+        BLOCK_T=_BLOCK_T,
+        BLOCK_H=_BLOCK_H,
+        num_warps=_NUM_WARPS,
     )
     return grad_dist, grad_phase

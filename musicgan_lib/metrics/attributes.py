@@ -26,7 +26,13 @@ import torch
 from torch import nn
 
 from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
-from musicgan_lib.data.sprites import ATTRIBUTE_COLOURS, SPRITE_ATTRIBUTES, SPRITE_SIZE, attribute_distribution, make_sprites
+from musicgan_lib.data.sprites import (
+    ATTRIBUTE_COLOURS,
+    SPRITE_ATTRIBUTES,
+    SPRITE_SIZE,
+    attribute_distribution,
+    make_sprites,
+)
 from musicgan_lib.metrics.frechet import PenultimateFeatures
 
 if TYPE_CHECKING:
@@ -101,7 +107,6 @@ class SpriteAttributeClassifier(nn.Module):
     def feature_extractor(self) -> nn.Module:
         """An nn.Module whose forward gives `features`: what `frechet_report` wants."""
         return PenultimateFeatures(self)
-
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -186,7 +191,9 @@ def seen_in_training(images: torch.Tensor, *, steps: int, batch_size: int, seed:
     seen = set()
     for clean, _, _ in _training_batches(torch.Generator().manual_seed(seed), steps, batch_size, 0.0):
         seen.update(row.numpy().tobytes() for row in clean)
-    return torch.tensor([row.numpy().tobytes() in seen for row in images.detach().float().cpu().contiguous()], dtype=torch.bool)
+    return torch.tensor(
+        [row.numpy().tobytes() in seen for row in images.detach().float().cpu().contiguous()], dtype=torch.bool
+    )
 
 
 @torch.no_grad()
@@ -234,8 +241,12 @@ def load_sprite_classifier(
     from musicgan_lib.device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(path, "sprite classifier", f"Build it once with `.venv/bin/python {MAKE_SCRIPT}` (about a minute on a CPU), then retry.",
-                           kind="sprite_attribute_classifier")
+    meta = read_asset_meta(
+        path,
+        "sprite classifier",
+        f"Build it once with `.venv/bin/python {MAKE_SCRIPT}` (about a minute on a CPU), then retry.",
+        kind="sprite_attribute_classifier",
+    )
     attributes = {k: tuple(v) for k, v in meta.get("attributes", {}).items()}
     if attributes != {k: tuple(v) for k, v in SPRITE_ATTRIBUTES.items()}:
         raise ValueError(
@@ -404,7 +415,9 @@ class AttributeTrack:
     def add(self, step: int, report: AttributeReport) -> None:
         """Append one check: the histograms and high-quality share of `report`, taken at `step`."""
         if list(report.histograms) != list(self.attributes):
-            raise ValueError(f"the report's attributes {list(report.histograms)} are not the track's {list(self.attributes)}")
+            raise ValueError(
+                f"the report's attributes {list(report.histograms)} are not the track's {list(self.attributes)}"
+            )
         if self.steps and step <= self.steps[-1]:
             raise ValueError(f"checks must come in training order: step {step} after step {self.steps[-1]}")
         self.steps.append(int(step))
@@ -415,28 +428,47 @@ class AttributeTrack:
     def until(self, step: int) -> "AttributeTrack":
         """The checks taken at or before `step` (what a run resumed from that step has seen)."""
         keep = sum(1 for s in self.steps if s <= step)
-        return AttributeTrack(dict(self.attributes), self.steps[:keep], {k: v[:keep] for k, v in self.histograms.items()}, self.high_quality[:keep])
+        return AttributeTrack(
+            dict(self.attributes),
+            self.steps[:keep],
+            {k: v[:keep] for k, v in self.histograms.items()},
+            self.high_quality[:keep],
+        )
 
     def peak_shares(self, since: int = 0) -> list[PeakShare]:
         """Per attribute, the largest share any one value reached at the checks from step `since`
         on, which value and at which step."""
         first = next((i for i, s in enumerate(self.steps) if s >= since), None)
         if first is None:
-            raise ValueError(f"no check at or after step {since} (the last was at step {self.steps[-1] if self.steps else None})")
+            raise ValueError(
+                f"no check at or after step {since} (the last was at step {self.steps[-1] if self.steps else None})"
+            )
         peaks = []
         for k, values in self.attributes.items():
             rows = torch.tensor(self.histograms[k][first:], dtype=torch.float64)  # [checks, values]
             check, value = divmod(int(rows.argmax()), len(values))
-            peaks.append(PeakShare(k, values[value], float(rows[check, value]), self.steps[first + check], 1.0 / len(values)))
+            peaks.append(
+                PeakShare(k, values[value], float(rows[check, value]), self.steps[first + check], 1.0 / len(values))
+            )
         return peaks
 
     def to_meta(self) -> dict[str, Any]:
-        return {"attributes": {k: list(v) for k, v in self.attributes.items()}, "steps": self.steps, "histograms": self.histograms, "high_quality": self.high_quality}
+        return {
+            "attributes": {k: list(v) for k, v in self.attributes.items()},
+            "steps": self.steps,
+            "histograms": self.histograms,
+            "high_quality": self.high_quality,
+        }
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> "AttributeTrack":
         attributes = {k: tuple(v) for k, v in meta["attributes"].items()}
-        return cls(attributes, list(meta["steps"]), {k: [list(r) for r in v] for k, v in meta["histograms"].items()}, list(meta["high_quality"]))
+        return cls(
+            attributes,
+            list(meta["steps"]),
+            {k: [list(r) for r in v] for k, v in meta["histograms"].items()},
+            list(meta["high_quality"]),
+        )
 
 
 def collapse_over_training(track: AttributeTrack, title: str = "") -> Figure:
@@ -447,19 +479,35 @@ def collapse_over_training(track: AttributeTrack, title: str = "") -> Figure:
     import matplotlib.pyplot as plt
 
     if not track.steps:
-        raise ValueError("the track has no checks: train with tracking on (DCGANConfig.track_every > 0) for longer than one interval")
+        raise ValueError(
+            "the track has no checks: train with tracking on (DCGANConfig.track_every > 0) for longer than one interval"
+        )
     names = list(track.attributes)
-    fig, axes = plt.subplots(1, len(names), figsize=(1.9 * len(names) + 0.6, 2.5), squeeze=False, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(1.9 * len(names) + 0.6, 2.5), squeeze=False, sharey=True, layout="constrained"
+    )
     for ax, k in zip(axes[0], names):
         shares = torch.tensor(track.histograms[k], dtype=torch.float64).T.tolist()  # [values][checks]
-        colours = [tuple(c / 255 for c in rgb) for rgb in ATTRIBUTE_COLOURS[k]] if k in ATTRIBUTE_COLOURS else plt.get_cmap("tab10").colors[: len(shares)]
+        colours = (
+            [tuple(c / 255 for c in rgb) for rgb in ATTRIBUTE_COLOURS[k]]
+            if k in ATTRIBUTE_COLOURS
+            else plt.get_cmap("tab10").colors[: len(shares)]
+        )
         ax.stackplot(track.steps, shares, labels=track.attributes[k], colors=colours, edgecolor="0.35", linewidth=0.3)
         for b in range(1, len(shares)):  # where the band edges would lie for real sprites
             ax.axhline(b / len(shares), color="0.5", lw=0.6, ls=":")
         ax.set_title(k, fontsize=8)
         ax.set(ylim=(0, 1), xlim=(track.steps[0], track.steps[-1]))
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False, handlelength=1.0, columnspacing=0.8)
+        ax.legend(
+            fontsize=6,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=2,
+            frameon=False,
+            handlelength=1.0,
+            columnspacing=0.8,
+        )
     axes[0][0].set_ylabel("share of samples", fontsize=8)
     fig.supxlabel("training step", fontsize=8)
     if title:

@@ -65,7 +65,11 @@ def f0_report(f0_pred_hz: Tensor, f0_true_hz: Tensor, mask: Tensor | None = None
 
 
 def loudness_l1_db(
-    pred_audio: Tensor, true_audio: Tensor, sr: int, hop: int, n_frames: int | None = None,
+    pred_audio: Tensor,
+    true_audio: Tensor,
+    sr: int,
+    hop: int,
+    n_frames: int | None = None,
     range_db: float = SOUNDING_RANGE_DB,
 ) -> Tensor:
     """Per-note mean |loudness_pred - loudness_true| (dB) over the reference's sounding frames, [N]."""
@@ -147,8 +151,16 @@ def phase_bounds(n_samples: int, sr: int, hold_s: float, attack_s: float = 0.1) 
 
 
 @torch.no_grad()
-def mss_by_phase(pred_audio: Tensor, true_audio: Tensor, pitch: Tensor, baseline_audio: Tensor,
-                 baseline_pitch: Tensor, sr: int, hold_s: float, attack_s: float = 0.1) -> dict[str, dict[str, float]]:
+def mss_by_phase(
+    pred_audio: Tensor,
+    true_audio: Tensor,
+    pitch: Tensor,
+    baseline_audio: Tensor,
+    baseline_pitch: Tensor,
+    sr: int,
+    hold_s: float,
+    attack_s: float = 0.1,
+) -> dict[str, dict[str, float]]:
     """How much of each note phase the model keeps: MSS of model and mean-note baseline per phase.
 
     pred_audio, true_audio: [N, S] reconstructions and originals; pitch [N] MIDI.

@@ -52,14 +52,25 @@ LOWEST_PITCH = PITCH_RANGE[0]  # pitch class 0 is MIDI 48
 class LogMel(nn.Module):
     """Audio [N, S] -> log-mel [N, 1, n_mels, frames], each note relative to its own peak (dB / 40)."""
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, n_mels: int = 128, n_fft: int = 2048, hop: int = 512,
-                 floor_db: float = -80.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        n_mels: int = 128,
+        n_fft: int = 2048,
+        hop: int = 512,
+        floor_db: float = -80.0,
+    ) -> None:
         super().__init__()
         import torchaudio
 
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, f_min=20.0,
-            f_max=sample_rate / 2, power=2.0,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop,
+            n_mels=n_mels,
+            f_min=20.0,
+            f_max=sample_rate / 2,
+            power=2.0,
         )
         self.floor_db = floor_db
         for module in self.mel.modules():  # the window and mel filters are recomputed, not stored
@@ -80,7 +91,9 @@ class NoteClassifier(nn.Module):
     averages over time before the feature layer.
     """
 
-    def __init__(self, width: int = 16, feature_dim: int = 64, n_mels: int = 128, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(
+        self, width: int = 16, feature_dim: int = 64, n_mels: int = 128, sample_rate: int = SAMPLE_RATE
+    ) -> None:
         super().__init__()
         if feature_dim > 64:
             raise ValueError("feature_dim must be <= 64 (the Fréchet features stay small)")
@@ -135,11 +148,12 @@ class NoteClassifier(nn.Module):
         was = self.training
         self.eval()
         dev = self.feature_mean.device
-        raw = torch.cat([self._raw_features(audio[i : i + batch_size].to(dev)) for i in range(0, len(audio), batch_size)])
+        raw = torch.cat(
+            [self._raw_features(audio[i : i + batch_size].to(dev)) for i in range(0, len(audio), batch_size)]
+        )
         self.feature_mean.copy_(raw.mean(0))
         self.feature_scale.copy_(raw.var(0).mean().sqrt().clamp_min(1e-8))
         self.train(was)
-
 
 
 def pitch_to_class(pitch: torch.Tensor) -> torch.Tensor:
@@ -210,13 +224,18 @@ def train_note_classifier(
         if log_every and (step % log_every == 0 or step == steps - 1):
             print(f"step {step:5d}  loss {loss.item():.4f}  {time.perf_counter() - t0:.1f}s", flush=True)
     model.eval()
-    calibration = fixed if fixed is not None else note_set(data, 2048, seed=seed, duration=duration,
-                                                           index_offset=steps * batch_size)
+    calibration = (
+        fixed
+        if fixed is not None
+        else note_set(data, 2048, seed=seed, duration=duration, index_offset=steps * batch_size)
+    )
     model.calibrate_features(calibration.audio[:2048])
     return model
 
 
-def note_accuracy(classifier: NoteClassifier, audio: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> dict[str, float]:
+def note_accuracy(
+    classifier: NoteClassifier, audio: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor
+) -> dict[str, float]:
     """Held-out accuracy of both heads: {"pitch": ..., "family": ...} (fractions)."""
     p_logits, f_logits = classifier.predict(audio)
     return {
@@ -225,11 +244,17 @@ def note_accuracy(classifier: NoteClassifier, audio: torch.Tensor, pitch: torch.
     }
 
 
-def save_note_classifier(model: NoteClassifier, path: str | Path = ASSET_PATH, extra_meta: Mapping[str, Any] | None = None,
-                         half: bool = True) -> Path:
+def save_note_classifier(
+    model: NoteClassifier, path: str | Path = ASSET_PATH, extra_meta: Mapping[str, Any] | None = None, half: bool = True
+) -> Path:
     """Write the classifier (fp16 weights by default: half the size, same predictions) with its config."""
-    meta = {"kind": "note_classifier", "config": dict(model.config), "families": list(FAMILIES),
-            "pitch_range": list(PITCH_RANGE), "dtype": "float16" if half else "float32"}
+    meta = {
+        "kind": "note_classifier",
+        "config": dict(model.config),
+        "families": list(FAMILIES),
+        "pitch_range": list(PITCH_RANGE),
+        "dtype": "float16" if half else "float32",
+    }
     meta.update(extra_meta or {})
     module = model
     if half:
@@ -244,8 +269,12 @@ def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | 
     from musicgan_lib.device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(path, "note classifier", f"Build it once with `.venv/bin/python {MAKE_SCRIPT} --only classifier` (a few minutes on a CPU), then retry.",
-                           kind="note_classifier")
+    meta = read_asset_meta(
+        path,
+        "note classifier",
+        f"Build it once with `.venv/bin/python {MAKE_SCRIPT} --only classifier` (a few minutes on a CPU), then retry.",
+        kind="note_classifier",
+    )
     if tuple(meta.get("families", ())) != FAMILIES or tuple(meta.get("pitch_range", ())) != PITCH_RANGE:
         raise ValueError(
             f"{path} was trained for families {meta.get('families')} / pitches {meta.get('pitch_range')}, "

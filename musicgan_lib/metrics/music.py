@@ -143,8 +143,13 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
 
 
-def frames_to_notes(f0_hz: np.ndarray, frame_rate: float, voiced: np.ndarray | None = None, min_note_s: float = 0.06,
-                    max_gap_frames: int = 2) -> NoteSeq:
+def frames_to_notes(
+    f0_hz: np.ndarray,
+    frame_rate: float,
+    voiced: np.ndarray | None = None,
+    min_note_s: float = 0.06,
+    max_gap_frames: int = 2,
+) -> NoteSeq:
     """Group an f0 track [frames] into notes. Frame i spans [i, i+1) / frame_rate seconds.
 
     Rules, in order:
@@ -202,9 +207,17 @@ def _local_average_decoder(logits):
     return bins, torchcrepe.convert.cents_to_frequency((probs * cents).sum(1) / probs.sum(1))
 
 
-def transcribe(audio, sr: int, hop_s: float = 0.01, model: str = "tiny", device: str = "cpu", batch_size: int = 1024,
-               periodicity_threshold: float = 0.5, silence_db: float = -50.0,
-               below_peak_db: float = 40.0) -> tuple[np.ndarray, np.ndarray, float]:
+def transcribe(
+    audio,
+    sr: int,
+    hop_s: float = 0.01,
+    model: str = "tiny",
+    device: str = "cpu",
+    batch_size: int = 1024,
+    periodicity_threshold: float = 0.5,
+    silence_db: float = -50.0,
+    below_peak_db: float = 40.0,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Pitch-track mono `audio` [samples] with CREPE (torchcrepe); returns (f0_hz, periodicity, frame_rate).
 
     f0_hz and periodicity are [1 + samples_16k // hop] with frame i centred at i / frame_rate seconds;
@@ -227,9 +240,18 @@ def transcribe(audio, sr: int, hop_s: float = 0.01, model: str = "tiny", device:
     if sr != torchcrepe.SAMPLE_RATE:
         x = torchaudio.functional.resample(x, sr, torchcrepe.SAMPLE_RATE)
     hop = max(1, int(round(hop_s * torchcrepe.SAMPLE_RATE)))
-    f0, periodicity = torchcrepe.predict(x, torchcrepe.SAMPLE_RATE, hop, fmin=50.0, fmax=1500.0, model=model,
-                                         decoder=_local_average_decoder, return_periodicity=True,
-                                         batch_size=batch_size, device=device)
+    f0, periodicity = torchcrepe.predict(
+        x,
+        torchcrepe.SAMPLE_RATE,
+        hop,
+        fmin=50.0,
+        fmax=1500.0,
+        model=model,
+        decoder=_local_average_decoder,
+        return_periodicity=True,
+        batch_size=batch_size,
+        device=device,
+    )
     f0, periodicity = f0[0].cpu().numpy().astype(float), periodicity[0].cpu().numpy().astype(float)
     win = torchcrepe.WINDOW_SIZE
     padded = np.pad(x[0].numpy().astype(float), win // 2)
@@ -244,8 +266,13 @@ def transcribe(audio, sr: int, hop_s: float = 0.01, model: str = "tiny", device:
 def melody_metrics(notes: NoteSeq, f0_hz: np.ndarray | None = None) -> dict:
     """Per-melody numbers (notes counted, not weighted by length); `in_tune_rate` only when f0_hz is given."""
     consistency, key = scale_consistency(notes.pitch)
-    out = {"scale_consistency": consistency, "key": key, "pitch_class_entropy": pitch_class_entropy(notes.pitch),
-           "step_ratio": step_ratio(notes.pitch), "n_notes": len(notes)}
+    out = {
+        "scale_consistency": consistency,
+        "key": key,
+        "pitch_class_entropy": pitch_class_entropy(notes.pitch),
+        "step_ratio": step_ratio(notes.pitch),
+        "n_notes": len(notes),
+    }
     if f0_hz is not None:
         out["in_tune_rate"] = in_tune_rate(f0_hz)
     return out
@@ -259,10 +286,12 @@ def distribution_distances(notes_a: Sequence[NoteSeq], notes_b: Sequence[NoteSeq
         return sum((hist(getattr(n, field)) for n in seqs), start=hist([]))
 
     return {
-        "pc_js": js_distance(pooled(pitch_class_histogram, "pitch", notes_a),
-                             pooled(pitch_class_histogram, "pitch", notes_b)),
-        "onset_rate_js": js_distance(pooled(duration_histogram, "duration", notes_a),
-                                     pooled(duration_histogram, "duration", notes_b)),
+        "pc_js": js_distance(
+            pooled(pitch_class_histogram, "pitch", notes_a), pooled(pitch_class_histogram, "pitch", notes_b)
+        ),
+        "onset_rate_js": js_distance(
+            pooled(duration_histogram, "duration", notes_a), pooled(duration_histogram, "duration", notes_b)
+        ),
     }
 
 
@@ -279,8 +308,9 @@ def spectral_flux(audio, sr: int, hop_s: float = 0.01, n_fft: int = 1024, range_
     return np.concatenate([[0.0], np.clip(np.diff(log_mag, axis=0), 0, None).mean(axis=1)])
 
 
-def seam_ratio(values_per_frame: np.ndarray, frame_rate: float, joins_s: Sequence[float],
-               window_s: float = 0.5) -> float:
+def seam_ratio(
+    values_per_frame: np.ndarray, frame_rate: float, joins_s: Sequence[float], window_s: float = 0.5
+) -> float:
     """Mean of a per-frame statistic [frames] within +-window_s of the joins / its mean elsewhere (1.0 = no seam).
 
     Songs are stitched from generated segments; an audible seam shows up as a burst of spectral flux or

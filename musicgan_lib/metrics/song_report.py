@@ -59,8 +59,9 @@ def transcribe_clips(audio: Tensor, sr: int, hop_s: float = 0.02) -> list[tuple[
     return out
 
 
-def measure_row(name: str, audio: Tensor, sr: int, reference: Sequence[NoteSeq], hop_s: float = 0.02,
-                heard: list | None = None) -> SongRow:
+def measure_row(
+    name: str, audio: Tensor, sr: int, reference: Sequence[NoteSeq], hop_s: float = 0.02, heard: list | None = None
+) -> SongRow:
     """Transcribe `audio` [N, S] (or use `heard`, its `transcribe_clips`) and measure it; JS distances
     against `reference` melodies (the held-out score)."""
     heard = heard if heard is not None else transcribe_clips(audio, sr, hop_s)
@@ -73,9 +74,17 @@ def measure_row(name: str, audio: Tensor, sr: int, reference: Sequence[NoteSeq],
 
     dist = distribution_distances(notes, reference)
     seconds = audio.shape[-1] / sr
-    return SongRow(name, len(audio), mean("in_tune_rate"), mean("scale_consistency"), mean("pitch_class_entropy"),
-                   mean("step_ratio"), dist["pc_js"], dist["onset_rate_js"],
-                   float(np.mean([len(n) / seconds for n in notes])))
+    return SongRow(
+        name,
+        len(audio),
+        mean("in_tune_rate"),
+        mean("scale_consistency"),
+        mean("pitch_class_entropy"),
+        mean("step_ratio"),
+        dist["pc_js"],
+        dist["onset_rate_js"],
+        float(np.mean([len(n) / seconds for n in notes])),
+    )
 
 
 def reference_row(name: str, melodies: Sequence[NoteSeq]) -> SongRow:
@@ -83,9 +92,17 @@ def reference_row(name: str, melodies: Sequence[NoteSeq]) -> SongRow:
     per = [melody_metrics(m) for m in melodies if len(m) >= 2]
     dist = distribution_distances(melodies, melodies)
     seconds = [float(m.onset[-1] + m.duration[-1] - m.onset[0]) for m in melodies if len(m)]
-    return SongRow(name, len(melodies), 1.0, float(np.mean([m["scale_consistency"] for m in per])),
-                   float(np.mean([m["pitch_class_entropy"] for m in per])), float(np.nanmean([m["step_ratio"] for m in per])),
-                   dist["pc_js"], dist["onset_rate_js"], float(np.mean([len(m) for m in melodies]) / np.mean(seconds)))
+    return SongRow(
+        name,
+        len(melodies),
+        1.0,
+        float(np.mean([m["scale_consistency"] for m in per])),
+        float(np.mean([m["pitch_class_entropy"] for m in per])),
+        float(np.nanmean([m["step_ratio"] for m in per])),
+        dist["pc_js"],
+        dist["onset_rate_js"],
+        float(np.mean([len(m) for m in melodies]) / np.mean(seconds)),
+    )
 
 
 @torch.no_grad()
@@ -119,8 +136,11 @@ def kid(a: Tensor, b: Tensor) -> float:
 
     n, m = len(a), len(b)
     kaa, kbb = k(a, a), k(b, b)
-    return float((kaa.sum() - kaa.diag().sum()) / (n * (n - 1)) + (kbb.sum() - kbb.diag().sum()) / (m * (m - 1))
-                 - 2 * k(a, b).mean())
+    return float(
+        (kaa.sum() - kaa.diag().sum()) / (n * (n - 1))
+        + (kbb.sum() - kbb.diag().sum()) / (m * (m - 1))
+        - 2 * k(a, b).mean()
+    )
 
 
 def nn_ratio(generated: Tensor, train: Tensor, held_out: Tensor) -> float:
@@ -129,14 +149,16 @@ def nn_ratio(generated: Tensor, train: Tensor, held_out: Tensor) -> float:
     About 1: the generator is as far from its training data as new real music is (not copying);
     well under 1: it reproduces training clips. Features [N, F].
     """
+
     def nearest(x):
         return torch.cdist(x.double(), train.double()).min(1).values.mean()
 
     return float(nearest(generated) / nearest(held_out))
 
 
-def f0_within(tracked_hz: np.ndarray, tracked_rate: float, score_hz: np.ndarray, score_rate: float,
-              cents: float = 50.0) -> tuple[float, float]:
+def f0_within(
+    tracked_hz: np.ndarray, tracked_rate: float, score_hz: np.ndarray, score_rate: float, cents: float = 50.0
+) -> tuple[float, float]:
     """(raw pitch accuracy, voicing recall) of a tracked f0 against the score, as melody extraction measures them.
 
     Accuracy: of the frames the score sounds *and* the tracker hears a pitch in, the share within
@@ -177,12 +199,20 @@ def score_notes(clips: SongClips) -> list[NoteSeq]:
 def autoencoder_report(ae: SongAutoencoder, clips: SongClips, recon: Tensor, train: SongEncoding) -> dict:
     """Reconstruction quality on held-out clips: loudness L1 (dB, frames above -60 dB) and the MSS of the
     reconstruction over the MSS of the same f0 and loudness decoded with the training set's mean z."""
-    enc = SongEncoding(*(torch.cat(parts) for parts in zip(*(ae.encode(a, f) for a, f in zip(clips.audio.split(8),
-                                                                                         clips.f0_hz.split(8))))))
+    enc = SongEncoding(
+        *(
+            torch.cat(parts)
+            for parts in zip(*(ae.encode(a, f) for a, f in zip(clips.audio.split(8), clips.f0_hz.split(8))))
+        )
+    )
     sounding = enc.loudness_db > -60.0
     loud_l1 = float((ae.measure_loudness(recon) - enc.loudness_db).abs()[sounding].mean())
     mean_z = train.z[train.f0_hz > 0].mean(0)
-    plain = torch.cat([ae.decode(SongEncoding(f, l, mean_z.expand(len(f), f.shape[1], -1)))
-                       for f, l in zip(enc.f0_hz.split(8), enc.loudness_db.split(8))])
+    plain = torch.cat(
+        [
+            ae.decode(SongEncoding(f, loud, mean_z.expand(len(f), f.shape[1], -1)))
+            for f, loud in zip(enc.f0_hz.split(8), enc.loudness_db.split(8))
+        ]
+    )
     mss = MultiScaleSpectralLoss()
     return {"ae_loudness_l1_db": loud_l1, "ae_mss_ratio": float(mss(recon, clips.audio) / mss(plain, clips.audio))}

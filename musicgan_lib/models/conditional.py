@@ -61,7 +61,9 @@ class AttributeCodes:
 
     def one_hot_codes(self, z: Tensor) -> Tensor:
         """The requested attributes as concatenated one-hot vectors [B, sum(sizes)] (z's dtype)."""
-        return torch.cat([nn.functional.one_hot(y, n).to(z.dtype) for y, n in zip(self.labels_of(z).unbind(1), self.sizes)], 1)
+        return torch.cat(
+            [nn.functional.one_hot(y, n).to(z.dtype) for y, n in zip(self.labels_of(z).unbind(1), self.sizes)], 1
+        )
 
 
 class CodedGenerator(AttributeCodes, nn.Module):
@@ -70,7 +72,9 @@ class CodedGenerator(AttributeCodes, nn.Module):
     Inside, the codes become one-hot vectors concatenated to the noise and fed to a DCGAN generator.
     """
 
-    def __init__(self, sizes: Sequence[int], noise_dim: int = 100, ngf: int = 32, channels: int = 3, image_size: int = 32) -> None:
+    def __init__(
+        self, sizes: Sequence[int], noise_dim: int = 100, ngf: int = 32, channels: int = 3, image_size: int = 32
+    ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
         self.noise_dim, self.ngf, self.channels, self.image_size = noise_dim, ngf, channels, image_size
@@ -81,7 +85,9 @@ class CodedGenerator(AttributeCodes, nn.Module):
         if z.dim() == 4:
             z = z.flatten(1)
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected latents [B, {self.latent_dim}] ({self.noise_dim} noise + {len(self.sizes)} codes), got {tuple(z.shape)}")
+            raise ValueError(
+                f"expected latents [B, {self.latent_dim}] ({self.noise_dim} noise + {len(self.sizes)} codes), got {tuple(z.shape)}"
+            )
         return self.net(torch.cat([z[:, : self.noise_dim], self.one_hot_codes(z)], 1))
 
 
@@ -117,7 +123,9 @@ class ProjectionDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         self.sizes = check_sizes(sizes)
-        base = DCGANDiscriminator(ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+        base = DCGANDiscriminator(
+            ndf, channels, image_size, norm=norm, spectral_norm=spectral_norm, minibatch_std=minibatch_std
+        )
         self.config = {**base.config, "sizes": list(self.sizes), "aux_classifier": aux_classifier}
         self.body, self.head = base.net[:-1], base.net[-1]
         width = self.head.in_channels
@@ -129,7 +137,9 @@ class ProjectionDiscriminator(nn.Module):
         # the spectrally normalised body's features are small (~0.1): layer norm puts them on the
         # scale a linear classifier learns from at the GAN's learning rate
         self.classifier = (
-            nn.ModuleList([nn.Sequential(nn.LayerNorm(width), nn.Linear(width, n)) for n in self.sizes]) if aux_classifier else None
+            nn.ModuleList([nn.Sequential(nn.LayerNorm(width), nn.Linear(width, n)) for n in self.sizes])
+            if aux_classifier
+            else None
         )
 
     def forward(self, x: Tensor, labels: Tensor, *, with_class_loss: bool = False) -> Tensor | tuple[Tensor, Tensor]:
@@ -144,5 +154,7 @@ class ProjectionDiscriminator(nn.Module):
         if self.classifier is None:
             raise TypeError("this discriminator has no classifier heads: build it with aux_classifier=True")
         mean = pooled.float() / (h.shape[2] * h.shape[3])
-        losses = [nn.functional.cross_entropy(c(mean), y, reduction="none") for c, y in zip(self.classifier, labels.unbind(1))]
+        losses = [
+            nn.functional.cross_entropy(c(mean), y, reduction="none") for c, y in zip(self.classifier, labels.unbind(1))
+        ]
         return scores, torch.stack(losses, 1).sum(1)

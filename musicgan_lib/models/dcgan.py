@@ -87,7 +87,9 @@ class DCGANGenerator(nn.Module):
         if z.dim() == 2:
             z = z[:, :, None, None]
         if z.dim() != 4 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected latents [B, {self.latent_dim}] or [B, {self.latent_dim}, 1, 1], got {tuple(z.shape)}")
+            raise ValueError(
+                f"expected latents [B, {self.latent_dim}] or [B, {self.latent_dim}, 1, 1], got {tuple(z.shape)}"
+            )
         return self.net(z)
 
 
@@ -168,7 +170,9 @@ class DCGANDiscriminator(nn.Module):
         if self.pack > 1:
             b = x.shape[0]
             if b % self.pack:
-                raise ValueError(f"a batch of {b} images cannot be packed in groups of {self.pack}; use a multiple of it")
+                raise ValueError(
+                    f"a batch of {b} images cannot be packed in groups of {self.pack}; use a multiple of it"
+                )
             x = x.reshape(b // self.pack, self.pack * x.shape[1], *x.shape[2:])
         return self.net(x).flatten(1)
 

@@ -52,7 +52,7 @@ Design choices
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -141,12 +141,22 @@ class NoteEncoder(nn.Module):
 
         self.cfg = cfg
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=1024, hop_length=cfg.hop, n_mels=cfg.n_mels, f_min=30.0,
-            f_max=cfg.sample_rate / 2, power=2.0,
+            sample_rate=cfg.sample_rate,
+            n_fft=1024,
+            hop_length=cfg.hop,
+            n_mels=cfg.n_mels,
+            f_min=30.0,
+            f_max=cfg.sample_rate / 2,
+            power=2.0,
         )
         self.pitch_mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=2048, hop_length=4 * cfg.hop, n_mels=128, f_min=30.0,
-            f_max=cfg.sample_rate / 2, power=2.0,
+            sample_rate=cfg.sample_rate,
+            n_fft=2048,
+            hop_length=4 * cfg.hop,
+            n_mels=128,
+            f_min=30.0,
+            f_max=cfg.sample_rate / 2,
+            power=2.0,
         )
         for module in [*self.mel.modules(), *self.pitch_mel.modules()]:  # window, filter bank: recomputed, not stored
             module._non_persistent_buffers_set.update(n for n, _ in module.named_buffers(recurse=False))
@@ -268,7 +278,9 @@ class NoteAutoencoder(nn.Module):
     # ---------------------------------------------------------------------------- encoder
     def _check_audio(self, audio: Tensor) -> Tensor:
         if audio.dim() != 2 or audio.shape[-1] % self.hop:
-            raise ValueError(f"expected audio [B, samples] with samples a multiple of {self.hop}, got {tuple(audio.shape)}")
+            raise ValueError(
+                f"expected audio [B, samples] with samples a multiple of {self.hop}, got {tuple(audio.shape)}"
+            )
         return audio.float()
 
     def measure_loudness(self, audio: Tensor) -> Tensor:
@@ -316,8 +328,9 @@ class NoteAutoencoder(nn.Module):
         return self.decode(enc.z, enc.f0_hz), enc
 
 
-def f0_supervision_loss(enc_logits: Tensor, enc_offset: Tensor, f0_label_hz: Tensor, pitch_label: Tensor,
-                        mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def f0_supervision_loss(
+    enc_logits: Tensor, enc_offset: Tensor, f0_label_hz: Tensor, pitch_label: Tensor, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """(cross-entropy of the pitch class, L1 of the per-frame offset in semitones) against the labels.
 
     The offset target is the labelled curve relative to the labelled MIDI pitch (vibrato, detune,
@@ -335,8 +348,12 @@ def f0_supervision_loss(enc_logits: Tensor, enc_offset: Tensor, f0_label_hz: Ten
 
 
 # ------------------------------------------------------------------------------ checkpoints
-def save_autoencoder(model: NoteAutoencoder, path: str | Path = ASSET_PATH, extra_meta: Mapping[str, Any] | None = None,
-                     half: bool = True) -> Path:
+def save_autoencoder(
+    model: NoteAutoencoder,
+    path: str | Path = ASSET_PATH,
+    extra_meta: Mapping[str, Any] | None = None,
+    half: bool = True,
+) -> Path:
     """Write the model (fp16 weights by default, to keep the shipped file small) with its config."""
     import copy
 
@@ -351,8 +368,13 @@ def load_autoencoder(device: str | torch.device = "cpu", path: str | Path | None
     from ..device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(path, "note autoencoder", f"Build it with `.venv/bin/python {MAKE_SCRIPT} --only autoencoder` (10-25 minutes on a "
-                           "2-core CPU), or retrain in notebook 06 with RETRAIN = True.", kind="note_autoencoder")
+    meta = read_asset_meta(
+        path,
+        "note autoencoder",
+        f"Build it with `.venv/bin/python {MAKE_SCRIPT} --only autoencoder` (10-25 minutes on a "
+        "2-core CPU), or retrain in notebook 06 with RETRAIN = True.",
+        kind="note_autoencoder",
+    )
     model = NoteAutoencoder(DDSPConfig(**meta["config"]))
     load_checkpoint(path, {"autoencoder": model})  # float16 weights are cast into the float32 model
     model.meta = meta  # type: ignore[attr-defined]

@@ -78,7 +78,9 @@ class _Conditioner(nn.Module):
                 raise ValueError(f"family index outside 0..{self.n_families - 1}")
             fam = F.one_hot(f, self.n_families).float()
         height = ((p.float() - (self.pitch_lo + self.pitch_hi) / 2) / (self.pitch_hi - self.pitch_lo) * 2).unsqueeze(1)
-        return torch.cat([self.pitch(p - self.pitch_lo), self.family(fam.to(self.family.weight)), height.to(fam)], dim=1)
+        return torch.cat(
+            [self.pitch(p - self.pitch_lo), self.family(fam.to(self.family.weight)), height.to(fam)], dim=1
+        )
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -140,7 +142,9 @@ class LatentGenerator(nn.Module):
         return (z - self.z_mean) @ self.z_whiten
 
     @torch.no_grad()
-    def sample(self, pitch: Tensor, family: Tensor, noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, pitch: Tensor, family: Tensor, noise: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Autoencoder latents [B, latent_dim] for the given conditions (eval mode, no grad)."""
         device = self.head.weight.device
         if noise is None:

@@ -36,7 +36,12 @@ RELU_GAIN = math.sqrt(2.0)
 
 
 def _check_resolution(resolution: int, name: str = "resolution") -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, int)
+        or resolution < 4
+        or resolution & (resolution - 1)
+    ):
         raise ValueError(f"{name} must be a power of two >= 4 (4, 8, 16, 32, 64, ...), got {resolution!r}")
     return int(math.log2(resolution)) - 2  # level: 4x4 is level 0
 
@@ -49,7 +54,15 @@ class EqualizedConv2d(nn.Module):
     learn relatively faster. Keeping the stored weights at unit scale equalizes that.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, gain: float = RELU_GAIN, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        gain: float = RELU_GAIN,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -167,7 +180,9 @@ class _GFirst(nn.Module):
     def __init__(self, latent_dim: int, cout: int, pixel_norm: bool = True, extra_dim: int = 0) -> None:
         super().__init__()
         self.cout = cout
-        self.dense = EqualizedLinear(latent_dim + extra_dim, cout * 16, gain=RELU_GAIN / 4)  # the paper's gain for the 4x4 dense
+        self.dense = EqualizedLinear(
+            latent_dim + extra_dim, cout * 16, gain=RELU_GAIN / 4
+        )  # the paper's gain for the 4x4 dense
         self.conv = EqualizedConv2d(cout, cout, 3, padding=1)
         self.norm = PixelNorm() if pixel_norm else nn.Identity()
 
@@ -346,7 +361,9 @@ class ProCritic(nn.Module):
         """Images at the current resolution (fade included) -> the 4x4 features `last` reads."""
         r = self.resolution
         if x.dim() != 4 or x.shape[1:] != (self.image_channels, r, r):
-            raise ValueError(f"the critic is at {r}x{r}: expected images [B, {self.image_channels}, {r}, {r}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"the critic is at {r}x{r}: expected images [B, {self.image_channels}, {r}, {r}], got {tuple(x.shape)}"
+            )
         h = _lrelu(self.from_rgb[-1](x))
         if self.blocks:
             h = self.blocks[-1](h)
@@ -367,8 +384,16 @@ class CodedProGenerator(AttributeCodes, ProGenerator):
     attribute codes (chapter 2's `CodedGenerator` rule), fed as one-hot vectors into the 4x4 dense
     layer next to the pixel-normalised noise. `latent_dim` counts noise and codes."""
 
-    def __init__(self, sizes: Sequence[int], latent_dim: int = 128, max_resolution: int = 32, channels=None,
-                 image_channels: int = 3, resolution: int = 4, pixel_norm: bool = True) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        latent_dim: int = 128,
+        max_resolution: int = 32,
+        channels=None,
+        image_channels: int = 3,
+        resolution: int = 4,
+        pixel_norm: bool = True,
+    ) -> None:
         self.sizes = check_sizes(sizes)
         self.noise_dim = latent_dim - len(self.sizes)
         if self.noise_dim < 1:
@@ -389,8 +414,15 @@ class ProjectionProCritic(ProCritic):
     The embeddings are stored N(0, 1) and scaled at run time like the equalized layers, so Adam
     moves them at the same relative rate as every other weight."""
 
-    def __init__(self, sizes: Sequence[int], max_resolution: int = 32, channels=None, image_channels: int = 3,
-                 resolution: int = 4, mbstd_group: int = 4) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        max_resolution: int = 32,
+        channels=None,
+        image_channels: int = 3,
+        resolution: int = 4,
+        mbstd_group: int = 4,
+    ) -> None:
         super().__init__(max_resolution, channels, image_channels, resolution, mbstd_group)
         self.sizes = check_sizes(sizes)
         width = self.channels(4)

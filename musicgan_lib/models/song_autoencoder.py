@@ -94,8 +94,11 @@ def fill_unvoiced(f0_hz: Tensor) -> Tensor:
     idx = torch.where(voiced, torch.arange(f0_hz.shape[-1], device=f0_hz.device), 0)
     last = torch.cummax(idx, dim=-1).values  # index of the last voiced frame so far (0 if none)
     held = torch.gather(f0_hz, -1, last)
-    first = torch.where(voiced.any(-1), f0_hz.gather(-1, voiced.float().argmax(-1, keepdim=True)).squeeze(-1),
-                        torch.full_like(f0_hz[:, 0], 220.0))
+    first = torch.where(
+        voiced.any(-1),
+        f0_hz.gather(-1, voiced.float().argmax(-1, keepdim=True)).squeeze(-1),
+        torch.full_like(f0_hz[:, 0], 220.0),
+    )
     return torch.where(held > 0, held, first[:, None].expand_as(held))
 
 
@@ -107,8 +110,13 @@ class SongEncoder(nn.Module):
         import torchaudio
 
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=1024, hop_length=cfg.hop, n_mels=cfg.n_mels, f_min=30.0,
-            f_max=cfg.sample_rate / 2, power=2.0,
+            sample_rate=cfg.sample_rate,
+            n_fft=1024,
+            hop_length=cfg.hop,
+            n_mels=cfg.n_mels,
+            f_min=30.0,
+            f_max=cfg.sample_rate / 2,
+            power=2.0,
         )
         for module in self.mel.modules():  # window, filter bank: recomputed, not stored
             module._non_persistent_buffers_set.update(n for n, _ in module.named_buffers(recurse=False))
@@ -158,7 +166,12 @@ class SongAutoencoder(nn.Module):
         super().__init__()
         cfg = SongAEConfig(**{**asdict(config or SongAEConfig()), **overrides})
         self.cfg, self.config = cfg, asdict(cfg)
-        self.sample_rate, self.frame_rate, self.hop, self.latent_dim = cfg.sample_rate, cfg.frame_rate, cfg.hop, cfg.latent_dim
+        self.sample_rate, self.frame_rate, self.hop, self.latent_dim = (
+            cfg.sample_rate,
+            cfg.frame_rate,
+            cfg.hop,
+            cfg.latent_dim,
+        )
         self.encoder = SongEncoder(cfg)
         self.decoder = SongDecoder(cfg)
         self.noise = FilteredNoise(cfg.noise_fft, cfg.hop)
@@ -166,8 +179,10 @@ class SongAutoencoder(nn.Module):
 
     def _check(self, audio: Tensor) -> Tensor:
         if audio.dim() != 2 or audio.shape[-1] % self.hop or audio.shape[-1] == 0:
-            raise ValueError(f"expected audio [B, samples] with samples a positive multiple of {self.hop} "
-                             f"(frames of {1000 // self.frame_rate} ms), got {tuple(audio.shape)}")
+            raise ValueError(
+                f"expected audio [B, samples] with samples a positive multiple of {self.hop} "
+                f"(frames of {1000 // self.frame_rate} ms), got {tuple(audio.shape)}"
+            )
         return audio.float()
 
     def measure_loudness(self, audio: Tensor) -> Tensor:
@@ -178,8 +193,9 @@ class SongAutoencoder(nn.Module):
         """audio [B, F * hop] and its f0 [B, F] (score or pitch tracker; 0 = unvoiced) -> SongEncoding."""
         audio = self._check(audio)
         if f0_hz.shape != (audio.shape[0], audio.shape[-1] // self.hop):
-            raise ValueError(f"f0_hz must be [B, frames] = {(audio.shape[0], audio.shape[-1] // self.hop)}, "
-                             f"got {tuple(f0_hz.shape)}")
+            raise ValueError(
+                f"f0_hz must be [B, frames] = {(audio.shape[0], audio.shape[-1] // self.hop)}, got {tuple(f0_hz.shape)}"
+            )
         loud = self.measure_loudness(audio)
         return SongEncoding(f0_hz, loud, self.encoder(audio, loud))
 
@@ -189,8 +205,13 @@ class SongAutoencoder(nn.Module):
         amp, harm, noise = self.decoder(f0, enc.loudness_db, enc.z)
         dist = normalize_harmonic_distribution(ddsp_scale(harm), f0, self.sample_rate)
         n_samples = f0.shape[-1] * self.hop
-        harmonic = harmonic_synth(frames_to_samples(f0, self.hop), frames_to_samples(ddsp_scale(amp), self.hop),
-                                  frames_to_samples(dist, self.hop), self.sample_rate, backend=self.synth_backend)
+        harmonic = harmonic_synth(
+            frames_to_samples(f0, self.hop),
+            frames_to_samples(ddsp_scale(amp), self.hop),
+            frames_to_samples(dist, self.hop),
+            self.sample_rate,
+            backend=self.synth_backend,
+        )
         if noise_seed is None and not self.training:
             noise_seed = 0
         gen = torch.Generator().manual_seed(noise_seed) if noise_seed is not None else None
@@ -207,13 +228,16 @@ def save_song_autoencoder(model: SongAutoencoder, path: str | Path = ASSET_PATH,
     import copy
 
     half = copy.deepcopy(model).cpu().half()
-    return save_checkpoint(path, {"autoencoder": half}, meta={"kind": "song_autoencoder", "config": model.config, **meta})
+    return save_checkpoint(
+        path, {"autoencoder": half}, meta={"kind": "song_autoencoder", "config": model.config, **meta}
+    )
 
 
 def load_song_autoencoder(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> SongAutoencoder:
     """A saved song autoencoder, float32, frozen, in eval mode (deterministic noise)."""
-    meta = read_asset_meta(path, "song autoencoder", f"Make it with `.venv/bin/python {MAKE_SCRIPT}`.",
-                           kind="song_autoencoder")
+    meta = read_asset_meta(
+        path, "song autoencoder", f"Make it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="song_autoencoder"
+    )
     model = SongAutoencoder(SongAEConfig(**meta["config"]))
     load_checkpoint(path, {"autoencoder": model})
     model.meta = meta  # type: ignore[attr-defined]

@@ -59,8 +59,10 @@ class SongGANConfig:
 
     def __post_init__(self) -> None:
         if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
-            raise ValueError(f"anchor_every ({self.anchor_every}) must be a multiple of 4, at least 20, that divides "
-                             f"window_frames ({self.window_frames})")
+            raise ValueError(
+                f"anchor_every ({self.anchor_every}) must be a multiple of 4, at least 20, that divides "
+                f"window_frames ({self.window_frames})"
+            )
 
     @property
     def frame_channels(self) -> int:
@@ -100,9 +102,11 @@ class FrameCodec:
         k = self.cfg.n_pitches + 1
         x = frames.transpose(1, 2)
         bins = x[..., :k].argmax(-1)
-        f0 = torch.where(bins > 0, midi_to_hz((bins - 1 + self.cfg.lowest_pitch).float()), torch.zeros_like(bins).float())
+        f0 = torch.where(
+            bins > 0, midi_to_hz((bins - 1 + self.cfg.lowest_pitch).float()), torch.zeros_like(bins).float()
+        )
         loud = x[..., k] * 30.0 - 40.0
-        z = x[..., k + 1:] * self.z_std + self.z_mean
+        z = x[..., k + 1 :] * self.z_std + self.z_mean
         return f0, loud, z
 
 
@@ -158,7 +162,7 @@ class SongGenerator(nn.Module):
     def split(self, latents: Tensor) -> tuple[Tensor, Tensor]:
         """[B, latent_size] -> (anchors [B, A, anchor_dim], style [B, style_dim])."""
         cfg = self.cfg
-        return latents[:, cfg.style_dim:].view(len(latents), -1, cfg.anchor_dim), latents[:, : cfg.style_dim]
+        return latents[:, cfg.style_dim :].view(len(latents), -1, cfg.anchor_dim), latents[:, : cfg.style_dim]
 
     def frames_from(self, anchors: Tensor, style: Tensor) -> Tensor:
         """anchors [B, A, anchor_dim] (A >= 3), style [B, style_dim] -> frames [B, C, (A - 3) * anchor_every].
@@ -172,7 +176,7 @@ class SongGenerator(nn.Module):
         for conv in self.up:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = x + conv(F.gelu(x))
-        out = self.head(F.gelu(x))[..., cfg.anchor_every: -cfg.anchor_every]  # crop one gap each side
+        out = self.head(F.gelu(x))[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
         k = cfg.n_pitches + 1
         probs = torch.softmax(out[:, :k], dim=1)
         if cfg.hard_pitch:
@@ -225,7 +229,7 @@ def window_latents(anchors: Tensor, style: Tensor, cfg: SongGANConfig) -> Tensor
     """
     per = cfg.window_frames // cfg.anchor_every
     n = (anchors.shape[1] - 3) // per
-    wins = [anchors[:, i * per: i * per + per + 3].flatten(1) for i in range(n)]
+    wins = [anchors[:, i * per : i * per + per + 3].flatten(1) for i in range(n)]
     return torch.cat([torch.cat([style, w], dim=1) for w in wins])
 
 
@@ -238,22 +242,30 @@ class ShippedSongGAN:
     meta: dict
 
 
-def save_song_gan(generator: SongGenerator, codec: FrameCodec, path: str | Path = ASSET_PATH,
-                  history: dict | None = None, **meta) -> Path:
+def save_song_gan(
+    generator: SongGenerator, codec: FrameCodec, path: str | Path = ASSET_PATH, history: dict | None = None, **meta
+) -> Path:
     """The generator in float16, the codec's z statistics, training curves (thinned to ~500 points) and `meta`."""
     import copy
 
     g = copy.deepcopy(generator).cpu().half()
     history = {k: v[:: max(1, len(v) // 500)] for k, v in (history or {}).items()}
-    return save_checkpoint(path, {"generator": g}, tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
-                           meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta})
+    return save_checkpoint(
+        path,
+        {"generator": g},
+        tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
+        meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta},
+    )
 
 
 def load_song_gan(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> ShippedSongGAN:
     """A saved song GAN in float32, eval mode."""
-    meta = read_asset_meta(path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.",
-                           kind="song_gan")
+    meta = read_asset_meta(
+        path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.", kind="song_gan"
+    )
     cfg = SongGANConfig(**meta["config"])
     g = SongGenerator(cfg)
     _, extras = load_checkpoint(path, {"generator": g})
-    return ShippedSongGAN(g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta)
+    return ShippedSongGAN(
+        g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta
+    )

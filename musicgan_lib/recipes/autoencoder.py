@@ -53,9 +53,23 @@ from ..train import Every, TrainLoop
 from ..weights import should_load_shipped
 
 __all__ = [
-    "AUTOENCODER_PATH", "HELD_OUT_OFFSET", "AutoencoderConfig", "AutoencoderRun", "AutoencoderReport",
-    "NoteSource", "evaluate", "fit_baseline", "held_out_notes", "load_autoencoder", "load_or_train",
-    "note_data", "note_source", "phase_errors", "replace_config", "save_autoencoder", "train_autoencoder",
+    "AUTOENCODER_PATH",
+    "HELD_OUT_OFFSET",
+    "AutoencoderConfig",
+    "AutoencoderRun",
+    "AutoencoderReport",
+    "NoteSource",
+    "evaluate",
+    "fit_baseline",
+    "held_out_notes",
+    "load_autoencoder",
+    "load_or_train",
+    "note_data",
+    "note_source",
+    "phase_errors",
+    "replace_config",
+    "save_autoencoder",
+    "train_autoencoder",
 ]
 
 HELD_OUT_OFFSET = 5_000_000  # index offset of evaluation notes: no training stream gets there
@@ -90,8 +104,16 @@ class AutoencoderConfig:
     def for_profile(cls, profile: str) -> "AutoencoderConfig":
         check_profile(profile)
         if profile == "full":
-            return cls(steps=30_000, batch_size=32, cpu_threads=None, lr=1e-3, eval_notes=1024, baseline_notes=4096, live_steps=200,
-                       model=DDSPConfig(hidden=512, decoder_layers=4, encoder_channels=192, n_harmonics=64))
+            return cls(
+                steps=30_000,
+                batch_size=32,
+                cpu_threads=None,
+                lr=1e-3,
+                eval_notes=1024,
+                baseline_notes=4096,
+                live_steps=200,
+                model=DDSPConfig(hidden=512, decoder_layers=4, encoder_channels=192, n_harmonics=64),
+            )
         return cls(steps=2000)
 
 
@@ -123,27 +145,35 @@ def note_data(config: AutoencoderConfig, warn: bool = True) -> NoteData:
     return choose_note_data(config.source, config.soundfont, warn=warn)
 
 
-def note_source(config: AutoencoderConfig, seed: int = 0, cache_dir: str | Path | None = None,
-                data: NoteData | None = None) -> NoteSource:
+def note_source(
+    config: AutoencoderConfig, seed: int = 0, cache_dir: str | Path | None = None, data: NoteData | None = None
+) -> NoteSource:
     """The training notes: a fixed set of `config.soundfont_notes` SoundFont notes (cached in
     `runs/06/`), or the endless synthetic stream when `data` is the fallback."""
     data = data or note_data(config)
     if not data.real:
         return NoteSource(data, config.batch_size, seed)
-    from ..record import output_dir
+    from ..paths import output_dir
 
     notes = note_set(data, config.soundfont_notes, seed=seed, cache_dir=cache_dir or output_dir("06"))
     return NoteSource(data, config.batch_size, seed, notes)
 
 
-def held_out_notes(n: int, data: NoteData, seed: int = 0, unseen_by: int = 0,
-                   cache_dir: str | Path | None = None) -> NoteBatch:
+def held_out_notes(
+    n: int, data: NoteData, seed: int = 0, unseen_by: int = 0, cache_dir: str | Path | None = None
+) -> NoteBatch:
     """Evaluation notes nobody trained on: index offset HELD_OUT_OFFSET of the seed's stream and,
     with `unseen_by` = the training set's size, no (program, pitch, velocity) the model heard."""
-    from ..record import output_dir
+    from ..paths import output_dir
 
-    return note_set(data, n, seed=seed, index_offset=HELD_OUT_OFFSET, unseen_by=unseen_by,
-                    cache_dir=(cache_dir or output_dir("06")) if data.real else None)
+    return note_set(
+        data,
+        n,
+        seed=seed,
+        index_offset=HELD_OUT_OFFSET,
+        unseen_by=unseen_by,
+        cache_dir=(cache_dir or output_dir("06")) if data.real else None,
+    )
 
 
 # ------------------------------------------------------------------------------------ training
@@ -210,19 +240,35 @@ def make_trainer(
         sounding = sounding_frames(notes.loudness_db).to(audio.dtype)
         loud_err = (model.measure_loudness(recon) - notes.loudness_db).abs()
         loud_l1 = (loud_err * sounding).sum() / sounding.sum().clamp(min=1.0)
-        loss = (spectral + config.pitch_weight * ce + config.offset_weight * l1 + config.z_weight * z_pen
-                + config.loudness_weight * loud_l1)
+        loss = (
+            spectral
+            + config.pitch_weight * ce
+            + config.offset_weight * l1
+            + config.z_weight * z_pen
+            + config.loudness_weight * loud_l1
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
         opt.step()
-        return {"loss": loss.detach(), "mss": spectral.detach(), "pitch_ce": ce.detach(),
-                "f0_offset_l1": l1.detach(), "loudness_l1": loud_l1.detach(), "z_rms": z_pen.detach().sqrt()}
+        return {
+            "loss": loss.detach(),
+            "mss": spectral.detach(),
+            "pitch_ce": ce.detach(),
+            "f0_offset_l1": l1.detach(),
+            "loudness_l1": loud_l1.detach(),
+            "z_rms": z_pen.detach().sqrt(),
+        }
 
     loop = TrainLoop(
-        step, {"autoencoder": model}, {"adam": opt}, rng=rng, checkpoint_path=checkpoint_path,
+        step,
+        {"autoencoder": model},
+        {"adam": opt},
+        rng=rng,
+        checkpoint_path=checkpoint_path,
         checkpoint_every=config.checkpoint_every if checkpoint_path else 0,
-        callbacks=[_lr_schedule(opt, config, total), *(callbacks or [])], description="DDSP autoencoder",
+        callbacks=[_lr_schedule(opt, config, total), *(callbacks or [])],
+        description="DDSP autoencoder",
         meta={"config": asdict(config.model), "seed": seed},
     )
     return model, loop
@@ -248,12 +294,16 @@ def train_autoencoder(
     model, loop = make_trainer(config, seed, device, model, checkpoint_path, source, total)
     t_start = time.perf_counter()
     if log:
+
         def show(lp: TrainLoop) -> None:
             h = lp.history
-            print(f"step {lp.step:6d}  mss {sum(h['mss'][-50:]) / len(h['mss'][-50:]):.3f}  "
-                  f"pitch_ce {h['pitch_ce'][-1]:.3f}  f0_l1 {h['f0_offset_l1'][-1]:.3f}  "
-                  f"loud_l1 {sum(h['loudness_l1'][-50:]) / len(h['loudness_l1'][-50:]):.2f}  "
-                  f"z_rms {h['z_rms'][-1]:.2f}  {time.perf_counter() - t_start:.0f}s", flush=True)
+            print(
+                f"step {lp.step:6d}  mss {sum(h['mss'][-50:]) / len(h['mss'][-50:]):.3f}  "
+                f"pitch_ce {h['pitch_ce'][-1]:.3f}  f0_l1 {h['f0_offset_l1'][-1]:.3f}  "
+                f"loud_l1 {sum(h['loudness_l1'][-50:]) / len(h['loudness_l1'][-50:]):.2f}  "
+                f"z_rms {h['z_rms'][-1]:.2f}  {time.perf_counter() - t_start:.0f}s",
+                flush=True,
+            )
 
         loop.callbacks.append(Every(max(min(total // 20, 100), 1), show))
     loop.resume()
@@ -341,8 +391,9 @@ def _baseline_notes(n: int, data: NoteData, seed: int) -> tuple[Tensor, Tensor]:
     return notes.audio, notes.pitch
 
 
-def phase_errors(notes: NoteBatch, recon: Tensor, config: AutoencoderConfig, data: NoteData,
-                 seed: int = 0) -> dict[str, dict[str, float]]:
+def phase_errors(
+    notes: NoteBatch, recon: Tensor, config: AutoencoderConfig, data: NoteData, seed: int = 0
+) -> dict[str, dict[str, float]]:
     """MSS of the reconstructions per note phase (attack 0-0.1 s, sustain to the key release,
     release after it), each next to a mean-note baseline fitted on that phase of training notes.
 
@@ -354,7 +405,9 @@ def phase_errors(notes: NoteBatch, recon: Tensor, config: AutoencoderConfig, dat
 
 
 @torch.no_grad()
-def reconstruct(model: NoteAutoencoder, audio: Tensor, batch_size: int = 64, f0_hz: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def reconstruct(
+    model: NoteAutoencoder, audio: Tensor, batch_size: int = 64, f0_hz: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """(reconstructions, encoder f0 [N, F], z [N, Z]) on the CPU, batched, in eval mode.
 
     With `f0_hz` the decoder uses that pitch curve instead of the encoder's (e.g. the labels).
@@ -415,10 +468,17 @@ def _evaluate(model, config, n, device, notes, classifier, baseline, seed, outpu
     acc_real = note_accuracy(classifier, notes.audio, notes.pitch, notes.family)
     acc_recon = note_accuracy(classifier, recon, notes.pitch, notes.family)
     return AutoencoderReport(
-        n=len(notes), f0_median_cents=f0r.median_cents, f0_within_50c=f0r.within_50c, loudness_l1_db=loud,
-        mss_model=mss_model, mss_baseline=mss_base, recon_pitch_accuracy=acc_recon["pitch"],
-        real_pitch_accuracy=acc_real["pitch"], recon_family_accuracy=acc_recon["family"],
-        real_family_accuracy=acc_real["family"], seconds=time.perf_counter() - t0,
+        n=len(notes),
+        f0_median_cents=f0r.median_cents,
+        f0_within_50c=f0r.within_50c,
+        loudness_l1_db=loud,
+        mss_model=mss_model,
+        mss_baseline=mss_base,
+        recon_pitch_accuracy=acc_recon["pitch"],
+        real_pitch_accuracy=acc_real["pitch"],
+        recon_family_accuracy=acc_recon["family"],
+        real_family_accuracy=acc_real["family"],
+        seconds=time.perf_counter() - t0,
     )
 
 
@@ -438,8 +498,9 @@ def load_or_train(
     In the quick profile a missing or damaged shipped file is an error (MissingWeightsError) that
     names the script that makes it, not hours of silent retraining.
     """
-    if should_load_shipped(AUTOENCODER_PATH, profile=profile, retrain=retrain, make_script=AUTOENCODER_SCRIPT,
-                           kind="note_autoencoder"):
+    if should_load_shipped(
+        AUTOENCODER_PATH, profile=profile, retrain=retrain, make_script=AUTOENCODER_SCRIPT, kind="note_autoencoder"
+    ):
         return load_autoencoder(device), None
     run = train_autoencoder(config, seed, device, checkpoint_path=checkpoint_path)
     run.model.requires_grad_(False)
@@ -449,4 +510,3 @@ def load_or_train(
 def constant_f0(pitch: Tensor, n_frames: int) -> Tensor:
     """The pitch curve of a generated note: midi_to_hz(pitch) held for n_frames, [N, n_frames]."""
     return midi_to_hz(pitch.float())[:, None].expand(-1, n_frames).contiguous()
-

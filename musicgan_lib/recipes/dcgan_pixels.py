@@ -37,7 +37,13 @@ from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
-from ..metrics.attributes import AttributeReport, AttributeTrack, SpriteAttributeClassifier, attribute_report, load_sprite_classifier
+from ..metrics.attributes import (
+    AttributeReport,
+    AttributeTrack,
+    SpriteAttributeClassifier,
+    attribute_report,
+    load_sprite_classifier,
+)
 from ..metrics.frechet import FrechetReport, SpreadByDirection, frechet_report, spread_by_direction
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
@@ -77,19 +83,29 @@ class RecipeSpec:
 
     def __post_init__(self) -> None:
         if not self.aux_classifier >= 0:
-            raise ValueError(f"recipe {self.name!r}: aux_classifier is a loss weight >= 0 (0: no classifier heads), got {self.aux_classifier}")
+            raise ValueError(
+                f"recipe {self.name!r}: aux_classifier is a loss weight >= 0 (0: no classifier heads), got {self.aux_classifier}"
+            )
 
 
 RECIPES: dict[str, RecipeSpec] = {
     "dcgan": RecipeSpec("dcgan", "plain DCGAN (Radford et al. 2016)"),
-    "dcgan-pac2-ema": RecipeSpec("dcgan-pac2-ema", "DCGAN + PacGAN2 discriminator + EMA generator", pack=2, ema_decay=0.995),
+    "dcgan-pac2-ema": RecipeSpec(
+        "dcgan-pac2-ema", "DCGAN + PacGAN2 discriminator + EMA generator", pack=2, ema_decay=0.995
+    ),
     "dcgan-mbstd": RecipeSpec(
         "dcgan-mbstd", "DCGAN + minibatch-stddev discriminator + EMA generator", minibatch_std=True, ema_decay=0.995
     ),
     "dcgan-cond": RecipeSpec(
-        "dcgan-cond", "conditional DCGAN: attribute codes + projection discriminator with classifier heads "
+        "dcgan-cond",
+        "conditional DCGAN: attribute codes + projection discriminator with classifier heads "
         "(spectral norm, hinge + AC loss) + EMA generator",
-        conditional=True, spectral_norm=True, d_norm="none", loss="hinge", aux_classifier=1.0, ema_decay=0.995,
+        conditional=True,
+        spectral_norm=True,
+        d_norm="none",
+        loss="hinge",
+        aux_classifier=1.0,
+        ema_decay=0.995,
     ),  # fmt: skip
 }
 LOSSES = {"non-saturating": NonSaturatingLoss, "hinge": HingeLoss}
@@ -131,7 +147,17 @@ class DCGANConfig:
     def for_profile(cls, profile: str) -> "DCGANConfig":
         check_profile(profile)
         if profile == "full":
-            return cls(profile, steps=20_000, live_steps=20_000, ngf=64, ndf=64, dataset_size=50_000, live_every=1000, frames=30, retrain=True)
+            return cls(
+                profile,
+                steps=20_000,
+                live_steps=20_000,
+                ngf=64,
+                ndf=64,
+                dataset_size=50_000,
+                live_every=1000,
+                frames=30,
+                retrain=True,
+            )
         return cls(profile, steps=4000, live_steps=150)
 
     def steps_for(self, recipe: str | RecipeSpec) -> int:
@@ -162,7 +188,9 @@ def sprite_labels(config: DCGANConfig, device: torch.device | str = "cpu") -> Te
     return _sprite_dataset(config.dataset_size, DATA_SEED).labels.to(device)
 
 
-def build_models(config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
+def build_models(
+    config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator a recipe trains, initialised N(0, 0.02), on `device`."""
     spec = get_recipe(recipe)
     g: nn.Module
@@ -192,7 +220,9 @@ def make_loss(recipe: str | RecipeSpec):
     spec = get_recipe(recipe)
     if spec.aux_classifier:
         if not spec.conditional or spec.loss != "hinge":
-            raise ValueError(f"recipe {spec.name!r}: the auxiliary classifier needs a conditional recipe with the hinge loss")
+            raise ValueError(
+                f"recipe {spec.name!r}: the auxiliary classifier needs a conditional recipe with the hinge loss"
+            )
         return AuxClassifierHingeLoss(weight=spec.aux_classifier)
     return LOSSES[spec.loss]()
 
@@ -301,7 +331,11 @@ def make_run(
         if loop.step in wanted:
             holder["run"].grab_frame(loop)
 
-    tracking = [Every(config.track_every, lambda loop: holder["run"].check_attributes(loop), at_end=False)] if config.track_every else []
+    tracking = (
+        [Every(config.track_every, lambda loop: holder["run"].check_attributes(loop), at_end=False)]
+        if config.track_every
+        else []
+    )
 
     trainer = GANTrainer(
         g, d, make_loss(spec), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
@@ -332,7 +366,9 @@ def standing_copy(generator: nn.Module, batches: int = 8, batch_size: int = 256)
 
 
 @torch.no_grad()
-def sample_generator(generator: nn.Module, n: int, seed: int = EVAL_LATENT_SEED, batch_size: int = 500, latents: Tensor | None = None) -> Tensor:
+def sample_generator(
+    generator: nn.Module, n: int, seed: int = EVAL_LATENT_SEED, batch_size: int = 500, latents: Tensor | None = None
+) -> Tensor:
     """n samples (CPU, float32, [-1, 1]) of a generator in eval mode, from seeded latents."""
     was = generator.training
     generator.eval()
@@ -391,7 +427,9 @@ def shipped_path(recipe: str | RecipeSpec, profile: str = "quick") -> Path:
     return ASSETS / f"dcgan_{name}_{check_profile(profile)}.safetensors"
 
 
-def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, object] | None = None, half: bool = True) -> Path:
+def save_generator(
+    path: str | Path, run: DCGANRun, extra_meta: Mapping[str, object] | None = None, half: bool = True
+) -> Path:
     """Write the run's sampling generator (fp16 by default: half the size, same samples to the eye)
     plus its GIF frames (uint8) and the config/recipe/history (and attribute track, if any) as JSON metadata."""
     g = run.sampling_generator()
@@ -421,7 +459,14 @@ def save_generator(path: str | Path, run: DCGANRun, extra_meta: Mapping[str, obj
 
 def _generator_meta(g: nn.Module) -> dict:
     if isinstance(g, CodedGenerator):
-        return {"coded": True, "sizes": list(g.sizes), "noise_dim": g.noise_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size}
+        return {
+            "coded": True,
+            "sizes": list(g.sizes),
+            "noise_dim": g.noise_dim,
+            "ngf": g.ngf,
+            "channels": g.channels,
+            "image_size": g.image_size,
+        }
     return {"latent_dim": g.latent_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size}
 
 
@@ -447,13 +492,20 @@ class ShippedGenerator:
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> ShippedGenerator:
     """Load a generator written by `save_generator` (in float32, eval mode) with its frames and metadata."""
-    meta = read_asset_meta(path, "DCGAN generator", f"Make it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.", kind="dcgan_generator")
+    meta = read_asset_meta(
+        path,
+        "DCGAN generator",
+        f"Make it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.",
+        kind="dcgan_generator",
+    )
     g = _build_generator(meta["generator"])
     _, extras = load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
     g = g.to(device).eval()
     frames = extras.get("frames")
     steps = meta.get("frame_steps", [])
-    frame_list = [(int(s), frames[i].numpy()) for i, s in enumerate(steps)] if frames is not None and frames.numel() else []
+    frame_list = (
+        [(int(s), frames[i].numpy()) for i, s in enumerate(steps)] if frames is not None and frames.numel() else []
+    )
     return ShippedGenerator(g, meta, frame_list)
 
 
@@ -537,7 +589,9 @@ def evaluate_generator(
     return SpriteEvaluation(attrs, fr)
 
 
-def _generated_images(source: nn.Module | Callable[[int], Tensor] | Tensor, n: int, seed: int, standing_stats: bool, caller: str) -> Tensor:
+def _generated_images(
+    source: nn.Module | Callable[[int], Tensor] | Tensor, n: int, seed: int, standing_stats: bool, caller: str
+) -> Tensor:
     """n images (CPU float32) from a generator module, a sample(n) function or a tensor (see evaluate_generator)."""
     if isinstance(source, Tensor):
         images = source
@@ -548,7 +602,9 @@ def _generated_images(source: nn.Module | Callable[[int], Tensor] | Tensor, n: i
     elif callable(source):
         images = source(n)
     else:
-        raise TypeError(f"source must be a generator module, a sample(n) function or an image tensor, not {type(source).__name__}")
+        raise TypeError(
+            f"source must be a generator module, a sample(n) function or an image tensor, not {type(source).__name__}"
+        )
     images = images.detach().float().cpu()
     if images.shape[0] < n:
         raise ValueError(f"{caller} needs n = {n} images, got {images.shape[0]}")
@@ -617,7 +673,9 @@ def frechet_over_draws(
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     if not isinstance(generator, nn.Module) or not hasattr(generator, "latent_dim"):
-        raise TypeError("frechet_over_draws needs a generator module with a `latent_dim` attribute (it samples new latents per draw)")
+        raise TypeError(
+            "frechet_over_draws needs a generator module with a `latent_dim` attribute (it samples new latents per draw)"
+        )
     source = standing_copy(generator) if standing_stats else generator
     features = (classifier if classifier is not None else _classifier("cpu")).feature_extractor()
     reports = []
@@ -736,7 +794,9 @@ def attribute_sweeps(generator: AttributeCodes, seed: int = GRID_LATENT_SEED) ->
     and one label per row, e.g. "hair_colour: black .. pink".
     """
     if not isinstance(generator, AttributeCodes):
-        raise TypeError("attribute_sweeps needs a conditional generator (one with attribute codes, e.g. models.conditional.CodedGenerator)")
+        raise TypeError(
+            "attribute_sweeps needs a conditional generator (one with attribute codes, e.g. models.conditional.CodedGenerator)"
+        )
     width = max(generator.sizes)
     g = standing_copy(generator)
     z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
@@ -745,7 +805,9 @@ def attribute_sweeps(generator: AttributeCodes, seed: int = GRID_LATENT_SEED) ->
     for j, (name, values) in enumerate(SPRITE_ATTRIBUTES.items()):
         labels = base.repeat(len(values), 1)
         labels[:, j] = torch.arange(len(values))
-        images = sample_generator(g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels)).clamp(-1.0, 1.0)
+        images = sample_generator(
+            g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels)
+        ).clamp(-1.0, 1.0)
         pad = torch.ones(width - len(values), *images.shape[1:])
         rows.append(torch.cat([images, pad]))
         names.append(f"{name}: {values[0]} .. {values[-1]}")

@@ -21,7 +21,7 @@ from ..losses import MinimaxLoss, NonSaturatingLoss, WassersteinLoss
 from ..metrics.modes import ModeReport, mode_report
 from ..models.toy_mlp import MLPDiscriminator, MLPGenerator
 from ..profiles import check_profile
-from ..train import Every, GANTrainer, TrainLoop, latent_sampler
+from ..train import Every, GANTrainer, TrainLoop, latent_sampler, linear_lr_decay  # noqa: F401 (ch1.linear_lr_decay)
 
 EVAL_SAMPLES = 2500
 
@@ -69,28 +69,17 @@ class ToyConfig:
         """quick: 1,200 ring / 4,000 grid steps, 3 seeds (under 2 minutes on 2 cores); full: longer, wider, 5 seeds, + PacGAN."""
         check_profile(profile)
         if profile == "full":
-            return cls(steps=20000, hidden=256, seeds=(0, 1, 2, 3, 4), snapshot_every=1000,
-                       methods=("minimax", "non-saturating", "minibatch-std", "pacgan4"))
+            return cls(
+                steps=20000,
+                hidden=256,
+                seeds=(0, 1, 2, 3, 4),
+                snapshot_every=1000,
+                methods=("minimax", "non-saturating", "minibatch-std", "pacgan4"),
+            )
         return cls(steps=3000, mixture_steps=(("ring", 1200), ("grid", 4000)), snapshot_every=400)
 
     def steps_for(self, mixture: str) -> int:
         return dict(self.mixture_steps).get(mixture, self.steps)
-
-
-def linear_lr_decay(optimizers, base_lr: float, total_steps: int, final_fraction: float) -> Every:
-    """Every step, set lr to base_lr decayed linearly to final_fraction * base_lr.
-
-    A pure function of the step count, so a resumed run gets the same schedule.
-    """
-
-    def set_lr(loop: TrainLoop) -> None:
-        frac = min(loop.step / max(total_steps, 1), 1.0)
-        lr = base_lr * (1 - (1 - final_fraction) * frac)
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = lr
-
-    return Every(1, set_lr, at_end=False)
 
 
 @dataclass
@@ -125,17 +114,37 @@ def make_toy_trainer(
     fixed = torch.randn(1000, config.latent_dim, generator=torch.Generator().manual_seed(1))
     callbacks = [linear_lr_decay([g_opt, d_opt], config.lr, config.steps_for(mixture.name), config.final_lr_fraction)]
     if config.snapshot_every:
-        callbacks.append(Every(config.snapshot_every, lambda loop: snapshots.append((loop.step, trainer.sample(len(fixed), latents=fixed)))))
+        callbacks.append(
+            Every(
+                config.snapshot_every,
+                lambda loop: snapshots.append((loop.step, trainer.sample(len(fixed), latents=fixed))),
+            )
+        )
     trainer = GANTrainer(
-        generator, critic, spec.loss, g_opt, d_opt, mixture.sampler(), latent_sampler(config.latent_dim),
-        batch_size=config.batch_size, rng=rng, device=device, n_critic=spec.n_critic, callbacks=callbacks,
+        generator,
+        critic,
+        spec.loss,
+        g_opt,
+        d_opt,
+        mixture.sampler(),
+        latent_sampler(config.latent_dim),
+        batch_size=config.batch_size,
+        rng=rng,
+        device=device,
+        n_critic=spec.n_critic,
+        callbacks=callbacks,
         description=f"{mixture.name} {method} seed {seed}",
     )
     return trainer, snapshots
 
 
 def train_toy_gan(
-    mixture: GaussianMixture2D, method: str, seed: int, config: ToyConfig, device: torch.device | str = "cpu", quiet: bool = False
+    mixture: GaussianMixture2D,
+    method: str,
+    seed: int,
+    config: ToyConfig,
+    device: torch.device | str = "cpu",
+    quiet: bool = False,
 ) -> ToyRun:
     """Train one toy GAN and measure its mode coverage on 2,500 samples."""
     with torch_threads(1):
@@ -147,8 +156,15 @@ def train_toy_gan(
             trainer.run(config.steps_for(mixture.name))
         samples = trainer.sample(EVAL_SAMPLES, rng=torch.Generator().manual_seed(10_000 + seed))
     return ToyRun(
-        mixture.name, method, seed, mode_report(samples, mixture), trainer.generator.cpu(), trainer.critic.cpu(),
-        trainer.history, snapshots, trainer.loop.seconds,
+        mixture.name,
+        method,
+        seed,
+        mode_report(samples, mixture),
+        trainer.generator.cpu(),
+        trainer.critic.cpu(),
+        trainer.history,
+        snapshots,
+        trainer.loop.seconds,
     )
 
 
@@ -179,10 +195,18 @@ def summarise(runs: list[ToyRun]) -> list[MethodSummary]:
     out = []
     for (mixture, method), rs in groups.items():
         modes = [r.report.modes_covered for r in rs]
-        out.append(MethodSummary(
-            mixture, method, sum(modes) / len(modes), min(modes), max(modes),
-            sum(r.report.high_quality for r in rs) / len(rs), rs[0].report.n_modes, len(rs),
-        ))
+        out.append(
+            MethodSummary(
+                mixture,
+                method,
+                sum(modes) / len(modes),
+                min(modes),
+                max(modes),
+                sum(r.report.high_quality for r in rs) / len(rs),
+                rs[0].report.n_modes,
+                len(rs),
+            )
+        )
     return out
 
 
@@ -207,7 +231,9 @@ def compare_methods(
 
     jobs = [(m, meth, s, config, str(device)) for m in mixtures for meth in methods for s in config.seeds]
     jobs.sort(key=lambda job: -config.steps_for(job[0].name))  # longest first: the workers finish together
-    workers = workers or min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
+    workers = workers or min(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4
+    )
     if str(device) != "cpu":
         workers = 1  # one GPU: keep it in this process
     bar = tqdm(total=len(jobs), desc="toy GANs", disable=is_batch_run())

@@ -57,9 +57,8 @@ from ..metrics.distribution import NDBBins, entropy_ratio, fit_ndb_bins, ndb, ne
 from ..metrics.frechet import frechet_report
 from ..models.latent_gan import LatentCritic, LatentGenerator, conditional_samplers, interpolate, slerp
 from ..profiles import check_profile
-from .gan_basics import linear_lr_decay
 from ..songs import Tune, fit_to_range, render_song
-from ..train import Every, GANTrainer, TrainLoop
+from ..train import Every, GANTrainer, TrainLoop, linear_lr_decay
 from ..weights import RETRAIN_HINT, MissingWeightsError, should_load_shipped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,19 +233,33 @@ def _stored_latents(tensors: dict[str, Tensor]) -> dict[str, LatentSet]:
     for name in ("train", "reference", "held_out"):
         if f"latents/{name}/z" not in tensors:
             return {}
-        sets[name] = LatentSet(*(tensors[f"latents/{name}/{f}"].float() if f == "z" else tensors[f"latents/{name}/{f}"]
-                                 for f in LATENT_FIELDS))
+        sets[name] = LatentSet(
+            *(
+                tensors[f"latents/{name}/{f}"].float() if f == "z" else tensors[f"latents/{name}/{f}"]
+                for f in LATENT_FIELDS
+            )
+        )
     return sets
 
 
 def _latent_source_key(config: LatentGANConfig, fingerprint: str, notes: NoteData) -> dict[str, Any]:
-    return {"autoencoder": fingerprint, "n_train": config.n_train, "n_eval": config.n_eval, "data_seed": config.data_seed,
-            "note_data": notes.key()}
+    return {
+        "autoencoder": fingerprint,
+        "n_train": config.n_train,
+        "n_eval": config.n_eval,
+        "data_seed": config.data_seed,
+        "note_data": notes.key(),
+    }
 
 
-def load_chapter_data(autoencoder: Any, config: LatentGANConfig, cache_dir: str | Path | None = None,
-                      asset: str | Path | None = None, verbose: bool = True,
-                      notes: NoteData | None = None) -> ChapterData:
+def load_chapter_data(
+    autoencoder: Any,
+    config: LatentGANConfig,
+    cache_dir: str | Path | None = None,
+    asset: str | Path | None = None,
+    verbose: bool = True,
+    notes: NoteData | None = None,
+) -> ChapterData:
     """Make the three note sets and their latents; keep the audio of the two evaluation sets.
 
     Latents come from the first source that fits: the `asset` file (the shipped latent GAN
@@ -273,7 +286,9 @@ def load_chapter_data(autoencoder: Any, config: LatentGANConfig, cache_dir: str 
     cache = None
     if cache_dir is not None:
         data_tag = hashlib.sha1(repr(sorted(notes_data.key().items())).encode()).hexdigest()[:8]
-        cache = Path(cache_dir) / f"latents_{fp}_{data_tag}_{config.n_train}_{config.n_eval}_{config.data_seed}.safetensors"
+        cache = (
+            Path(cache_dir) / f"latents_{fp}_{data_tag}_{config.n_train}_{config.n_eval}_{config.data_seed}.safetensors"
+        )
         if not stored and cache.exists():
             try:
                 stored = _stored_latents(read_tensor_file(cache)[0])
@@ -287,27 +302,46 @@ def load_chapter_data(autoencoder: Any, config: LatentGANConfig, cache_dir: str 
         if name in stored and not keep_audio:
             sets[name] = stored[name]
             continue
-        batch = note_set(notes_data, n, seed=config.data_seed, index_offset=offset, duration=duration,
-                         unseen_by=0 if name == "train" else config.n_train, sr=autoencoder.sample_rate,
-                         frame_rate=autoencoder.frame_rate)
+        batch = note_set(
+            notes_data,
+            n,
+            seed=config.data_seed,
+            index_offset=offset,
+            duration=duration,
+            unseen_by=0 if name == "train" else config.n_train,
+            sr=autoencoder.sample_rate,
+            frame_rate=autoencoder.frame_rate,
+        )
         if name in stored:
             z = stored[name].z
             if not torch.equal(stored[name].pitch, batch.pitch):
-                raise RuntimeError(f"stored latents of the {name} set do not match the notes (labels differ); delete the cache")
+                raise RuntimeError(
+                    f"stored latents of the {name} set do not match the notes (labels differ); delete the cache"
+                )
         else:
             z = encode_latents(autoencoder, batch.audio, config.encode_batch).half().float()
         sets[name] = LatentSet(z, batch.pitch, batch.family, batch.velocity, batch.audio if keep_audio else None)
     z = sets["train"].z
-    data = ChapterData(sets["train"], sets["reference"], sets["held_out"], z.mean(0), z.std(0).clamp(min=1e-6), fp,
-                       time.process_time() - start, notes_data)
+    data = ChapterData(
+        sets["train"],
+        sets["reference"],
+        sets["held_out"],
+        z.mean(0),
+        z.std(0).clamp(min=1e-6),
+        fp,
+        time.process_time() - start,
+        notes_data,
+    )
     if cache is not None and not stored:
         from safetensors.torch import save_file
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         save_file(latent_tensors(data), str(cache))
     if verbose:
-        print(f"{len(data.train)} training / {len(data.reference)} reference / {len(data.held_out)} held-out notes, "
-              f"latent dim {data.latent_dim} ({source})")
+        print(
+            f"{len(data.train)} training / {len(data.reference)} reference / {len(data.held_out)} held-out notes, "
+            f"latent dim {data.latent_dim} ({source})"
+        )
     return data
 
 
@@ -353,7 +387,9 @@ def pitch_height(pitch: Tensor) -> Tensor:
 
 def build_models(latent_dim: int, config: LatentGANConfig) -> tuple[LatentGenerator, LatentCritic]:
     lo, hi = PITCH_RANGE
-    g = LatentGenerator(latent_dim, config.noise_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES))
+    g = LatentGenerator(
+        latent_dim, config.noise_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES)
+    )
     d = LatentCritic(latent_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES))
     return g, d
 
@@ -386,9 +422,21 @@ def make_trainer(
     )
     schedule = linear_lr_decay([g_opt, d_opt], config.lr, total_steps or config.steps, config.final_lr_fraction)
     return GANTrainer(
-        generator, critic, WassersteinLoss(gp_weight=config.gp_weight), g_opt, d_opt, sample_real, sample_latent,
-        batch_size=config.batch_size, rng=rng, device=device, n_critic=config.n_critic, ema_decay=config.ema_decay,
-        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, callbacks=[schedule, *(callbacks or [])],
+        generator,
+        critic,
+        WassersteinLoss(gp_weight=config.gp_weight),
+        g_opt,
+        d_opt,
+        sample_real,
+        sample_latent,
+        batch_size=config.batch_size,
+        rng=rng,
+        device=device,
+        n_critic=config.n_critic,
+        ema_decay=config.ema_decay,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        callbacks=[schedule, *(callbacks or [])],
         description="latent WGAN-GP",
     )
 
@@ -417,7 +465,9 @@ class LatentFDTracker:
         self.values: list[float] = []
 
     def __call__(self, generator: LatentGenerator) -> float:
-        noise = torch.randn(len(self.pitch), generator.noise_dim, generator=torch.Generator().manual_seed(self.noise_seed))
+        noise = torch.randn(
+            len(self.pitch), generator.noise_dim, generator=torch.Generator().manual_seed(self.noise_seed)
+        )
         fake = self.data.standardise(generator.sample(self.pitch, self.family, noise).cpu())
         return gaussian_fd(self.real, fake)
 
@@ -473,8 +523,16 @@ def train_latent_gan(
     tracker = LatentFDTracker(data)
     ref: dict = {}
     callbacks = [tracker.callback(ref, track_every)] if track_every else []
-    trainer = make_trainer(data, config, seed, device, checkpoint_path=checkpoint_path,
-                           checkpoint_every=checkpoint_every, callbacks=callbacks, total_steps=steps)
+    trainer = make_trainer(
+        data,
+        config,
+        seed,
+        device,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        callbacks=callbacks,
+        total_steps=steps,
+    )
     ref["trainer"] = trainer
     trainer.loop.resume()
     t0 = time.process_time()
@@ -495,8 +553,14 @@ def config_meta(config: LatentGANConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def save_latent_gan(generator: LatentGenerator, path: str | Path, config: LatentGANConfig, data: ChapterData | None = None,
-                    meta: dict[str, Any] | None = None, half: bool = True) -> Path:
+def save_latent_gan(
+    generator: LatentGenerator,
+    path: str | Path,
+    config: LatentGANConfig,
+    data: ChapterData | None = None,
+    meta: dict[str, Any] | None = None,
+    half: bool = True,
+) -> Path:
     """Write the generator (fp16 by default), its config and, with `data`, the latents it was trained
     on (fp16, with the autoencoder fingerprint) so the chapter can skip encoding thousands of notes."""
     import copy
@@ -504,8 +568,13 @@ def save_latent_gan(generator: LatentGenerator, path: str | Path, config: Latent
     module = copy.deepcopy(generator).cpu()
     if half:
         module = module.half()
-    info: dict[str, Any] = {"kind": "latent_gan", "dtype": "float16" if half else "float32", "config": config_meta(config),
-                            "latent_dim": generator.latent_dim, **(meta or {})}
+    info: dict[str, Any] = {
+        "kind": "latent_gan",
+        "dtype": "float16" if half else "float32",
+        "config": config_meta(config),
+        "latent_dim": generator.latent_dim,
+        **(meta or {}),
+    }
     tensors = {}
     if data is not None:
         info.update(_latent_source_key(config, data.fingerprint, data.notes))
@@ -515,7 +584,12 @@ def save_latent_gan(generator: LatentGenerator, path: str | Path, config: Latent
 
 def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = "cpu") -> tuple[LatentGenerator, dict]:
     """The shipped (or any saved) latent generator in float32, eval mode; and its metadata."""
-    meta = read_asset_meta(path, "latent GAN", f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or train in the notebook.", kind="latent_gan")
+    meta = read_asset_meta(
+        path,
+        "latent GAN",
+        f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or train in the notebook.",
+        kind="latent_gan",
+    )
     cfg = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     g, _ = build_models(int(meta["latent_dim"]), cfg)
     load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
@@ -523,8 +597,13 @@ def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = 
     return g.to(device), meta
 
 
-def shipped_weights_status(autoencoder: Any, config: LatentGANConfig, retrain: bool = False,
-                           path: str | Path = ASSET_PATH, notes: NoteData | None = None) -> tuple[bool, str]:
+def shipped_weights_status(
+    autoencoder: Any,
+    config: LatentGANConfig,
+    retrain: bool = False,
+    path: str | Path = ASSET_PATH,
+    notes: NoteData | None = None,
+) -> tuple[bool, str]:
     """(use it, why): load the shipped GAN, or train here.
 
     Train here when `retrain` is True or the profile ships no weights. Otherwise the file must
@@ -534,22 +613,32 @@ def shipped_weights_status(autoencoder: Any, config: LatentGANConfig, retrain: b
     says so: the table then measures how the generator transfers to that font's notes.
     """
     path = Path(path)
-    if not should_load_shipped(path, profile=config.profile, retrain=retrain, make_script=MAKE_SCRIPT, kind="latent_gan"):
-        return False, "training here: " + ("RETRAIN = True" if retrain else f"the {config.profile} profile ships no weights")
+    if not should_load_shipped(
+        path, profile=config.profile, retrain=retrain, make_script=MAKE_SCRIPT, kind="latent_gan"
+    ):
+        return False, "training here: " + (
+            "RETRAIN = True" if retrain else f"the {config.profile} profile ships no weights"
+        )
     meta = read_checkpoint_meta(path)
     fp = autoencoder_fingerprint(autoencoder)
     remake = f"Remake it with `.venv/bin/python {MAKE_SCRIPT}`. {RETRAIN_HINT}"
     if meta.get("autoencoder") != fp:
-        raise MissingWeightsError(f"{path} was trained on another autoencoder ({meta.get('autoencoder')} vs {fp}). {remake}")
+        raise MissingWeightsError(
+            f"{path} was trained on another autoencoder ({meta.get('autoencoder')} vs {fp}). {remake}"
+        )
     if meta.get("config", {}).get("profile") != config.profile:
-        raise MissingWeightsError(f"{path} is for profile {meta.get('config', {}).get('profile')!r}, not {config.profile!r}. {remake}")
+        raise MissingWeightsError(
+            f"{path} is for profile {meta.get('config', {}).get('profile')!r}, not {config.profile!r}. {remake}"
+        )
     why = f"{path.name}: {meta.get('steps')} generator steps, trained in {meta.get('train_seconds', 0):.0f} CPU s"
     trained_on = meta.get("note_data", {})
     if trained_on:
         why += f" on {trained_on.get('font', 'synthetic notes')}"
     if notes is not None and trained_on and trained_on != notes.key():
-        why += (f"; the real notes here are {notes.key().get('font', 'synthetic')}'s, which it never saw: "
-                "the table measures how it transfers")
+        why += (
+            f"; the real notes here are {notes.key().get('font', 'synthetic')}'s, which it never saw: "
+            "the table measures how it transfers"
+        )
     return True, why
 
 
@@ -579,7 +668,9 @@ def judge(classifier: Any, audio: Tensor, batch: int = 250) -> tuple[Tensor, Ten
     works too (two passes).
     """
     dev = _module_device(classifier)
-    fused = all(hasattr(classifier, a) for a in ("_raw_features", "feature_mean", "feature_scale", "pitch_head", "family_head"))
+    fused = all(
+        hasattr(classifier, a) for a in ("_raw_features", "feature_mean", "feature_scale", "pitch_head", "family_head")
+    )
     if not fused:
         feats = torch.cat([classifier.features(a.to(dev)).float().cpu() for a in audio.split(batch)])
         p, f = classifier.predict(audio, batch)
@@ -606,10 +697,24 @@ class Evaluator:
     the same fixed noise seed, and the real reference set as the other side of FD / KID.
     """
 
-    def __init__(self, autoencoder: Any, classifier: Any, data: ChapterData, config: LatentGANConfig,
-                 seed: int = 0, verbose: bool = True, real_draws: int = 3) -> None:
+    def __init__(
+        self,
+        autoencoder: Any,
+        classifier: Any,
+        data: ChapterData,
+        config: LatentGANConfig,
+        seed: int = 0,
+        verbose: bool = True,
+        real_draws: int = 3,
+    ) -> None:
         t0 = time.process_time()
-        self.autoencoder, self.classifier, self.data, self.config, self.seed = autoencoder, classifier, data, config, seed
+        self.autoencoder, self.classifier, self.data, self.config, self.seed = (
+            autoencoder,
+            classifier,
+            data,
+            config,
+            seed,
+        )
         self.n = config.n_eval
         held = data.held_out
         self.pitch, self.family = held.pitch, held.family
@@ -624,7 +729,9 @@ class Evaluator:
         self.latents: dict[str, Tensor] = {}
         held_feats, hp, hf = judge(classifier, held.audio)
         self.held_feats = held_feats
-        self.rows["real"] = self._row("real", held.audio, data.standardise(data.reference.z), judged=(held_feats, hp, hf))
+        self.rows["real"] = self._row(
+            "real", held.audio, data.standardise(data.reference.z), judged=(held_feats, hp, hf)
+        )
         recon = decode_latents(autoencoder, held.z, held.pitch, config.encode_batch)
         self.rows["reconstruction"] = self._row("reconstruction", recon, self.held_std)
         self.baseline = GaussianBaseline(self.train_std, data.train.pitch, data.train.family)
@@ -643,16 +750,27 @@ class Evaluator:
         fds = [self.rows["real"].fd]
         duration, sr = note_duration(self.autoencoder), self.autoencoder.sample_rate
         for k in range(draws):
-            batch = note_set(self.data.notes, self.n, seed=self.config.data_seed, index_offset=(3 + k) * SET_OFFSET,
-                             unseen_by=self.config.n_train, duration=duration, sr=sr,
-                             frame_rate=self.autoencoder.frame_rate)
+            batch = note_set(
+                self.data.notes,
+                self.n,
+                seed=self.config.data_seed,
+                index_offset=(3 + k) * SET_OFFSET,
+                unseen_by=self.config.n_train,
+                duration=duration,
+                sr=sr,
+                frame_rate=self.autoencoder.frame_rate,
+            )
             feats = judge(self.classifier, batch.audio)[0]
-            fds.append(frechet_report(nn.Identity(), torch.cat([self.ref_feats, feats]), feats, self.n,
-                                      seed=self.seed).fd_floor)
+            fds.append(
+                frechet_report(
+                    nn.Identity(), torch.cat([self.ref_feats, feats]), feats, self.n, seed=self.seed
+                ).fd_floor
+            )
         return float(torch.tensor(fds).std()) if len(fds) > 1 else float("nan")
 
-    def _row(self, name: str, audio: Tensor, latents_std: Tensor,
-             judged: tuple[Tensor, Tensor, Tensor] | None = None) -> RowMetrics:
+    def _row(
+        self, name: str, audio: Tensor, latents_std: Tensor, judged: tuple[Tensor, Tensor, Tensor] | None = None
+    ) -> RowMetrics:
         feats, p_logits, f_logits = judged if judged is not None else judge(self.classifier, audio)
         rep = frechet_report(nn.Identity(), torch.cat([self.ref_feats, self.held_feats]), feats, self.n, seed=self.seed)
         if name == "real":  # the real row *is* the floor: FD of held-out vs reference
@@ -679,13 +797,17 @@ class Evaluator:
 
     def table(self, names: tuple[str, ...] | None = None) -> str:
         """The metric table, floors first."""
-        names = names or tuple(n for n in ROW_NAMES if n in self.rows) + tuple(n for n in self.rows if n not in ROW_NAMES)
+        names = names or tuple(n for n in ROW_NAMES if n in self.rows) + tuple(
+            n for n in self.rows if n not in ROW_NAMES
+        )
         head = f"{'N = ' + str(self.n):28s} {'FD':>8s} {'KID':>8s} {'pitch acc':>9s} {'fam. H ratio':>12s} {'NDB/' + str(self.config.ndb_k):>7s} {'NN ratio':>8s}"
         lines = [head, "-" * len(head)]
         for n in names:
             r = self.rows[n]
-            lines.append(f"{ROW_LABELS.get(n, n):28s} {r.fd:8.3f} {r.kid:8.4f} {r.pitch_accuracy:9.3f} "
-                         f"{r.family_entropy_ratio:12.3f} {r.ndb:7d} {r.nn_ratio:8.3f}")
+            lines.append(
+                f"{ROW_LABELS.get(n, n):28s} {r.fd:8.3f} {r.kid:8.4f} {r.pitch_accuracy:9.3f} "
+                f"{r.family_entropy_ratio:12.3f} {r.ndb:7d} {r.nn_ratio:8.3f}"
+            )
         return "\n".join(lines)
 
     def records(self, name: str = "gan") -> dict[str, float]:
@@ -709,17 +831,32 @@ class Evaluator:
         rec = self.records(name)
         k = self.config.ndb_k
         return [
-            ("fd <= 2 x fd_recon_floor", f"fd {rec['fd']:.2f} <= 2 x fd_recon_floor ({2 * rec['fd_recon_floor']:.2f})",
-             rec["fd"] <= 2 * rec["fd_recon_floor"]),
-            ("fd < fd_gaussian_baseline", f"fd {rec['fd']:.2f} < fd_gaussian_baseline ({rec['fd_gaussian_baseline']:.2f})",
-             rec["fd"] < rec["fd_gaussian_baseline"]),
-            ("gaussian - fd > real floor's seed spread",
-             f"fd_gaussian_baseline - fd = {rec['fd_gaussian_baseline'] - rec['fd']:.3f} > "
-             f"fd_real_floor_spread ({rec['fd_real_floor_spread']:.3f})",
-             rec["fd_gaussian_baseline"] - rec["fd"] > rec["fd_real_floor_spread"]),
-            ("pitch_accuracy >= 0.90", f"pitch_accuracy {rec['pitch_accuracy']:.3f} >= 0.90", rec["pitch_accuracy"] >= 0.90),
-            ("family_entropy_ratio >= 0.95", f"family_entropy_ratio {rec['family_entropy_ratio']:.3f} >= 0.95",
-             rec["family_entropy_ratio"] >= 0.95),
+            (
+                "fd <= 2 x fd_recon_floor",
+                f"fd {rec['fd']:.2f} <= 2 x fd_recon_floor ({2 * rec['fd_recon_floor']:.2f})",
+                rec["fd"] <= 2 * rec["fd_recon_floor"],
+            ),
+            (
+                "fd < fd_gaussian_baseline",
+                f"fd {rec['fd']:.2f} < fd_gaussian_baseline ({rec['fd_gaussian_baseline']:.2f})",
+                rec["fd"] < rec["fd_gaussian_baseline"],
+            ),
+            (
+                "gaussian - fd > real floor's seed spread",
+                f"fd_gaussian_baseline - fd = {rec['fd_gaussian_baseline'] - rec['fd']:.3f} > "
+                f"fd_real_floor_spread ({rec['fd_real_floor_spread']:.3f})",
+                rec["fd_gaussian_baseline"] - rec["fd"] > rec["fd_real_floor_spread"],
+            ),
+            (
+                "pitch_accuracy >= 0.90",
+                f"pitch_accuracy {rec['pitch_accuracy']:.3f} >= 0.90",
+                rec["pitch_accuracy"] >= 0.90,
+            ),
+            (
+                "family_entropy_ratio >= 0.95",
+                f"family_entropy_ratio {rec['family_entropy_ratio']:.3f} >= 0.95",
+                rec["family_entropy_ratio"] >= 0.95,
+            ),
             (f"ndb <= 10 of {k}", f"ndb {int(rec['ndb'])} <= 10 of {k}", rec["ndb"] <= 10),
             ("0.8 <= nn_ratio <= 1.2", f"0.8 <= nn_ratio {rec['nn_ratio']:.3f} <= 1.2", 0.8 <= rec["nn_ratio"] <= 1.2),
         ]
@@ -728,8 +865,14 @@ class Evaluator:
 # --------------------------------------------------------------------------- notes and songs
 
 
-def generate_notes(generator: LatentGenerator, autoencoder: Any, pitch: Tensor, family: Tensor,
-                   noise: Tensor | None = None, seed: int = 0) -> Tensor:
+def generate_notes(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    pitch: Tensor,
+    family: Tensor,
+    noise: Tensor | None = None,
+    seed: int = 0,
+) -> Tensor:
     """Audio [N, S] of generated notes for the given pitches and families."""
     g = torch.Generator().manual_seed(seed)
     z = generator.sample(pitch, family, noise, generator=g).cpu()
@@ -745,8 +888,16 @@ def timbre_noise(noise_dim: int, seed: int) -> Tensor:
     return torch.randn(noise_dim, generator=torch.Generator().manual_seed(seed))
 
 
-def generate_song(generator: LatentGenerator, autoencoder: Any, song: Tune, family: int | str, *, seed: int = 0,
-                  same_timbre: bool = True, **render_kw: Any) -> tuple[Tensor, Tune]:
+def generate_song(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    song: Tune,
+    family: int | str,
+    *,
+    seed: int = 0,
+    same_timbre: bool = True,
+    **render_kw: Any,
+) -> tuple[Tensor, Tune]:
     """Render a tune with one generated instrument (same_timbre) or a fresh timbre per note.
 
     Notes outside the GAN's pitch range are moved by octaves first (with a warning). Returns
@@ -763,8 +914,16 @@ def generate_song(generator: LatentGenerator, autoencoder: Any, song: Tune, fami
     return render_song(song, notes, autoencoder.sample_rate, **render_kw), song
 
 
-def timbre_morph(generator: LatentGenerator, autoencoder: Any, song: Tune, timbre_a: tuple[int | str, int],
-                 timbre_b: tuple[int | str, int], *, space: str = "latent", **render_kw: Any) -> tuple[Tensor, Tensor, Tune]:
+def timbre_morph(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    song: Tune,
+    timbre_a: tuple[int | str, int],
+    timbre_b: tuple[int | str, int],
+    *,
+    space: str = "latent",
+    **render_kw: Any,
+) -> tuple[Tensor, Tensor, Tune]:
     """A phrase whose notes slide from timbre A = (family, seed) to timbre B, note by note.
 
     space="latent": each note's two endpoint latents are generated at the note's own pitch and
@@ -827,8 +986,12 @@ __all__ = [
 # --------------------------------------------------------------------------- plots
 
 
-def plot_training(history: dict[str, list[float]], latent_fd: tuple[list[int], list[float]] | None = None,
-                  title: str = "", floor: float | None = None):
+def plot_training(
+    history: dict[str, list[float]],
+    latent_fd: tuple[list[int], list[float]] | None = None,
+    title: str = "",
+    floor: float | None = None,
+):
     """Critic's Wasserstein estimate and penalty over steps, and (optionally) the latent FD curve."""
     import matplotlib.pyplot as plt
 
@@ -856,7 +1019,9 @@ def plot_latent_map(latents: dict[str, Tensor], families: dict[str, Tensor], ref
 
     mean = reference.mean(0)
     _, _, v = torch.linalg.svd(reference - mean, full_matrices=False)
-    fig, axes = plt.subplots(1, len(latents), figsize=(2.3 * len(latents), 2.4), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(latents), figsize=(2.3 * len(latents), 2.4), sharex=True, sharey=True, squeeze=False
+    )
     for ax, (name, z) in zip(axes[0], latents.items()):
         xy = (z - mean) @ v[:2].T
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=families[name], cmap="tab10", vmin=0, vmax=9, s=2, alpha=0.6)

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -47,7 +48,15 @@ from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta,
 from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss
-from ..models.progan import CodedProGenerator, ProCritic, ProGenerator, ProjectionProCritic, channel_plan, downsample2, upsample2
+from ..models.progan import (
+    CodedProGenerator,
+    ProCritic,
+    ProGenerator,
+    ProjectionProCritic,
+    channel_plan,
+    downsample2,
+    upsample2,
+)
 from ..profiles import check_profile
 from ..train import Every, TrainLoop, judged
 
@@ -91,7 +100,9 @@ def resize_real(images: Tensor, resolution: int) -> Tensor:
     while x.shape[-1] > resolution:
         x = downsample2(x)
     if x.shape[-1] != resolution:
-        raise ValueError(f"cannot make {resolution}x{resolution} images from {images.shape[-1]}x{images.shape[-1]} ones")
+        raise ValueError(
+            f"cannot make {resolution}x{resolution} images from {images.shape[-1]}x{images.shape[-1]} ones"
+        )
     return x
 
 
@@ -126,12 +137,15 @@ def real_sampler(
         sprites = make_sprites(config.n_data, seed=config.data_seed)
         data, labels = sprites.images, sprites.labels
     elif config.conditional and labels is None:
-        raise ValueError("a conditional ProGAN needs the attribute labels of its training images: pass labels=[N, 5] "
-                         "with data, or set conditional=False")
+        raise ValueError(
+            "a conditional ProGAN needs the attribute labels of its training images: pass labels=[N, 5] "
+            "with data, or set conditional=False"
+        )
     base = tensor_sampler(data, labels if config.conditional else None)
     if config.max_resolution <= data.shape[-1]:
         return base
     if config.conditional:
+
         def detailed_with_labels(batch: int, rng: torch.Generator) -> tuple[Tensor, Tensor]:
             images, y = base(batch, rng)
             return detailed_sprites_2x(images), y
@@ -194,7 +208,9 @@ class GrowthSchedule:
             resolutions.append(r)
             r *= 2
         if not resolutions or resolutions[-1] != max_resolution:
-            raise ValueError(f"max_resolution {max_resolution} is not start_resolution {start_resolution} times a power of two")
+            raise ValueError(
+                f"max_resolution {max_resolution} is not start_resolution {start_resolution} times a power of two"
+            )
 
         def per_res(v, n, what):
             vals = [v] * n if isinstance(v, int) else list(v)
@@ -281,7 +297,12 @@ class ProGANConfig:
     fmap_max: int = 64
     fmap_min: int = 16
     batch_sizes: tuple[int, ...] = (64, 32, 16, 16)
-    stable_images: tuple[int, ...] = (30000, 15000, 20000, 400_000)  # 4x4 long enough to settle: a shorter one spiked FD 2.1x at the first growth
+    stable_images: tuple[int, ...] = (
+        30000,
+        15000,
+        20000,
+        400_000,
+    )  # 4x4 long enough to settle: a shorter one spiked FD 2.1x at the first growth
     fade_images: tuple[int, ...] = (15000, 15000, 20000)
     budget_seconds: float | None = 720.0
     lr: float = 1e-3
@@ -307,18 +328,34 @@ class ProGANConfig:
         check_profile(profile)
         if profile == "full":
             return cls(
-                profile="full", max_resolution=64, latent_dim=256, fmap_base=4096, fmap_max=256, fmap_min=32,
-                batch_sizes=(128, 128, 64, 64, 32), stable_images=(100_000, 200_000, 200_000, 300_000, 600_000),
-                fade_images=(200_000, 200_000, 300_000, 300_000), budget_seconds=None, curve_n=2000, evals_per_phase=6,
-                eval_every_images=50_000, clock="wall", conditional=True,
+                profile="full",
+                max_resolution=64,
+                latent_dim=256,
+                fmap_base=4096,
+                fmap_max=256,
+                fmap_min=32,
+                batch_sizes=(128, 128, 64, 64, 32),
+                stable_images=(100_000, 200_000, 200_000, 300_000, 600_000),
+                fade_images=(200_000, 200_000, 300_000, 300_000),
+                budget_seconds=None,
+                curve_n=2000,
+                evals_per_phase=6,
+                eval_every_images=50_000,
+                clock="wall",
+                conditional=True,
             )
         return cls(conditional=True)
 
     def live(self) -> "ProGANConfig":
         """The notebook's short live run: 4x4, a fade, a little 8x8 (the learner sees fade-in move)."""
         return replace(
-            self, max_resolution=8, batch_sizes=self.batch_sizes[:2], stable_images=(12000, 4000), fade_images=(6000,),
-            evals_per_phase=2, budget_seconds=None,
+            self,
+            max_resolution=8,
+            batch_sizes=self.batch_sizes[:2],
+            stable_images=(12000, 4000),
+            fade_images=(6000,),
+            evals_per_phase=2,
+            budget_seconds=None,
         )
 
     @property
@@ -335,7 +372,10 @@ class ProGANConfig:
                 f"need one stable_images and batch_sizes entry per resolution {self.start_resolution}..{self.max_resolution}"
             )
         return GrowthSchedule.build(
-            self.start_resolution, self.max_resolution, list(self.stable_images), list(self.fade_images),
+            self.start_resolution,
+            self.max_resolution,
+            list(self.stable_images),
+            list(self.fade_images),
             dict(zip(self.resolutions, self.batch_sizes)),
         )
 
@@ -357,16 +397,22 @@ def build_generator(config: ProGANConfig, resolution: int | None = None) -> ProG
     """The config's generator (conditional or not) at `resolution` (default: the start), alpha = 1."""
     r = resolution or config.start_resolution
     if config.conditional:
-        return CodedProGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.max_resolution, config.channels, resolution=r)
+        return CodedProGenerator(
+            ATTRIBUTE_SIZES, config.latent_dim, config.max_resolution, config.channels, resolution=r
+        )
     return ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=r)
 
 
-def make_networks(config: ProGANConfig, resolution: int | None = None, device: torch.device | str = "cpu") -> tuple[ProGenerator, ProCritic]:
+def make_networks(
+    config: ProGANConfig, resolution: int | None = None, device: torch.device | str = "cpu"
+) -> tuple[ProGenerator, ProCritic]:
     """Generator and critic at `resolution` (default: the start), alpha = 1."""
     r = resolution or config.start_resolution
     g = build_generator(config, r)
     if config.conditional:
-        d: ProCritic = ProjectionProCritic(ATTRIBUTE_SIZES, config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
+        d: ProCritic = ProjectionProCritic(
+            ATTRIBUTE_SIZES, config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group
+        )
     else:
         d = ProCritic(config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
     fmt = torch.channels_last if config.channels_last else torch.preserve_format
@@ -471,7 +517,9 @@ class ProGANTrainer:
         self.loss = WassersteinLoss(gp_weight=config.gp_weight, drift=config.drift)
         self.sample_real = real_sampler(config, data, labels)
         self.fd_tracker = fd_tracker
-        self.fixed_latents = torch.randn(snapshot_latents, config.latent_dim, generator=torch.Generator().manual_seed(4321))
+        self.fixed_latents = torch.randn(
+            snapshot_latents, config.latent_dim, generator=torch.Generator().manual_seed(4321)
+        )
         self.snapshots: list[Snapshot] = []
         self.snapshot_every = snapshot_every
         self._budget: float | None = None
@@ -599,7 +647,13 @@ class ProGANTrainer:
         self._update_ema(self.ema_beta(b, self.schedule.images_at(loop.step + 1) - first.start_images))
         self.seconds += self.clock() - t0
         self._update_meta(alpha)
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "resolution": float(phase.resolution), "alpha": alpha, **logs}
+        return {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "resolution": float(phase.resolution),
+            "alpha": alpha,
+            **logs,
+        }
 
     def _after_step(self, loop: TrainLoop) -> None:
         if loop.step in self.eval_steps:
@@ -611,7 +665,14 @@ class ProGANTrainer:
 
     # ---- measuring --------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int | None = None, latents: Tensor | None = None, seed: int = 12345, use_ema: bool = True, batch: int = 500) -> Tensor:
+    def sample(
+        self,
+        n: int | None = None,
+        latents: Tensor | None = None,
+        seed: int = 12345,
+        use_ema: bool = True,
+        batch: int = 500,
+    ) -> Tensor:
         """Samples at the current resolution and alpha (EMA generator by default), on the CPU."""
         model = self.generator_ema if use_ema else self.generator
         if latents is None:
@@ -628,14 +689,22 @@ class ProGANTrainer:
         phase = self.schedule.phase_at(max(step - 1, 0))
         alpha = float(self.generator.alpha)
         kind = phase.kind if step < self.schedule.total_steps else "stable"
-        self.snapshots.append(Snapshot(step, self.generator.resolution, alpha, kind, self.sample(latents=self.fixed_latents)))
+        self.snapshots.append(
+            Snapshot(step, self.generator.resolution, alpha, kind, self.sample(latents=self.fixed_latents))
+        )
         if fd and self.fd_tracker is not None:
             value = self.fd_tracker(self.sample(self.fd_tracker.n, seed=2024))
-            self.curve.append(CurvePoint(step, self.schedule.images_at(step), self.generator.resolution, alpha, kind, self.seconds, value))
+            self.curve.append(
+                CurvePoint(
+                    step, self.schedule.images_at(step), self.generator.resolution, alpha, kind, self.seconds, value
+                )
+            )
             self.loop.meta["curve"] = [asdict(c) for c in self.curve]
             if self.log:
-                self.log(f"step {step:6d}  {self.generator.resolution:2d}px {kind:6s} alpha {alpha:.2f}  "
-                         f"{self.seconds:7.1f} s  FD {value:8.3f}")
+                self.log(
+                    f"step {step:6d}  {self.generator.resolution:2d}px {kind:6s} alpha {alpha:.2f}  "
+                    f"{self.seconds:7.1f} s  FD {value:8.3f}"
+                )
 
     # ---- running, checkpoints ---------------------------------------------------------------
     def run(self, total_steps: int | None = None, budget_seconds: float | None = None) -> dict[str, list[float]]:
@@ -676,10 +745,14 @@ class ProGANTrainer:
         saved = ProGANConfig.from_meta(meta["config"])
         if saved.conditional != self.config.conditional:
             kind = {True: "conditional", False: "unconditional"}
-            raise ValueError(f"{path} holds a{'n' if not saved.conditional else ''} {kind[saved.conditional]} ProGAN and this run is "
-                             f"{kind[self.config.conditional]}; use the same config to resume, or start over without the checkpoint")
+            raise ValueError(
+                f"{path} holds a{'n' if not saved.conditional else ''} {kind[saved.conditional]} ProGAN and this run is "
+                f"{kind[self.config.conditional]}; use the same config to resume, or start over without the checkpoint"
+            )
         if saved.schedule() != self.schedule or saved.max_resolution != self.config.max_resolution:
-            raise ValueError(f"{path} was written with another schedule/profile ({saved.profile}); use the same config to resume")
+            raise ValueError(
+                f"{path} was written with another schedule/profile ({saved.profile}); use the same config to resume"
+            )
         while self.generator.resolution < int(meta["resolution"]):
             self.generator.grow()
             self.critic.grow()
@@ -717,8 +790,16 @@ def growth_spikes(curve: Sequence[CurvePoint], schedule: GrowthSchedule) -> list
             continue
         fd0 = before[-1].fd
         worst = max(c.fd for c in during)
-        out.append({"step": p.start_step, "resolution": p.resolution, "fd_before": fd0, "fd_max_fade": worst,
-                    "fd_end_fade": during[-1].fd, "ratio": worst / fd0})
+        out.append(
+            {
+                "step": p.start_step,
+                "resolution": p.resolution,
+                "fd_before": fd0,
+                "fd_max_fade": worst,
+                "fd_end_fade": during[-1].fd,
+                "ratio": worst / fd0,
+            }
+        )
     return out
 
 
@@ -746,7 +827,9 @@ def save_asset(trainer: "ProGANTrainer | ShippedProGAN", path: str | Path, extra
         "alpha": float(g.alpha),
         "schedule": trainer.schedule.to_meta(),
         "curve": [asdict(c) for c in trainer.curve],
-        "snapshots": [{"step": s.step, "resolution": s.resolution, "alpha": s.alpha, "kind": s.kind} for s in trainer.snapshots],
+        "snapshots": [
+            {"step": s.step, "resolution": s.resolution, "alpha": s.alpha, "kind": s.kind} for s in trainer.snapshots
+        ],
         **(extra_meta or {}),
     }
     return save_checkpoint(path, {"generator_ema": g16}, tensors=tensors, meta=meta)
@@ -772,15 +855,25 @@ class ShippedProGAN:
 
 def load_asset(path: str | Path | None = None, device: torch.device | str = "cpu") -> ShippedProGAN:
     path = Path(path) if path is not None else asset_path()
-    meta = read_asset_meta(path, "shipped ProGAN", f"Build it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="progan_asset")
+    meta = read_asset_meta(
+        path, "shipped ProGAN", f"Build it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="progan_asset"
+    )
     config = ProGANConfig.from_meta(meta["config"])
     g = build_generator(config, int(meta["resolution"]))
     _, extras = load_checkpoint(path, {"generator_ema": g})  # float16 weights are cast into the float32 model
     g.eval().requires_grad_(False)
     g.set_alpha(float(meta["alpha"]))
-    snaps = [Snapshot(s["step"], s["resolution"], s["alpha"], s["kind"], extras[f"snapshot/{i}"].float()) for i, s in enumerate(meta["snapshots"])]
+    snaps = [
+        Snapshot(s["step"], s["resolution"], s["alpha"], s["kind"], extras[f"snapshot/{i}"].float())
+        for i, s in enumerate(meta["snapshots"])
+    ]
     return ShippedProGAN(
-        g.to(device), config, GrowthSchedule.from_meta(meta["schedule"]), [CurvePoint(**c) for c in meta["curve"]], snaps, meta
+        g.to(device),
+        config,
+        GrowthSchedule.from_meta(meta["schedule"]),
+        [CurvePoint(**c) for c in meta["curve"]],
+        snaps,
+        meta,
     )
 
 
@@ -875,8 +968,17 @@ def train_baseline_for(
     if name.startswith("wgan-gp"):
         config = replace(ch3.WGANConfig.for_profile(profile), conditional=name == "wgan-gp-cond")
         score = (lambda x: {"fd": tracker(x)}) if tracker is not None else None
-        run = ch3.train_for_budget("gp", config, seed=seed, device=device, budget_seconds=seconds, clock=clock,
-                                   score=score, checkpoints=list(marks) if tracker else [1.0], log=None)
+        run = ch3.train_for_budget(
+            "gp",
+            config,
+            seed=seed,
+            device=device,
+            budget_seconds=seconds,
+            clock=clock,
+            score=score,
+            checkpoints=list(marks) if tracker else [1.0],
+            log=None,
+        )
         curve = [{"step": p.step, "seconds": p.seconds, "fd": p.fd} for p in run.curve] if tracker else []
         generator, steps, used = run.generator, run.steps, run.seconds
     else:
@@ -905,7 +1007,14 @@ def train_baseline_for(
             pass
         generator, steps, used = run.generator, run.trainer.step, state["used"]
     ev = ch2.evaluate_generator(generator, n=2000)
-    return {"recipe": name, "steps": steps, "seconds": used, "curve": curve, "metrics": ev.metrics(), "generator": generator}
+    return {
+        "recipe": name,
+        "steps": steps,
+        "seconds": used,
+        "curve": curve,
+        "metrics": ev.metrics(),
+        "generator": generator,
+    }
 
 
 # ---- pictures for the notebook -------------------------------------------------------------------
@@ -922,8 +1031,16 @@ def plot_schedule(schedule: GrowthSchedule, ax=None, x: str = "images"):
     for p in schedule.phases:
         x0 = (p.start_images if x == "images" else p.start_step) / scale
         w = (p.images if x == "images" else p.steps) / scale
-        ax.barh(0, w, left=x0, height=0.8, color=_RES_COLOURS.get(p.resolution, "0.5"), edgecolor="k", linewidth=0.5,
-                hatch="///" if p.kind == "fade" else None)
+        ax.barh(
+            0,
+            w,
+            left=x0,
+            height=0.8,
+            color=_RES_COLOURS.get(p.resolution, "0.5"),
+            edgecolor="k",
+            linewidth=0.5,
+            hatch="///" if p.kind == "fade" else None,
+        )
         ax.text(x0 + w / 2, 0, f"{p.resolution}px\n{p.kind}", ha="center", va="center", fontsize=7)
     # alpha over the run
     xs, alphas = [], []
@@ -969,8 +1086,14 @@ def plot_fd_curve(
             if p.kind == "stable" or p.index == 0:
                 pts = [c for c in curve if c.resolution == p.resolution]
                 if pts:
-                    ax.hlines(floors[p.resolution], getattr(pts[0], x), getattr(pts[-1], x), colors=_RES_COLOURS.get(p.resolution, "0.5"),
-                              linestyles="--", lw=1.2)
+                    ax.hlines(
+                        floors[p.resolution],
+                        getattr(pts[0], x),
+                        getattr(pts[-1], x),
+                        colors=_RES_COLOURS.get(p.resolution, "0.5"),
+                        linestyles="--",
+                        lw=1.2,
+                    )
         ax.plot([], [], "--", color="0.5", label="real sprites at that resolution")
     for name, pts in (baselines or {}).items():
         if pts:
@@ -985,8 +1108,6 @@ def plot_fd_curve(
 
 def snapshot_grid(snapshots: Sequence[Snapshot], per_snapshot: int = 4, scale: int = 2) -> "np.ndarray":
     """One row per snapshot: its first sprites, shown at 32x32 (nearest) and labelled res / alpha."""
-    import numpy as np
-
     from ..imaging import image_grid, label_frame
 
     rows = []

@@ -26,13 +26,38 @@ from ..device import seed_everything
 from ..losses import WassersteinLoss
 from ..losses_audio import MultiScaleSpectralLoss
 from ..metrics.music import hz_to_midi, seam_ratio, spectral_flux, transcribe
-from ..metrics.song_report import (autoencoder_report, clip_features, f0_within, frechet, kid, markov_tunes,
-                                   measure_row, nn_ratio, reference_row, score_notes, transcribe_clips)
+from ..metrics.song_report import (
+    autoencoder_report,
+    clip_features,
+    f0_within,
+    frechet,
+    kid,
+    markov_tunes,
+    measure_row,
+    nn_ratio,
+    reference_row,
+    score_notes,
+    transcribe_clips,
+)
 from ..models.song_autoencoder import ASSET_PATH as AE_PATH
-from ..models.song_autoencoder import SongAEConfig, SongAutoencoder, SongEncoding, load_song_autoencoder, save_song_autoencoder
+from ..models.song_autoencoder import (
+    SongAEConfig,
+    SongAutoencoder,
+    SongEncoding,
+    load_song_autoencoder,
+    save_song_autoencoder,
+)
 from ..models.song_gan import ASSET_PATH as GAN_PATH
-from ..models.song_gan import (FrameCodec, ShippedSongGAN, SongCritic, SongGANConfig, SongGenerator, gaussian_frames,
-                               load_song_gan, song_anchors)
+from ..models.song_gan import (
+    FrameCodec,
+    ShippedSongGAN,
+    SongCritic,
+    SongGANConfig,
+    SongGenerator,
+    gaussian_frames,
+    load_song_gan,
+    song_anchors,
+)
 from ..models.song_gan import save_song_gan as _save_generator
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop
@@ -73,8 +98,16 @@ class SongConfig:
     @classmethod
     def for_profile(cls, profile: str) -> SongConfig:
         if check_profile(profile) == "full":  # a GPU: more tunes, a bigger model, longer training
-            return cls(profile, n_tunes=3000, model=SongAEConfig(latent_dim=16, hidden=512), ae_steps=30_000, ae_batch=32,
-                       gan=SongGANConfig(latent_dim=16, channels=256), gan_steps=50_000, gan_batch=64)
+            return cls(
+                profile,
+                n_tunes=3000,
+                model=SongAEConfig(latent_dim=16, hidden=512),
+                ae_steps=30_000,
+                ae_batch=32,
+                gan=SongGANConfig(latent_dim=16, channels=256),
+                gan_steps=50_000,
+                gan_batch=64,
+            )
         return cls(profile)
 
 
@@ -98,17 +131,29 @@ def load_song_data(config: SongConfig, cache_dir: str | Path | None = None, prog
     train, held = split_tunes(config, cache_dir, progress)
     cache = None
     if cache_dir is not None:
-        key = (f"{config.collection}_{config.n_tunes}_{config.held_out}_{config.data_seed}_{config.ae_clip_s}_"
-               f"{config.ae_clips_per_tune}_{config.tempo_range}_{config.model.sample_rate}_{config.model.frame_rate}")
+        key = (
+            f"{config.collection}_{config.n_tunes}_{config.held_out}_{config.data_seed}_{config.ae_clip_s}_"
+            f"{config.ae_clips_per_tune}_{config.tempo_range}_{config.model.sample_rate}_{config.model.frame_rate}"
+        )
         cache = Path(cache_dir) / f"song_clips_{_stable_hash(key)}.safetensors"
         if cache.exists():
             tensors, meta = read_tensor_file(cache)
-            clips = SongClips.from_tensors({k: v.float() if k == "audio" else v for k, v in tensors.items()},
-                                           int(meta["sr"]), int(meta["frame_rate"]))
+            clips = SongClips.from_tensors(
+                {k: v.float() if k == "audio" else v for k, v in tensors.items()},
+                int(meta["sr"]),
+                int(meta["frame_rate"]),
+            )
             return SongData(train, held, clips)
-    clips = render_clips(train, config.ae_clip_s, seed=config.data_seed, tempo_range=config.tempo_range,
-                         max_clips_per_tune=config.ae_clips_per_tune,
-                         sr=config.model.sample_rate, frame_rate=config.model.frame_rate, progress=progress)
+    clips = render_clips(
+        train,
+        config.ae_clip_s,
+        seed=config.data_seed,
+        tempo_range=config.tempo_range,
+        max_clips_per_tune=config.ae_clips_per_tune,
+        sr=config.model.sample_rate,
+        frame_rate=config.model.frame_rate,
+        progress=progress,
+    )
     if cache is not None:
         from safetensors.torch import save_file
 
@@ -126,8 +171,13 @@ def _stable_hash(text: str) -> str:
 
 
 # ---- the song autoencoder ------------------------------------------------------------------------
-def make_ae_trainer(config: SongConfig, clips: SongClips, seed: int = 0, device: str | torch.device = "cpu",
-                    checkpoint_path: str | Path | None = None) -> tuple[SongAutoencoder, TrainLoop]:
+def make_ae_trainer(
+    config: SongConfig,
+    clips: SongClips,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    checkpoint_path: str | Path | None = None,
+) -> tuple[SongAutoencoder, TrainLoop]:
     """The model and its TrainLoop (not run): each step reconstructs `ae_batch` random clips, MSS loss.
 
     The decoder reads the score's f0 (supervision, not learned) and the measured loudness; only
@@ -154,23 +204,39 @@ def make_ae_trainer(config: SongConfig, clips: SongClips, seed: int = 0, device:
         for group in opt.param_groups:
             group["lr"] = config.ae_lr * (1.0 - 0.95 * min(loop.step / config.ae_steps, 1.0))
 
-    loop = TrainLoop(step, {"autoencoder": model}, {"adam": opt}, rng=rng, checkpoint_path=checkpoint_path,
-                     checkpoint_every=config.checkpoint_every if checkpoint_path else 0,
-                     callbacks=[Every(1, decay, at_end=False)], description="song autoencoder",
-                     meta={"config": asdict(config.model), "seed": seed})
+    loop = TrainLoop(
+        step,
+        {"autoencoder": model},
+        {"adam": opt},
+        rng=rng,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=config.checkpoint_every if checkpoint_path else 0,
+        callbacks=[Every(1, decay, at_end=False)],
+        description="song autoencoder",
+        meta={"config": asdict(config.model), "seed": seed},
+    )
     return model, loop
 
 
-def train_song_autoencoder(config: SongConfig, clips: SongClips, seed: int = 0, device: str | torch.device = "cpu",
-                           checkpoint_path: str | Path | None = None, steps: int | None = None,
-                           log_every: int = 0) -> tuple[SongAutoencoder, TrainLoop]:
+def train_song_autoencoder(
+    config: SongConfig,
+    clips: SongClips,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    checkpoint_path: str | Path | None = None,
+    steps: int | None = None,
+    log_every: int = 0,
+) -> tuple[SongAutoencoder, TrainLoop]:
     """Train (resuming from `checkpoint_path` when it holds a run) to `steps` (default config.ae_steps)."""
     model, loop = make_ae_trainer(config, clips, seed, device, checkpoint_path)
     start = time.perf_counter()
     if log_every:
+
         def show(lp: TrainLoop) -> None:
             recent = lp.history["mss"][-log_every:]
-            print(f"step {lp.step}: mss {sum(recent) / len(recent):.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"step {lp.step}: mss {sum(recent) / len(recent):.3f} ({time.perf_counter() - start:.0f} s)", flush=True
+            )
 
         loop.callbacks.append(Every(log_every, show))
     loop.resume()
@@ -182,22 +248,41 @@ def train_song_autoencoder(config: SongConfig, clips: SongClips, seed: int = 0, 
 @torch.no_grad()
 def encode_clips(model: SongAutoencoder, clips: SongClips, batch: int = 16) -> SongEncoding:
     """The autoencoder's encoding of every clip: f0 [N, T] (the score's), loudness [N, T], z [N, T, Z]."""
-    parts = [model.encode(clips.audio[i:i + batch], clips.f0_hz[i:i + batch]) for i in range(0, len(clips), batch)]
+    parts = [model.encode(clips.audio[i : i + batch], clips.f0_hz[i : i + batch]) for i in range(0, len(clips), batch)]
     return SongEncoding(*(torch.cat([getattr(p, k) for p in parts]) for k in SongEncoding._fields))
 
 
-def gan_windows(config: SongConfig, tunes: list[Melody], model: SongAutoencoder, *, step_s: float | None = None,
-                progress: bool = True) -> tuple[SongEncoding, SongClips]:
+def gan_windows(
+    config: SongConfig,
+    tunes: list[Melody],
+    model: SongAutoencoder,
+    *,
+    step_s: float | None = None,
+    progress: bool = True,
+) -> tuple[SongEncoding, SongClips]:
     """Play `tunes` as the autoencoder's data was played (same seed) and encode 8-s windows of them."""
     window_s = config.gan.window_frames / config.model.frame_rate
-    clips = render_clips(tunes, window_s, step_s=step_s, seed=config.data_seed, tempo_range=config.tempo_range,
-                         sr=config.model.sample_rate, frame_rate=config.model.frame_rate, min_voiced=0.3,
-                         progress=progress)
+    clips = render_clips(
+        tunes,
+        window_s,
+        step_s=step_s,
+        seed=config.data_seed,
+        tempo_range=config.tempo_range,
+        sr=config.model.sample_rate,
+        frame_rate=config.model.frame_rate,
+        min_voiced=0.3,
+        progress=progress,
+    )
     return encode_clips(model, clips), clips
 
 
-def make_gan_trainer(config: SongConfig, frames: Tensor, seed: int = 0, device: str | torch.device = "cpu",
-                     checkpoint_path: str | Path | None = None) -> GANTrainer:
+def make_gan_trainer(
+    config: SongConfig,
+    frames: Tensor,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    checkpoint_path: str | Path | None = None,
+) -> GANTrainer:
     """WGAN-GP on the book's training core: random training windows `frames` [N, C, T] against generated ones."""
     rng = seed_everything(seed)
     g, d = SongGenerator(config.gan).to(device), SongCritic(config.gan).to(device)
@@ -209,10 +294,23 @@ def make_gan_trainer(config: SongConfig, frames: Tensor, seed: int = 0, device: 
     def latent(batch: int, generator: torch.Generator) -> Tensor:
         return torch.randn(batch, config.gan.latent_size, generator=generator)
 
-    return GANTrainer(g, d, WassersteinLoss(gp_weight=config.gp_weight), torch.optim.Adam(g.parameters(), **adam),
-                      torch.optim.Adam(d.parameters(), **adam), real, latent, batch_size=config.gan_batch, rng=rng,
-                      device=device, n_critic=config.n_critic, ema_decay=config.ema_decay, checkpoint_path=checkpoint_path,
-                      checkpoint_every=config.checkpoint_every if checkpoint_path else 0, description="song GAN")
+    return GANTrainer(
+        g,
+        d,
+        WassersteinLoss(gp_weight=config.gp_weight),
+        torch.optim.Adam(g.parameters(), **adam),
+        torch.optim.Adam(d.parameters(), **adam),
+        real,
+        latent,
+        batch_size=config.gan_batch,
+        rng=rng,
+        device=device,
+        n_critic=config.n_critic,
+        ema_decay=config.ema_decay,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=config.checkpoint_every if checkpoint_path else 0,
+        description="song GAN",
+    )
 
 
 def save_song_gan(trainer: GANTrainer, codec: FrameCodec, path: str | Path = GAN_PATH, **meta) -> Path:
@@ -256,7 +354,9 @@ def generate_song(gan: ShippedSongGAN, seconds: float, seed: int = 0) -> Tensor:
 @torch.no_grad()
 def reconstruct(ae: SongAutoencoder, clips: SongClips, batch: int = 8) -> Tensor:
     """The autoencoder's reconstruction of every clip [N, S] (encoded with the score's f0)."""
-    return torch.cat([ae(clips.audio[i:i + batch], clips.f0_hz[i:i + batch])[0] for i in range(0, len(clips), batch)])
+    return torch.cat(
+        [ae(clips.audio[i : i + batch], clips.f0_hz[i : i + batch])[0] for i in range(0, len(clips), batch)]
+    )
 
 
 @torch.no_grad()
@@ -284,8 +384,16 @@ def encode_audio_file(ae: SongAutoencoder, path: str | Path, max_seconds: float 
 
 
 @torch.no_grad()
-def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: ShippedSongGAN, classifier, n: int = 48,
-             seed: int = 0, progress: bool = False) -> dict:
+def evaluate(
+    config: SongConfig,
+    data: SongData,
+    ae: SongAutoencoder,
+    gan: ShippedSongGAN,
+    classifier,
+    n: int = 48,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
     """Every row of the chapter's table on `n` 8-s clips each, plus floors, the seam and the copying check.
 
     Rows: the held-out score itself, its rendered audio ("real"), the autoencoder's reconstruction
@@ -297,7 +405,7 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     play = dict(seed=config.data_seed, tempo_range=config.tempo_range, min_voiced=0.3, progress=progress)
     held = render_clips(data.held_out_tunes, window_s, **play)
     order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
-    real, other = held[order[:n]], held[order[n:2 * n]]
+    real, other = held[order[:n]], held[order[n : 2 * n]]
     reference = score_notes(real)
     train_enc, train_clips = gan_windows(config, data.train_tunes[:60], ae, progress=progress)
     codec = gan.codec
@@ -318,8 +426,10 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     ae_report = autoencoder_report(ae, real, sets["reconstruction"], train_enc)
     for name, audio in sets.items():
         row = measure_row(name, audio, sr, reference, heard=heard_real if name == "real" else None)
-        row.fd, row.kid = frechet(feats["real"], feats[name] if name != "real" else other_feats), kid(
-            feats["real"], feats[name] if name != "real" else other_feats)
+        row.fd, row.kid = (
+            frechet(feats["real"], feats[name] if name != "real" else other_feats),
+            kid(feats["real"], feats[name] if name != "real" else other_feats),
+        )
         rows[name] = row.as_dict()
     train_feats = clip_features(classifier, train_clips.audio[: 4 * n], sr=sr)
     song = decode_frames(ae, codec, generate_song(gan, 64.0, seed))[0]
@@ -327,20 +437,57 @@ def evaluate(config: SongConfig, data: SongData, ae: SongAutoencoder, gan: Shipp
     flux = spectral_flux(song.numpy(), sr)
     heard = transcribe_clips(song[None], sr)[0]
     return {
-        "n": n, "rows": rows, **ae_report,
+        "n": n,
+        "rows": rows,
+        **ae_report,
         "nn_ratio": nn_ratio(feats["GAN"], train_feats, other_feats),
         "seam_ratio": seam_ratio(flux, 100.0, joins),
-        "seam_ratio_pitch": seam_ratio(np.abs(np.diff(np.nan_to_num(hz_to_midi(np.where(heard[1] > 0, heard[1], np.nan))),
-                                                      prepend=0.0)), heard[2], joins),
-        **dict(zip(("ae_f0_within_50c", "ae_f0_voicing_recall"), np.nanmean(
-            [f0_within(f0, rate, score.numpy(), config.model.frame_rate) for (_, f0, rate), score in
-             zip(heard_real, real.f0_hz)], axis=0).tolist())),
+        "seam_ratio_pitch": seam_ratio(
+            np.abs(np.diff(np.nan_to_num(hz_to_midi(np.where(heard[1] > 0, heard[1], np.nan))), prepend=0.0)),
+            heard[2],
+            joins,
+        ),
+        **dict(
+            zip(
+                ("ae_f0_within_50c", "ae_f0_voicing_recall"),
+                np.nanmean(
+                    [
+                        f0_within(f0, rate, score.numpy(), config.model.frame_rate)
+                        for (_, f0, rate), score in zip(heard_real, real.f0_hz)
+                    ],
+                    axis=0,
+                ).tolist(),
+            )
+        ),
     }
 
 
-__all__ = ["EVAL_PATH", "evaluate", "gaussian_frames", "decode_frames", "generate_song", "generate_windows",
-           "encode_audio_file", "mean_timbre", "reconstruct", "split_tunes",
-           "AE_PATH", "GAN_PATH", "Every", "ShippedSongGAN", "encode_clips", "frame_codec", "gan_windows",
-           "load_song_gan", "make_gan_trainer", "save_song_gan",
-           "SongConfig", "SongData", "load_song_data", "load_song_autoencoder", "make_ae_trainer",
-           "save_song_autoencoder", "train_song_autoencoder"]
+__all__ = [
+    "EVAL_PATH",
+    "evaluate",
+    "gaussian_frames",
+    "decode_frames",
+    "generate_song",
+    "generate_windows",
+    "encode_audio_file",
+    "mean_timbre",
+    "reconstruct",
+    "split_tunes",
+    "AE_PATH",
+    "GAN_PATH",
+    "Every",
+    "ShippedSongGAN",
+    "encode_clips",
+    "frame_codec",
+    "gan_windows",
+    "load_song_gan",
+    "make_gan_trainer",
+    "save_song_gan",
+    "SongConfig",
+    "SongData",
+    "load_song_data",
+    "load_song_autoencoder",
+    "make_ae_trainer",
+    "save_song_autoencoder",
+    "train_song_autoencoder",
+]

@@ -87,7 +87,9 @@ class WGANConfig:
     ndf: int = 32
     critic_norm: str = "layer"
     batch_size: int = 64
-    budget_seconds: float = 1440.0  # 24 CPU-minutes each (at 720 s WGAN-GP covered 0.815 of the combinations, at 1440 s 0.935)
+    budget_seconds: float = (
+        1440.0  # 24 CPU-minutes each (at 720 s WGAN-GP covered 0.815 of the combinations, at 1440 s 0.935)
+    )
     max_steps: int = 1_000_000
     clock: str = "process"
     checkpoints: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -105,8 +107,14 @@ class WGANConfig:
     def for_profile(cls, profile: str) -> "WGANConfig":
         check_profile(profile)
         base = ch2.DCGANConfig.for_profile(profile)
-        common = dict(latent_dim=base.latent_dim, ngf=base.ngf, ndf=base.ndf, eval_n=base.eval_samples, channels_last=base.channels_last,
-                      conditional=True)
+        common = dict(
+            latent_dim=base.latent_dim,
+            ngf=base.ngf,
+            ndf=base.ndf,
+            eval_n=base.eval_samples,
+            channels_last=base.channels_last,
+            conditional=True,
+        )
         if profile == "full":
             return cls(profile="full", budget_seconds=1800.0, clock="wall", curve_n=2000, live_seconds=0.0, **common)
         return cls(profile="quick", **common)
@@ -138,7 +146,9 @@ def make_models(config: WGANConfig, device: torch.device | str = "cpu") -> tuple
     """
     if config.conditional:
         generator: nn.Module = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf)
-        critic: nn.Module = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, norm=config.critic_norm, spectral_norm=False)
+        critic: nn.Module = ProjectionDiscriminator(
+            ATTRIBUTE_SIZES, config.ndf, norm=config.critic_norm, spectral_norm=False
+        )
     else:
         generator = DCGANGenerator(config.latent_dim, config.ngf)
         critic = DCGANDiscriminator(config.ndf, norm=config.critic_norm)
@@ -161,10 +171,15 @@ def reference_sprites(n: int) -> Tensor:
     return ch2.reference_sprites(n)
 
 
-def make_optimizers(method: WGANMethod, generator: nn.Module, critic: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def make_optimizers(
+    method: WGANMethod, generator: nn.Module, critic: nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """RMSprop (clipping: momentum-free, as Arjovsky et al. advise) or Adam (gradient penalty)."""
     if method.optimizer == "rmsprop":
-        return (torch.optim.RMSprop(generator.parameters(), lr=method.lr), torch.optim.RMSprop(critic.parameters(), lr=method.lr))
+        return (
+            torch.optim.RMSprop(generator.parameters(), lr=method.lr),
+            torch.optim.RMSprop(critic.parameters(), lr=method.lr),
+        )
     if method.optimizer == "adam":
         betas = (float(method.betas[0]), float(method.betas[1]))
         return (
@@ -190,7 +205,11 @@ def curve_evaluator(n: int, classifier=None) -> tuple[Callable[[Tensor], dict[st
 
     def score(samples: Tensor) -> dict[str, float]:
         rep = attribute_report(clf, samples[:n])
-        return {"fd": frechet_distance(fx, real[:n], samples[:n]), "coverage": rep.coverage, "high_quality": rep.high_quality}
+        return {
+            "fd": frechet_distance(fx, real[:n], samples[:n]),
+            "coverage": rep.coverage,
+            "high_quality": rep.high_quality,
+        }
 
     return score, floor
 
@@ -282,7 +301,9 @@ class _Budget(Exception):
     """Raised inside a callback to end a run when its time budget is spent."""
 
 
-def interpolate_grad_norm(critic: nn.Module, real: Tensor, fake: Tensor, seed: int = 0, labels: Tensor | None = None) -> Tensor:
+def interpolate_grad_norm(
+    critic: nn.Module, real: Tensor, fake: Tensor, seed: int = 0, labels: Tensor | None = None
+) -> Tensor:
     """Per-sample ||grad D(x_hat)|| at random interpolates: the quantity the penalty pushes to 1
     (`labels`: what a conditional critic is told about both batches)."""
     with torch.random.fork_rng(devices=[]):
@@ -316,7 +337,9 @@ def _run_for_budget(
     device = next(run.generator.parameters()).device
     probe = make_sprites(64, seed=PROBE_SEED)
     probe_real = probe.images.to(device)
-    probe_z = torch.randn(64, run.generator.latent_dim, generator=torch.Generator().manual_seed(PROBE_SEED + 1)).to(device)
+    probe_z = torch.randn(64, run.generator.latent_dim, generator=torch.Generator().manual_seed(PROBE_SEED + 1)).to(
+        device
+    )
     probe_labels = probe.labels.to(device) if trainer.conditional else None
     if probe_labels is not None:  # fakes of the same characters as the real probe batch
         probe_z = run.generator.with_labels(probe_z, probe_labels)
@@ -344,7 +367,9 @@ def _run_for_budget(
             est = critic_estimate(_estimate_series(run.method, loop.history), config.critic_window)
             nan = float("nan")
             scores = score(run.sample(config.curve_n, ema=False)) if score is not None else {"fd": nan}
-            ema_scores = score(run.sample(config.curve_n)) if score is not None and run.generator_ema is not None else {}
+            ema_scores = (
+                score(run.sample(config.curve_n)) if score is not None and run.generator_ema is not None else {}
+            )
             gn = grad_norm(loop.step) if probe else nan
             point = CurvePoint(loop.step, elapsed, est, scores["fd"], scores.get("coverage", nan), scores.get("high_quality", nan),
                                gn, ema_scores.get("fd", nan), ema_scores.get("coverage", nan))  # fmt: skip
@@ -377,7 +402,11 @@ def _finalise(run: WGANRun, trainer: GANTrainer, seconds: list[float]) -> WGANRu
     """Copy the trainer's state so far (steps, time, per-step history) into the run."""
     run.seconds = seconds[-1] if seconds else 0.0
     run.steps = trainer.step
-    run.history = {"step": list(trainer.history["step"]), "estimate": list(_estimate_series(run.method, trainer.history)), "seconds": list(seconds)}
+    run.history = {
+        "step": list(trainer.history["step"]),
+        "estimate": list(_estimate_series(run.method, trainer.history)),
+        "seconds": list(seconds),
+    }
     for key in ("gp", "grad_norm"):
         if key in trainer.history:
             run.history[key] = list(trainer.history[key])
@@ -385,7 +414,13 @@ def _finalise(run: WGANRun, trainer: GANTrainer, seconds: list[float]) -> WGANRu
 
 
 def make_wgan_trainer(
-    method: str, config: WGANConfig, data: Tensor, *, labels: Tensor | None = None, seed: int = 0, device: torch.device | str = "cpu"
+    method: str,
+    config: WGANConfig,
+    data: Tensor,
+    *,
+    labels: Tensor | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
 ) -> GANTrainer:
     """A GANTrainer for one WGAN method (not trained yet); a conditional config needs the data's `labels`."""
     if config.conditional and labels is None:
@@ -440,20 +475,36 @@ def train_for_budget(
     if method == BASELINE:
         cfg2 = config.dcgan_config()
         recipe = ch2.REMEDY if config.conditional else ch2.PLAIN
-        dc = ch2.make_run(recipe, cfg2, seed=seed, device=device, images=data, labels=labels, total_steps=config.max_steps)
+        dc = ch2.make_run(
+            recipe, cfg2, seed=seed, device=device, images=data, labels=labels, total_steps=config.max_steps
+        )
         trainer = dc.trainer
-        run = WGANRun(method, trainer.generator, trainer.critic, {}, config=config.meta(),
-                      generator_ema=trainer.ema.module if trainer.ema is not None else None)
+        run = WGANRun(
+            method,
+            trainer.generator,
+            trainer.critic,
+            {},
+            config=config.meta(),
+            generator_ema=trainer.ema.module if trainer.ema is not None else None,
+        )
         run.meta["recipe"] = recipe
     else:
         images = data if data is not None else training_sprites(config, device)
         if config.conditional and labels is None:
             labels = training_labels(config, device)
         trainer = make_wgan_trainer(method, config, images, labels=labels, seed=seed, device=device)
-        run = WGANRun(method, trainer.generator, trainer.critic, {}, config=config.meta(),
-                      generator_ema=trainer.ema.module if trainer.ema is not None else None)
+        run = WGANRun(
+            method,
+            trainer.generator,
+            trainer.critic,
+            {},
+            config=config.meta(),
+            generator_ema=trainer.ema.module if trainer.ema is not None else None,
+        )
     run.meta["clock"] = clock_name
-    return _run_for_budget(trainer, run, config, budget, marks, CLOCKS[clock_name], score, method in METHODS, log, on_checkpoint)
+    return _run_for_budget(
+        trainer, run, config, budget, marks, CLOCKS[clock_name], score, method in METHODS, log, on_checkpoint
+    )
 
 
 # ---- shipped weights ---------------------------------------------------------------------------
@@ -509,7 +560,12 @@ def _critic_from_config(cfg: dict) -> nn.Module:
 
 def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
     """Load a run written by `save_run` (weights back to fp32, eval mode)."""
-    meta = read_asset_meta(path, "chapter-3 run", f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.", kind="wgan_chapter3")
+    meta = read_asset_meta(
+        path,
+        "chapter-3 run",
+        f"Build it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.",
+        kind="wgan_chapter3",
+    )
     config = WGANConfig.from_meta(meta["config"])
     generator, critic = make_models(config)
     if meta.get("critic_config"):  # exactly the critic that was trained (the baseline's is chapter 2's)
@@ -519,7 +575,19 @@ def load_run(path: str | Path, device: torch.device | str = "cpu") -> WGANRun:
         modules["generator_ema"] = copy.deepcopy(generator)
     load_checkpoint(path, modules)  # fp16 on disk, cast into the fp32 modules
     ema = modules.get("generator_ema")
-    known = {"kind", "method", "config", "critic_config", "steps", "seconds", "fd_floor_curve", "curve", "probes", "history", "ema"}
+    known = {
+        "kind",
+        "method",
+        "config",
+        "critic_config",
+        "steps",
+        "seconds",
+        "fd_floor_curve",
+        "curve",
+        "probes",
+        "history",
+        "ema",
+    }
     return WGANRun(
         meta["method"], generator.to(device).eval(), critic.to(device).eval(),
         {k: list(v) for k, v in meta["history"].items()},
@@ -556,15 +624,31 @@ def estimate_and_fd_figure(runs: dict[str, WGANRun], window: int | None = None):
         est = np.asarray(run.history["estimate"], dtype=np.float64)
         a.plot(t, est, c="0.8", lw=0.5, label="per step")
         a.plot(t, median_filter(est, max(1, win // every)), c="tab:blue", lw=1.2, label=f"median of {win} steps")
-        a.scatter(_minutes([p.seconds for p in run.curve]), [p.critic_estimate for p in run.curve], c="tab:red", s=12, zorder=3, label="checkpoints")
+        a.scatter(
+            _minutes([p.seconds for p in run.curve]),
+            [p.critic_estimate for p in run.curve],
+            c="tab:red",
+            s=12,
+            zorder=3,
+            label="checkpoints",
+        )
         a.set(title=f"{name}: critic estimate of W", xlabel="training time (min)")
         lo, hi = np.percentile(est, [1, 99.5]) if len(est) else (0, 1)
         a.set_ylim(min(lo, 0) - 0.05 * (hi - lo), hi + 0.1 * (hi - lo))
         a.legend(loc="upper right")
-        b.plot(_minutes([p.seconds for p in run.curve]), [p.fd for p in run.curve], "o-", c="tab:red", ms=3, label="FD (generated vs real)")
+        b.plot(
+            _minutes([p.seconds for p in run.curve]),
+            [p.fd for p in run.curve],
+            "o-",
+            c="tab:red",
+            ms=3,
+            label="FD (generated vs real)",
+        )
         if math.isfinite(run.fd_floor_curve):
             b.axhline(run.fd_floor_curve, ls="--", c="0.5", lw=1, label="real-vs-real floor")
-        b.set(title=f"{name}: Fréchet distance, N={run.config.get('curve_n')}", xlabel="training time (min)", yscale="log")
+        b.set(
+            title=f"{name}: Fréchet distance, N={run.config.get('curve_n')}", xlabel="training time (min)", yscale="log"
+        )
         b.legend(loc="upper right")
     return fig
 
@@ -579,7 +663,12 @@ def grad_norm_figure(runs: dict[str, WGANRun]):
             _, sec, norm = zip(*run.probes)
             ax.plot(_minutes(sec), norm, lw=1, label=name)
     ax.axhline(1.0, ls="--", c="0.4", lw=1, label="the 1-Lipschitz target")
-    ax.set(yscale="log", xlabel="training time (min)", ylabel=r"$\|\nabla_x D(\hat x)\|$", title="critic gradient norm at interpolates")
+    ax.set(
+        yscale="log",
+        xlabel="training time (min)",
+        ylabel=r"$\|\nabla_x D(\hat x)\|$",
+        title="critic gradient norm at interpolates",
+    )
     ax.legend()
     return fig
 

@@ -43,9 +43,13 @@ RING, GRID = ring(), grid()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"profile {PROFILE}: {config.steps_for('ring')} steps per ring run, {config.steps_for('grid')} per grid run, "
-      f"batch {config.batch_size}, seeds {list(config.seeds)}")
-print(f"ring: {len(RING.modes)} modes, radius 2, std {RING.std}; grid: {len(GRID.modes)} modes, spacing 2, std {GRID.std}")
+print(
+    f"profile {PROFILE}: {config.steps_for('ring')} steps per ring run, {config.steps_for('grid')} per grid run, "
+    f"batch {config.batch_size}, seeds {list(config.seeds)}"
+)
+print(
+    f"ring: {len(RING.modes)} modes, radius 2, std {RING.std}; grid: {len(GRID.modes)} modes, spacing 2, std {GRID.std}"
+)
 
 # %% [markdown]
 # ## The data: a ring of 8 Gaussians and a grid of 25
@@ -183,7 +187,8 @@ print(f"best on the ring: {best_ring.method}; best on the grid: {best_grid.metho
 targets = {
     "ring: all 8 modes": best_ring.modes_mean == 8,
     "grid: at least 22 of 25 modes": best_grid.modes_mean >= 22,
-    "at least 50% high-quality samples (ring and grid)": min(best_ring.high_quality_mean, best_grid.high_quality_mean) >= 0.5,
+    "at least 50% high-quality samples (ring and grid)": min(best_ring.high_quality_mean, best_grid.high_quality_mean)
+    >= 0.5,
 }
 check_targets(targets)
 

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from musicgan_lib.data.sprites import ATTRIBUTE_NAMES, N_COMBINATIONS, SPRITE_ATTRIBUTES, expected_coverage, make_sprites
+from musicgan_lib.data.sprites import N_COMBINATIONS, SPRITE_ATTRIBUTES, expected_coverage, make_sprites
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.imaging import image_grid, interpolate_latents, progress_gif_frames, show_gif, show_grid, write_gif
 from musicgan_lib.metrics.attributes import collapse_over_training, mode_collapse_plot
@@ -43,15 +43,26 @@ seed_everything(SEED)
 config = ch2.DCGANConfig.for_profile(PROFILE)
 RECIPES = (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY)
 shipped_paths = {name: ch2.shipped_path(name, PROFILE) for name in RECIPES}
-use_shipped = should_load_shipped(shipped_paths.values(), profile=PROFILE, retrain=RETRAIN or config.retrain,
-                                  make_script=ch2.MAKE_SCRIPT, kind="dcgan_generator")
+use_shipped = should_load_shipped(
+    shipped_paths.values(),
+    profile=PROFILE,
+    retrain=RETRAIN or config.retrain,
+    make_script=ch2.MAKE_SCRIPT,
+    kind="dcgan_generator",
+)
 start_time = time.perf_counter()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"profile {PROFILE}: batch {config.batch_size}, latent {config.latent_dim}, ngf = ndf = {config.ngf}, "
-      f"{config.dataset_size} training sprites, {config.steps} steps per full run ({config.remedy_steps} for the remedy)")
-print("attributes:", ", ".join(f"{k} ({len(v)})" for k, v in SPRITE_ATTRIBUTES.items()), f"-> {N_COMBINATIONS} combinations")
+print(
+    f"profile {PROFILE}: batch {config.batch_size}, latent {config.latent_dim}, ngf = ndf = {config.ngf}, "
+    f"{config.dataset_size} training sprites, {config.steps} steps per full run ({config.remedy_steps} for the remedy)"
+)
+print(
+    "attributes:",
+    ", ".join(f"{k} ({len(v)})" for k, v in SPRITE_ATTRIBUTES.items()),
+    f"-> {N_COMBINATIONS} combinations",
+)
 print("weights:", "shipped (assets/), plus a short live run" if use_shipped else "trained here, from scratch")
 
 # %% [markdown]
@@ -135,15 +146,17 @@ print(f"generator {count_parameters(g_demo):,} parameters, discriminator {count_
 # %%
 live_recipe = ch2.REMEDY
 runs = {}
-for name in (RECIPES if not use_shipped else (live_recipe,)):
+for name in RECIPES if not use_shipped else (live_recipe,):
     live_steps = config.live_steps if use_shipped else config.steps_for(name)
     run = ch2.make_run(name, config, seed=SEED, device=device, total_steps=live_steps)
     live = ch2.LiveSamples(run)
     run.trainer.loop.callbacks.append(live.every(config.live_every))
     t0 = time.perf_counter()
     run.train(live_steps)
-    print(f"{name}: {live_steps} steps in {time.perf_counter() - t0:.1f} s "
-          f"({live_steps * config.batch_size / (time.perf_counter() - t0):.0f} images/s)")
+    print(
+        f"{name}: {live_steps} steps in {time.perf_counter() - t0:.1f} s "
+        f"({live_steps * config.batch_size / (time.perf_counter() - t0):.0f} images/s)"
+    )
     if live.grids and not live.show:
         fig = show_grid(live.grids[-1][1], f"{name}, live run, step {live.grids[-1][0]}", width=6)
         plt.show()
@@ -217,8 +230,10 @@ for name, ev in {"real sprites": real_eval, **evaluations}.items():
     k = round(a.high_quality * a.n)
     ideal = expected_coverage(k)
     share = f"{a.coverage / ideal:.0%} of that" if k else "no high-quality sample at all"
-    print(f"{name:16s} {k:5d} high-quality samples cover {a.n_covered:3d} combinations; "
-          f"uniformly spread they would cover {ideal * N_COMBINATIONS:5.0f} -> {share}")
+    print(
+        f"{name:16s} {k:5d} high-quality samples cover {a.n_covered:3d} combinations; "
+        f"uniformly spread they would cover {ideal * N_COMBINATIONS:5.0f} -> {share}"
+    )
 
 # %% [markdown]
 # How far can one Fréchet distance be trusted? Every number above comes from one draw fixed before
@@ -230,12 +245,18 @@ for name, ev in {"real sprites": real_eval, **evaluations}.items():
 # %%
 spread = ch2.frechet_over_draws(generators[ch2.REMEDY], draws=5, n=config.eval_samples)
 for k, r in enumerate(spread.reports):
-    print(f"draw {k}:     FD {r.fd:.3f}, floor {r.fd_floor:.3f}, FD / floor {r.fd / r.fd_floor:.2f} | KID {r.kid:.4f}, floor {r.kid_floor:.4f}")
+    print(
+        f"draw {k}:     FD {r.fd:.3f}, floor {r.fd_floor:.3f}, FD / floor {r.fd / r.fd_floor:.2f} | KID {r.kid:.4f}, floor {r.kid_floor:.4f}"
+    )
 fixed = evaluations[ch2.REMEDY].frechet
-print(f"fixed draw: FD {fixed.fd:.3f}, floor {fixed.fd_floor:.3f}, FD / floor {fixed.fd / fixed.fd_floor:.2f} | "
-      f"KID {fixed.kid:.4f}, floor {fixed.kid_floor:.4f}  (the table above)")
+print(
+    f"fixed draw: FD {fixed.fd:.3f}, floor {fixed.fd_floor:.3f}, FD / floor {fixed.fd / fixed.fd_floor:.2f} | "
+    f"KID {fixed.kid:.4f}, floor {fixed.kid_floor:.4f}  (the table above)"
+)
 print(spread.summary())
-print(f"under {ch2.TARGETS['fd_over_floor']:.0f} x its own floor in every draw: {bool((spread.ratio <= ch2.TARGETS['fd_over_floor']).all())}")
+print(
+    f"under {ch2.TARGETS['fd_over_floor']:.0f} x its own floor in every draw: {bool((spread.ratio <= ch2.TARGETS['fd_over_floor']).all())}"
+)
 
 # %% [markdown]
 # The FD of one generator moves by tens of per cent from draw to draw, and so does the floor,
@@ -271,17 +292,23 @@ for name, ev in evaluations.items():
 # %%
 for name, track in tracks.items():
     if track is None:
-        print(f"{name}: no attribute checks (trained for fewer than {config.track_every} steps, "
-              "or its weights file was written before scripts/make_dcgan_weights.py recorded them)")
+        print(
+            f"{name}: no attribute checks (trained for fewer than {config.track_every} steps, "
+            "or its weights file was written before scripts/make_dcgan_weights.py recorded them)"
+        )
         continue
     fig = collapse_over_training(track, title=f"{name}: what the generator drew while it trained")
     plt.show()
     settled = track.steps[len(track.steps) // 2]  # the second half of the run's checks
-    print(f"{name}: the largest share of one value ({len(track.steps)} checks, steps {track.steps[0]}-{track.steps[-1]}); "
-          f"at any check | from step {settled} on | real sprites")
+    print(
+        f"{name}: the largest share of one value ({len(track.steps)} checks, steps {track.steps[0]}-{track.steps[-1]}); "
+        f"at any check | from step {settled} on | real sprites"
+    )
     for peak, late in zip(track.peak_shares(), track.peak_shares(since=settled)):
-        print(f"  {peak.attribute:12s} {peak.share:4.0%} {peak.value!r:9s} at step {peak.step:5d} | "
-              f"{late.share:4.0%} {late.value!r:9s} at step {late.step:5d} | {peak.uniform:.0%} each")
+        print(
+            f"  {peak.attribute:12s} {peak.share:4.0%} {peak.value!r:9s} at step {peak.step:5d} | "
+            f"{late.share:4.0%} {late.value!r:9s} at step {late.step:5d} | {peak.uniform:.0%} each"
+        )
 
 # %% [markdown]
 # In the shipped runs all three recipes start collapsed. In their first few hundred steps most
@@ -377,8 +404,12 @@ plt.show()
 # for dcgan-cond — at 4,000 it had coverage 0.985 and FD 1.76):
 
 # %%
-for key, label in (("combo_coverage", "combination coverage"), ("high_quality", "high-quality share"),
-                   ("attribute_kl", "attribute KL (nats)"), ("fd", "Fréchet distance")):
+for key, label in (
+    ("combo_coverage", "combination coverage"),
+    ("high_quality", "high-quality share"),
+    ("attribute_kl", "attribute KL (nats)"),
+    ("fd", "Fréchet distance"),
+):
     row = "   ".join(f"{name} {evaluations[name].metrics()[key]:7.3f}" for name in RECIPES)
     print(f"{label:22s} {row}")
 
@@ -391,7 +422,9 @@ for key, label in (("combo_coverage", "combination coverage"), ("high_quality", 
 # %%
 for name, ev in {"real sprites": real_eval, **evaluations}.items():
     f = ev.frechet
-    print(f"{name:16s} FD {f.fd:6.3f} = means apart {f.fd_mean_part:6.3f} + spreads differ {f.fd - f.fd_mean_part:6.3f}")
+    print(
+        f"{name:16s} FD {f.fd:6.3f} = means apart {f.fd_mean_part:6.3f} + spreads differ {f.fd - f.fd_mean_part:6.3f}"
+    )
 
 # %% [markdown]
 # *Where* is the spread wrong? Turn the features onto the real sprites' principal directions
@@ -414,14 +447,21 @@ right.set(xlabel="principal direction", ylabel="adds to FD", title="where the Fr
 fig.tight_layout()
 plt.show()
 fd = evaluations[ch2.REMEDY].frechet.fd
-print(f"FD {fd:.3f}: the directions add {dirs.contribution.sum():.3f}, the turned cloud the other {fd - dirs.contribution.sum():.3f}")
+print(
+    f"FD {fd:.3f}: the directions add {dirs.contribution.sum():.3f}, the turned cloud the other {fd - dirs.contribution.sum():.3f}"
+)
 worst = dirs.worst(2)
 for i in worst:
-    print(f"direction {i}: generated variance {dirs.generated_variance[i]:.2f} vs real {dirs.real_variance[i]:.2f} "
-          f"({dirs.generated_variance[i] / dirs.real_variance[i]:.1f} x), adds {dirs.contribution[i]:.3f}")
+    print(
+        f"direction {i}: generated variance {dirs.generated_variance[i]:.2f} vs real {dirs.real_variance[i]:.2f} "
+        f"({dirs.generated_variance[i] / dirs.real_variance[i]:.1f} x), adds {dirs.contribution[i]:.3f}"
+    )
 ends = [img for i in worst for img in diagnosis.extremes(i, k=8)]
-fig = show_grid(image_grid(torch.cat(ends), nrow=8, scale=2),
-                f"furthest out along directions {worst[0]} and {worst[1]}: real, generated, real, generated", width=5)
+fig = show_grid(
+    image_grid(torch.cat(ends), nrow=8, scale=2),
+    f"furthest out along directions {worst[0]} and {worst[1]}: real, generated, real, generated",
+    width=5,
+)
 plt.show()
 
 # %% [markdown]
@@ -440,8 +480,9 @@ plt.show()
 
 # %%
 sweep, sweep_rows = ch2.attribute_sweeps(generators[ch2.REMEDY])
-fig = show_grid(image_grid(sweep, nrow=max(len(v) for v in SPRITE_ATTRIBUTES.values()), scale=2),
-                "one attribute per row", width=3.5)
+fig = show_grid(
+    image_grid(sweep, nrow=max(len(v) for v in SPRITE_ATTRIBUTES.values()), scale=2), "one attribute per row", width=3.5
+)
 plt.show()
 print("\n".join(f"row {i + 1}: {r}" for i, r in enumerate(sweep_rows)))
 
@@ -486,12 +527,14 @@ print(f"notebook run time: {time.perf_counter() - start_time:.0f} s")
 # %%
 # NBVAL_CHECK_OUTPUT
 checks = remedy.checks()
-check_targets({
-    f"combination coverage >= {ch2.TARGETS['combo_coverage']}": checks["combo_coverage"],
-    f"high quality >= {ch2.TARGETS['high_quality']}": checks["high_quality"],
-    f"FD <= {ch2.TARGETS['fd_over_floor']:.0f} x floor": checks["fd_over_floor"],
-    "the remedy covers more combinations than plain DCGAN": remedy.attributes.coverage > plain.attributes.coverage,
-})
+check_targets(
+    {
+        f"combination coverage >= {ch2.TARGETS['combo_coverage']}": checks["combo_coverage"],
+        f"high quality >= {ch2.TARGETS['high_quality']}": checks["high_quality"],
+        f"FD <= {ch2.TARGETS['fd_over_floor']:.0f} x floor": checks["fd_over_floor"],
+        "the remedy covers more combinations than plain DCGAN": remedy.attributes.coverage > plain.attributes.coverage,
+    }
+)
 
 # %% [markdown]
 # ## What to take away

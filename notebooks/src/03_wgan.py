@@ -51,20 +51,32 @@ warnings.filterwarnings("ignore", message="The figure layout has changed to tigh
 device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch3.WGANConfig.for_profile(PROFILE)
-use_shipped = should_load_shipped([ch3.asset_path(m, PROFILE) for m in ch3.RUN_NAMES], profile=PROFILE, retrain=RETRAIN,
-                                  make_script=ch3.MAKE_SCRIPT, kind="wgan_chapter3")
+use_shipped = should_load_shipped(
+    [ch3.asset_path(m, PROFILE) for m in ch3.RUN_NAMES],
+    profile=PROFILE,
+    retrain=RETRAIN,
+    make_script=ch3.MAKE_SCRIPT,
+    kind="wgan_chapter3",
+)
 
 # %%
 # NBVAL_CHECK_OUTPUT
 for name, spec in ch3.METHODS.items():
     extra = f"clip {spec.loss.clip}" if spec.loss.clip else f"lambda {spec.loss.gp_weight}"
-    print(f"{name:4s}: {extra}, {spec.optimizer} lr {spec.lr:g}" + (f" betas {spec.betas}" if spec.optimizer == "adam" else "")
-          + f", {spec.n_critic} critic steps per generator step")
-print(f"profile {PROFILE}: generator = chapter 2's (latent {config.latent_dim}, ngf {config.ngf}"
-      f"{', + 5 attribute codes' if config.conditional else ''}); critic ndf {config.ndf}, norm '{config.critic_norm}'"
-      f"{', projection term' if config.conditional else ''}; batch {config.batch_size}")
-print(f"equal training budget per method: {config.budget_seconds:.0f} s on the '{config.clock}' clock; "
-      f"FD curve at N={config.curve_n}, final metrics at N={config.eval_n}")
+    print(
+        f"{name:4s}: {extra}, {spec.optimizer} lr {spec.lr:g}"
+        + (f" betas {spec.betas}" if spec.optimizer == "adam" else "")
+        + f", {spec.n_critic} critic steps per generator step"
+    )
+print(
+    f"profile {PROFILE}: generator = chapter 2's (latent {config.latent_dim}, ngf {config.ngf}"
+    f"{', + 5 attribute codes' if config.conditional else ''}); critic ndf {config.ndf}, norm '{config.critic_norm}'"
+    f"{', projection term' if config.conditional else ''}; batch {config.batch_size}"
+)
+print(
+    f"equal training budget per method: {config.budget_seconds:.0f} s on the '{config.clock}' clock; "
+    f"FD curve at N={config.curve_n}, final metrics at N={config.eval_n}"
+)
 
 # %% [markdown]
 # ## Why a distance that is continuous helps
@@ -89,12 +101,18 @@ print(f"equal training budget per method: {config.budget_seconds:.0f} s on the '
 # %%
 xs = np.linspace(-1.5, 2.5, 8001)
 dx = xs[1] - xs[0]
-bump = lambda mu: np.exp(-0.5 * ((xs - mu) / 0.05) ** 2) / (0.05 * math.sqrt(2 * math.pi))
+
+
+def bump(mu):
+    return np.exp(-0.5 * ((xs - mu) / 0.05) ** 2) / (0.05 * math.sqrt(2 * math.pi))
+
+
+def kl(a, b):
+    return np.sum(np.where(a > 1e-300, a * np.log(np.maximum(a, 1e-300) / np.maximum(b, 1e-300)), 0.0)) * dx
 
 
 def js(p, q):
     m = 0.5 * (p + q)
-    kl = lambda a, b: np.sum(np.where(a > 1e-300, a * np.log(np.maximum(a, 1e-300) / np.maximum(b, 1e-300)), 0.0)) * dx
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
@@ -169,8 +187,10 @@ a = torch.randn(3 * 32 * 32, generator=g)
 for slope in (1.0, 3.0):
     direction = slope * a / a.norm()
     penalty, norms = gradient_penalty(lambda x: x.flatten(1) @ direction, real, fake)
-    print(f"||a|| = {slope}: per-sample norms {norms.min():.4f}..{norms.max():.4f} (shape {tuple(norms.shape)}), "
-          f"penalty {penalty:.4f} (expected {(slope - 1) ** 2:.4f})")
+    print(
+        f"||a|| = {slope}: per-sample norms {norms.min():.4f}..{norms.max():.4f} (shape {tuple(norms.shape)}), "
+        f"penalty {penalty:.4f} (expected {(slope - 1) ** 2:.4f})"
+    )
 lin = nn.Linear(8, 1)
 nn.init.uniform_(lin.weight, -1, 1)
 WassersteinLoss(clip=0.01).after_critic_step(lin)
@@ -200,8 +220,10 @@ for name, c in (("batch norm", bn_critic), (config.critic_norm + " norm", critic
     conditional = c is critic_demo and config.conditional
     alone = ch3.judged(c, y[:1] if conditional else None)(x[:1]).item()
     in_batch = ch3.judged(c, y if conditional else None)(x)[0].item()
-    print(f"{name:10s} critic: one sprite scored alone {alone:+.4f}, inside a batch of 8 {in_batch:+.4f}"
-          f" -> {'per-sample' if abs(alone - in_batch) < 1e-4 else 'depends on the batch'}")
+    print(
+        f"{name:10s} critic: one sprite scored alone {alone:+.4f}, inside a batch of 8 {in_batch:+.4f}"
+        f" -> {'per-sample' if abs(alone - in_batch) < 1e-4 else 'depends on the batch'}"
+    )
 print("batch-norm layers in the WGAN critic:", sum(isinstance(m, nn.BatchNorm2d) for m in critic_demo.modules()))
 last = critic_demo.head if config.conditional else critic_demo.net[-1]
 print(f"critic parameters: {count_parameters(critic_demo):,}; its last layer is {last} (a raw score, no sigmoid)")
@@ -219,8 +241,18 @@ live_seconds = config.live_seconds if use_shipped else 0.0
 live = {}
 if live_seconds > 0:
     for name in ch3.METHODS:
-        live[name] = ch3.train_for_budget(name, config, data, labels=labels, seed=SEED, device=device, budget_seconds=live_seconds,
-                                          clock="wall", checkpoints=(), log=None)
+        live[name] = ch3.train_for_budget(
+            name,
+            config,
+            data,
+            labels=labels,
+            seed=SEED,
+            device=device,
+            budget_seconds=live_seconds,
+            clock="wall",
+            checkpoints=(),
+            log=None,
+        )
         print(f"{name}: {live[name].steps} generator steps in {live[name].seconds:.1f} s")
 
 # %%
@@ -230,8 +262,10 @@ if live:
         ax.plot(run.history["step"], run.history["estimate"], lw=1)
         ax.set(title=f"{name}: critic estimate, live", xlabel="generator step")
     plt.show()
-    grids = [label_frame(image_grid(run.sample(16, seed=ch2.GRID_LATENT_SEED, ema=False), nrow=8, scale=2), f"{name}, live")
-             for name, run in live.items()]
+    grids = [
+        label_frame(image_grid(run.sample(16, seed=ch2.GRID_LATENT_SEED, ema=False), nrow=8, scale=2), f"{name}, live")
+        for name, run in live.items()
+    ]
     fig = show_grid(np.concatenate(grids, axis=0), width=5)
     plt.show()
 
@@ -313,8 +347,10 @@ plt.show()
 for m in ("gp", "clip"):
     norms = np.array([p[2] for p in runs[m].probes])
     late = norms[len(norms) // 2 :]
-    print(f"{names[m]:22s}: gradient norm at interpolates, second half of training: median {np.median(late):.3f} "
-          f"(5-95 %: {np.percentile(late, 5):.3f}..{np.percentile(late, 95):.3f})")
+    print(
+        f"{names[m]:22s}: gradient norm at interpolates, second half of training: median {np.median(late):.3f} "
+        f"(5-95 %: {np.percentile(late, 5):.3f}..{np.percentile(late, 95):.3f})"
+    )
 
 # %% [markdown]
 # And the weights themselves. Clipping pushes most of them against the walls at ±0.01: the
@@ -349,8 +385,10 @@ print(ch2.comparison_table(evaluations))
 for m in ("gp", "clip"):
     raw = runs[m].meta.get("evaluation_raw")
     if raw:
-        print(f"{names[m]} with its raw (not averaged) weights: FD {raw['fd']:.3f}, coverage {raw['combo_coverage']:.3f}, "
-              f"high quality {raw['high_quality']:.3f}")
+        print(
+            f"{names[m]} with its raw (not averaged) weights: FD {raw['fd']:.3f}, coverage {raw['combo_coverage']:.3f}, "
+            f"high quality {raw['high_quality']:.3f}"
+        )
 
 # %%
 grids = []
@@ -374,8 +412,10 @@ record("clip_fd", clip_ev.frechet.fd)
 record("gp_combo_coverage", gp_ev.attributes.coverage)
 record("fd_floor", gp_ev.frechet.fd_floor)
 record("dcgan_fd_equal_time", dc_ev.frechet.fd)
-print(f"FD at N={gp_ev.n}: WGAN-GP {gp_ev.frechet.fd:.3f}, clipping {clip_ev.frechet.fd:.3f}, "
-      f"DCGAN {dc_ev.frechet.fd:.3f}; real-vs-real floor {gp_ev.frechet.fd_floor:.3f}")
+print(
+    f"FD at N={gp_ev.n}: WGAN-GP {gp_ev.frechet.fd:.3f}, clipping {clip_ev.frechet.fd:.3f}, "
+    f"DCGAN {dc_ev.frechet.fd:.3f}; real-vs-real floor {gp_ev.frechet.fd_floor:.3f}"
+)
 
 # %%
 # NBVAL_CHECK_OUTPUT

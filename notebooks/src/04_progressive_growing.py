@@ -43,7 +43,6 @@ DEVICE = "auto"
 RETRAIN = False  # True: train the whole schedule here instead of loading assets/progan_<profile>.safetensors
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import torch
@@ -52,7 +51,14 @@ import torch.nn.functional as F
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.imaging import image_grid, label_frame, show_grid, write_gif, show_gif
 from musicgan_lib.models.conditional import AttributeCodes
-from musicgan_lib.models.progan import EqualizedConv2d, MinibatchStdDev, PixelNorm, ProCritic, ProGenerator, count_parameters
+from musicgan_lib.models.progan import (
+    EqualizedConv2d,
+    MinibatchStdDev,
+    PixelNorm,
+    ProCritic,
+    ProGenerator,
+    count_parameters,
+)
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import progan as ch4
@@ -64,18 +70,24 @@ seed_everything(SEED)
 config = ch4.ProGANConfig.for_profile(PROFILE)
 schedule = config.schedule()
 shipped_path = ch4.asset_path(PROFILE)
-use_shipped = should_load_shipped(shipped_path, profile=PROFILE, retrain=RETRAIN, make_script=ch4.MAKE_SCRIPT, kind="progan_asset")
+use_shipped = should_load_shipped(
+    shipped_path, profile=PROFILE, retrain=RETRAIN, make_script=ch4.MAKE_SCRIPT, kind="progan_asset"
+)
 OUT = output_dir("04")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 G_full, D_full = ch4.make_networks(config, resolution=config.max_resolution)
-print(f"profile {PROFILE}: {config.start_resolution}x{config.start_resolution} -> {config.max_resolution}x{config.max_resolution}, "
-      f"{schedule.total_steps} steps, {schedule.total_images:,} real images shown")
+print(
+    f"profile {PROFILE}: {config.start_resolution}x{config.start_resolution} -> {config.max_resolution}x{config.max_resolution}, "
+    f"{schedule.total_steps} steps, {schedule.total_images:,} real images shown"
+)
 print("channels per resolution:", {r: config.channels(r) for r in config.resolutions})
 print(f"at full size: generator {count_parameters(G_full):,} parameters, critic {count_parameters(D_full):,}")
-print(f"Adam lr {config.lr}, betas {config.betas}; WGAN-GP lambda {config.gp_weight}, drift {config.drift}; "
-      f"minibatch-std group {config.mbstd_group}")
+print(
+    f"Adam lr {config.lr}, betas {config.betas}; WGAN-GP lambda {config.gp_weight}, drift {config.drift}; "
+    f"minibatch-std group {config.mbstd_group}"
+)
 
 # %% [markdown]
 # ## The ingredients, one at a time
@@ -94,7 +106,9 @@ torch.manual_seed(0)
 for fan_in in (16, 64, 256):
     layer = EqualizedConv2d(fan_in, 64, 3, padding=1, gain=1.0)
     y = layer(torch.randn(32, fan_in, 8, 8))[:, :, 1:-1, 1:-1]
-    print(f"in channels {fan_in:3d}: stored weight std {layer.weight.std():.2f}, run-time scale {layer.scale:.4f}, output variance {y.var():.2f}")
+    print(
+        f"in channels {fan_in:3d}: stored weight std {layer.weight.std():.2f}, run-time scale {layer.scale:.4f}, output variance {y.var():.2f}"
+    )
 
 # %% [markdown]
 # **Pixel norm** rescales every pixel's feature vector to unit mean square — it keeps the
@@ -132,10 +146,14 @@ with torch.no_grad():
     g.grow(), d.grow()
     after, score_after = g(z), d(imgs)
 print(f"grown to {g.resolution}x{g.resolution}, alpha = {float(g.alpha)}")
-print("PASS" if torch.allclose(after, F.interpolate(before, scale_factor=2, mode="nearest"), atol=1e-6) else "FAIL",
-      ": at alpha = 0 the generator's output is the upsampled 8x8 output")
-print("PASS" if torch.allclose(score_after, score_before, atol=1e-5) else "FAIL",
-      ": at alpha = 0 the critic scores the 2x2-pooled image as before")
+print(
+    "PASS" if torch.allclose(after, F.interpolate(before, scale_factor=2, mode="nearest"), atol=1e-6) else "FAIL",
+    ": at alpha = 0 the generator's output is the upsampled 8x8 output",
+)
+print(
+    "PASS" if torch.allclose(score_after, score_before, atol=1e-5) else "FAIL",
+    ": at alpha = 0 the critic scores the 2x2-pooled image as before",
+)
 
 # %% [markdown]
 # **Real images fade too.** During a fade the critic must not be able to tell real from fake by
@@ -184,22 +202,30 @@ plt.show()
 # %%
 live_cfg = config.live()
 tracker = ch4.FDTracker(ch2.reference_sprites(config.curve_n)[: config.curve_n])
-live = ch4.ProGANTrainer(live_cfg, seed=SEED, device=device, fd_tracker=tracker, snapshot_every=25, description="live ProGAN 4->8")
+live = ch4.ProGANTrainer(
+    live_cfg, seed=SEED, device=device, fd_tracker=tracker, snapshot_every=25, description="live ProGAN 4->8"
+)
 live.run()
 print(f"live run: {live.step} steps, {live.seconds:.0f} s of training ({live_cfg.clock} clock)")
 
 # %%
-frames = [label_frame(image_grid(ch4.to_eval_space(s.images[:8]), nrow=8, scale=2), f"{s.resolution}px {s.kind} alpha {s.alpha:.2f}")
-          for s in live.snapshots]
+frames = [
+    label_frame(
+        image_grid(ch4.to_eval_space(s.images[:8]), nrow=8, scale=2), f"{s.resolution}px {s.kind} alpha {s.alpha:.2f}"
+    )
+    for s in live.snapshots
+]
 gif = write_gif(frames, OUT / "live_fade.gif", fps=6)
 show_gif(gif, width=520)
 
 # %%
 growth = live.schedule.growth_steps[0]
-picks = [max((s for s in live.snapshots if s.step <= growth), key=lambda s: s.step),  # just before growing
-         min((s for s in live.snapshots if s.step > growth), key=lambda s: s.step),  # just after
-         min((s for s in live.snapshots if s.kind == "fade"), key=lambda s: abs(s.alpha - 0.5)),  # mid-fade
-         live.snapshots[-1]]
+picks = [
+    max((s for s in live.snapshots if s.step <= growth), key=lambda s: s.step),  # just before growing
+    min((s for s in live.snapshots if s.step > growth), key=lambda s: s.step),  # just after
+    min((s for s in live.snapshots if s.kind == "fade"), key=lambda s: abs(s.alpha - 0.5)),  # mid-fade
+    live.snapshots[-1],
+]
 fig = show_grid(ch4.snapshot_grid(picks, per_snapshot=8), width=5.5)
 plt.show()
 for c in live.curve:
@@ -234,8 +260,10 @@ if use_shipped:
     floors = {int(k): v for k, v in meta["resolution_floors"].items()}
     baselines = meta["baselines"]
     train_seconds, train_steps, clock = meta["train_seconds"], meta["steps"], meta["clock"]
-    print(f"loaded {shipped_path.name}: {meta['steps']} steps, {train_seconds:.0f} s of training ({clock} clock, "
-          f"{meta['threads']} thread)")
+    print(
+        f"loaded {shipped_path.name}: {meta['steps']} steps, {train_seconds:.0f} s of training ({clock} clock, "
+        f"{meta['threads']} thread)"
+    )
 else:
     full = ch4.ProGANTrainer(config, seed=SEED, device=device, fd_tracker=tracker, log=print, description="ProGAN")
     full.run()
@@ -259,8 +287,11 @@ ends = {}
 for s in snapshots:
     if s.kind == "stable":
         ends[s.resolution] = s
-mids = [min(fades, key=lambda s: abs(s.alpha - 0.5))
-        for r in config.resolutions[1:] if (fades := [s for s in snapshots if s.kind == "fade" and s.resolution == r])]
+mids = [
+    min(fades, key=lambda s: abs(s.alpha - 0.5))
+    for r in config.resolutions[1:]
+    if (fades := [s for s in snapshots if s.kind == "fade" and s.resolution == r])
+]
 order = sorted(list(ends.values()) + mids, key=lambda s: s.step)
 fig = show_grid(ch4.snapshot_grid(order, per_snapshot=8), width=5.5)
 plt.show()
@@ -297,8 +328,10 @@ fig = ch4.plot_fd_curve(curve, schedule, floors)
 plt.show()
 spikes = ch4.growth_spikes(curve, schedule)
 for s in spikes:
-    print(f"growth to {s['resolution']:2d}px: FD before {s['fd_before']:7.2f}, worst during the fade {s['fd_max_fade']:7.2f} "
-          f"(x{s['ratio']:.2f}), at the end of the fade {s['fd_end_fade']:7.2f}")
+    print(
+        f"growth to {s['resolution']:2d}px: FD before {s['fd_before']:7.2f}, worst during the fade {s['fd_max_fade']:7.2f} "
+        f"(x{s['ratio']:.2f}), at the end of the fade {s['fd_end_fade']:7.2f}"
+    )
 
 # %% [markdown]
 # ## Measured like chapter 2
@@ -328,8 +361,10 @@ rows.update(baselines)
 print(f"{'':14s} {'steps':>7s} {'seconds':>8s} {'FD':>8s} {'floor':>7s} {'coverage':>9s} {'high q.':>8s} {'KL':>6s}")
 for name, r in rows.items():
     m = r["metrics"]
-    print(f"{name:14s} {r['steps']:7d} {r['seconds']:8.0f} {m['fd']:8.3f} {m['fd_floor']:7.3f} {m['combo_coverage']:9.3f} "
-          f"{m['high_quality']:8.3f} {m['attribute_kl']:6.3f}")
+    print(
+        f"{name:14s} {r['steps']:7d} {r['seconds']:8.0f} {m['fd']:8.3f} {m['fd_floor']:7.3f} {m['combo_coverage']:9.3f} "
+        f"{m['high_quality']:8.3f} {m['attribute_kl']:6.3f}"
+    )
 
 # %%
 fig = ch4.plot_fd_curve(curve, schedule, None, {k: v["curve"] for k, v in baselines.items()}, x="seconds")

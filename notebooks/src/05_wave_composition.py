@@ -38,7 +38,15 @@ import numpy as np
 import torch
 
 from musicgan_lib.audio import (
-    adsr, decompose_partials, filtered_noise, harmonic, play, plot_spectrum, plot_waveform, resynthesize, sine,
+    adsr,
+    decompose_partials,
+    filtered_noise,
+    harmonic,
+    play,
+    plot_spectrum,
+    plot_waveform,
+    resynthesize,
+    sine,
     snr_db,
 )
 from musicgan_lib.audio.widgets import show_sine_mixer
@@ -122,7 +130,9 @@ record("soundfont_available", int(HAVE_SF2))
 if HAVE_SF2:
     font = soundfont.find_soundfont()
     note = soundfont.render_notes([GUITAR_PROGRAM], [GUITAR_PITCH], 100, duration=1.0, hold=1.0, cache_dir=OUT)
-    print(f"guitar note: {soundfont.GM_NAMES.get(GUITAR_PROGRAM, GUITAR_PROGRAM)}, MIDI {GUITAR_PITCH}, from {font.name}")
+    print(
+        f"guitar note: {soundfont.GM_NAMES.get(GUITAR_PROGRAM, GUITAR_PROGRAM)}, MIDI {GUITAR_PITCH}, from {font.name}"
+    )
 else:
     note = notes_data.synth_notes(["plucked_string"], [GUITAR_PITCH], 100, duration=1.0, seed=SEED)
     print("no SoundFont/fluidsynth installed: using a synthetic plucked string instead (results differ)")
@@ -227,8 +237,14 @@ check_targets({"decomposition SNR (K = 64) >= 20 dB": snr64 >= 20})
 pitches = [48, 60, 72, 84]
 fams = [f for f in notes_data.FAMILIES for _ in pitches]
 grid = notes_data.synth_notes(fams, pitches * len(notes_data.FAMILIES), 100, duration=1.0, seed=SEED)
-fig = spectrogram_grid(grid.audio, SR, ncols=len(pitches), titles=[f"MIDI {p}" for p in pitches] + [""] * (len(grid) - 4),
-                       row_labels=[f.replace("_", "\n") for f in notes_data.FAMILIES], cell=(1.4, 0.75))
+fig = spectrogram_grid(
+    grid.audio,
+    SR,
+    ncols=len(pitches),
+    titles=[f"MIDI {p}" for p in pitches] + [""] * (len(grid) - 4),
+    row_labels=[f.replace("_", "\n") for f in notes_data.FAMILIES],
+    cell=(1.4, 0.75),
+)
 plt.show()
 
 # %% [markdown]
@@ -273,8 +289,17 @@ print(f"{len(data)} notes in {seconds:.1f} s; 10,000 one-second notes would take
 # %%
 # NBVAL_CHECK_OUTPUT
 print("audio", tuple(data.audio.shape), "| f0", tuple(data.f0_hz.shape), "| loudness", tuple(data.loudness_db.shape))
-print("families:", len(notes_data.FAMILIES), "| pitch range", int(data.pitch.min()), "-", int(data.pitch.max()),
-      "| frame rate", data.frame_rate, "Hz")
+print(
+    "families:",
+    len(notes_data.FAMILIES),
+    "| pitch range",
+    int(data.pitch.min()),
+    "-",
+    int(data.pitch.max()),
+    "| frame rate",
+    data.frame_rate,
+    "Hz",
+)
 print("notes per family:", torch.bincount(data.family, minlength=len(notes_data.FAMILIES)).tolist())
 
 # %% [markdown]
@@ -287,8 +312,9 @@ print("notes per family:", torch.bincount(data.family, minlength=len(notes_data.
 if HAVE_SF2:
     progs = [soundfont.DEFAULT_PROGRAMS[f][0] for f in notes_data.FAMILIES]
     real = soundfont.render_notes(progs, [60] * len(progs), 100, duration=1.0, cache_dir=OUT)
-    fig = spectrogram_grid(real.audio, SR, ncols=4, titles=[f"{f}\n(GM {p})" for f, p in zip(real.family_names, progs)],
-                           cell=(1.6, 1.0))
+    fig = spectrogram_grid(
+        real.audio, SR, ncols=4, titles=[f"{f}\n(GM {p})" for f, p in zip(real.family_names, progs)], cell=(1.6, 1.0)
+    )
     plt.show()
     play(torch.cat([real.audio[0], real.audio[1]]), SR, name="soundfont_notes", folder=OUT)
 else:

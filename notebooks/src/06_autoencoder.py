@@ -74,8 +74,10 @@ FRAME_RATE = config.model.frame_rate
 m = config.model
 print(f"profile {PROFILE}: {config.steps} training steps of {config.batch_size} notes")
 print(f"notes: {m.n_samples} samples at {SR} Hz = {m.n_samples // m.hop} frames at {FRAME_RATE} frames/s (hop {m.hop})")
-print(f"encoding: f0 curve + z of {m.latent_dim} numbers per note | synth: {m.n_harmonics} harmonics + "
-      f"{m.n_noise_bands} noise bands")
+print(
+    f"encoding: f0 curve + z of {m.latent_dim} numbers per note | synth: {m.n_harmonics} harmonics + "
+    f"{m.n_noise_bands} noise bands"
+)
 
 # %% [markdown]
 # **The data.** Real instruments: notes rendered by `fluidsynth` from a General MIDI SoundFont
@@ -141,7 +143,9 @@ for name, audio in hand_made.items():
 # NBVAL_CHECK_OUTPUT
 for f in (220.0, 1000.0, 3000.0):
     d = normalize_harmonic_distribution((1.0 / k)[None, None], torch.tensor([[f]]), SR)[0, 0]
-    print(f"f0 {f:6.0f} Hz: {int((d > 0).sum()):2d} of {m.n_harmonics} harmonics below Nyquist, sum {float(d.sum()):.3f}")
+    print(
+        f"f0 {f:6.0f} Hz: {int((d > 0).sum()):2d} of {m.n_harmonics} harmonics below Nyquist, sum {float(d.sum()):.3f}"
+    )
 
 # %% [markdown]
 # **Scaling network outputs.** A network outputs any real number; the synth needs positive
@@ -194,8 +198,10 @@ play(swoosh, SR, name="filtered_noise", folder=OUT)
 torch.manual_seed(SEED)
 fresh = NoteAutoencoder(config.model)
 count = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
-print(f"encoder {count(fresh.encoder):,} parameters | decoder {count(fresh.decoder):,} | "
-      f"total {count(fresh):,} (~{4 * count(fresh) / 1e6:.1f} MB in float32)")
+print(
+    f"encoder {count(fresh.encoder):,} parameters | decoder {count(fresh.decoder):,} | "
+    f"total {count(fresh):,} (~{4 * count(fresh) / 1e6:.1f} MB in float32)"
+)
 
 # %% [markdown]
 # ## 3. The loss: multi-scale spectral distance — and why f0 is supervised
@@ -220,8 +226,17 @@ short = 50  # frames (0.2 s) keep this quick
 flat_amp = torch.ones(short) * 0.3
 target = synth_from_frames(torch.full((short,), 220.0), flat_amp, (1.0 / k).expand(short, -1))
 cents = torch.cat([torch.arange(-400, -60, 20), torch.arange(-60, 61, 5), torch.arange(80, 401, 20)])
-losses = [float(mss(synth_from_frames(torch.full((short,), 220.0 * 2 ** (c / 1200)), flat_amp,
-                                      (1.0 / k).expand(short, -1))[None], target[None])) for c in cents]
+losses = [
+    float(
+        mss(
+            synth_from_frames(torch.full((short,), 220.0 * 2 ** (c / 1200)), flat_amp, (1.0 / k).expand(short, -1))[
+                None
+            ],
+            target[None],
+        )
+    )
+    for c in cents
+]
 plt.figure(figsize=(5, 2.2))
 plt.plot(cents, losses)
 plt.xlabel("f0 offset from the target (cents)")
@@ -254,7 +269,9 @@ ax2.plot(h["step"], h["pitch_ce"])
 ax2.set_title("pitch cross-entropy")
 ax2.set_xlabel("step")
 plt.show()
-print(f"{config.live_steps} steps in {live.seconds:.0f} s; spectral loss {np.mean(h['mss'][:5]):.2f} -> {np.mean(h['mss'][-5:]):.2f}")
+print(
+    f"{config.live_steps} steps in {live.seconds:.0f} s; spectral loss {np.mean(h['mss'][:5]):.2f} -> {np.mean(h['mss'][-5:]):.2f}"
+)
 
 # %% [markdown]
 # The real model needs the profile's full 2,000 steps (the shipped run's time is printed below).
@@ -263,16 +280,24 @@ print(f"{config.live_steps} steps in {live.seconds:.0f} s; spectral loss {np.mea
 # `RETRAIN = True` the run checkpoints into `runs/06/` and resumes if interrupted.
 
 # %%
-model, run = ch6.load_or_train(config, PROFILE, seed=SEED, device=device, retrain=RETRAIN,
-                               checkpoint_path=OUT / f"autoencoder_{PROFILE}_{notes_data.kind}.safetensors")
+model, run = ch6.load_or_train(
+    config,
+    PROFILE,
+    seed=SEED,
+    device=device,
+    retrain=RETRAIN,
+    checkpoint_path=OUT / f"autoencoder_{PROFILE}_{notes_data.kind}.safetensors",
+)
 if run is not None:
     curve = run.history
     print(f"trained {len(curve['step'])} steps in {run.seconds:.0f} s")
 else:
     curve = model.meta.get("history", {})
     trained = model.meta["train"]
-    print(f"loaded the shipped model: {trained['steps']} steps, {trained.get('cpu_seconds', 0) / 60:.0f} CPU-minutes "
-          f"({trained.get('machine', 'cpu')}), trained on {model.meta.get('data', {}).get('font', 'synthetic notes')}")
+    print(
+        f"loaded the shipped model: {trained['steps']} steps, {trained.get('cpu_seconds', 0) / 60:.0f} CPU-minutes "
+        f"({trained.get('machine', 'cpu')}), trained on {model.meta.get('data', {}).get('font', 'synthetic notes')}"
+    )
 if curve:
     plt.figure(figsize=(5, 2.2))
     plt.plot(curve["step"], curve["mss"], lw=0.8)
@@ -301,8 +326,9 @@ if curve:
 classifier = load_note_classifier(device)
 eval_notes = ch6.held_out_notes(config.eval_notes, notes_data, seed=SEED, unseen_by=config.soundfont_notes)
 recon, f0_pred, z_all = ch6.reconstruct(model, eval_notes.audio)  # decoded with the encoder's own f0
-report = ch6.evaluate(model, config, notes=eval_notes, classifier=classifier, seed=SEED,
-                      outputs=(recon, f0_pred, z_all))
+report = ch6.evaluate(
+    model, config, notes=eval_notes, classifier=classifier, seed=SEED, outputs=(recon, f0_pred, z_all)
+)
 print(report.summary())
 for name, value in report.records().items():
     record(name, value)
@@ -315,8 +341,10 @@ check_targets(report.targets(PROFILE))
 # Listen and look: originals (left) and reconstructions (right) of three held-out notes.
 
 # %%
-picks = [int(torch.nonzero(eval_notes.family == f)[0]) for f in (FAMILIES.index("plucked_string"),
-                                                                   FAMILIES.index("reed"), FAMILIES.index("mallet"))]
+picks = [
+    int(torch.nonzero(eval_notes.family == f)[0])
+    for f in (FAMILIES.index("plucked_string"), FAMILIES.index("reed"), FAMILIES.index("mallet"))
+]
 fig, axes = plt.subplots(len(picks), 3, figsize=(9, 1.9 * len(picks)))
 for row, i in zip(axes, picks):
     label = f"{eval_notes.family_names[i]}, MIDI {int(eval_notes.pitch[i])}"
@@ -362,12 +390,22 @@ best, worst = best_and_worst(scores, k=2)
 
 
 def caption(i):
-    name = GM_NAMES.get(int(eval_notes.program[i]), eval_notes.family_names[i]) if notes_data.real else eval_notes.family_names[i]
+    name = (
+        GM_NAMES.get(int(eval_notes.program[i]), eval_notes.family_names[i])
+        if notes_data.real
+        else eval_notes.family_names[i]
+    )
     return f"{name}, MIDI {int(eval_notes.pitch[i])}, MSS {float(scores[i]):.1f}"
 
 
-plot_note_pairs(eval_notes.audio, recon, best + worst, [caption(i) for i in best + worst], SR,
-                suptitle="the best two (top) and the worst two (bottom) reconstructions")
+plot_note_pairs(
+    eval_notes.audio,
+    recon,
+    best + worst,
+    [caption(i) for i in best + worst],
+    SR,
+    suptitle="the best two (top) and the worst two (bottom) reconstructions",
+)
 plt.show()
 for tag, group in (("best", best), ("worst", worst)):
     for i in group:
@@ -387,11 +425,11 @@ other_font = other_soundfont(notes_data, SOUNDFONT or None) if notes_data.real e
 if other_font is None:
     print("no second SoundFont installed (or no SoundFont at all): skipping the other-font check")
 else:
-    other_notes = note_set(NoteData("soundfont", other_font), config.eval_notes, seed=SEED,
-                           index_offset=ch6.HELD_OUT_OFFSET)
+    other_notes = note_set(
+        NoteData("soundfont", other_font), config.eval_notes, seed=SEED, index_offset=ch6.HELD_OUT_OFFSET
+    )
     other_recon = ch6.reconstruct(model, other_notes.audio)
-    other_report = ch6.evaluate(model, config, notes=other_notes, classifier=classifier, seed=SEED,
-                                outputs=other_recon)
+    other_report = ch6.evaluate(model, config, notes=other_notes, classifier=classifier, seed=SEED, outputs=other_recon)
     print(f"{'':24s} {notes_data.font.name:>22s} {other_font.name:>26s}")
     for (name, value), other_value in zip(report.records().items(), other_report.records().values()):
         print(f"{name:24s} {value:22.3f} {other_value:26.3f}")

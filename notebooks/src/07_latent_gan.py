@@ -75,7 +75,9 @@ SR = autoencoder.sample_rate
 # %%
 # NBVAL_CHECK_OUTPUT
 print(config.describe())
-print(f"frozen autoencoder: z of {autoencoder.latent_dim} numbers per note, notes of {autoencoder.n_samples / SR:.1f} s at {SR} Hz")
+print(
+    f"frozen autoencoder: z of {autoencoder.latent_dim} numbers per note, notes of {autoencoder.n_samples / SR:.1f} s at {SR} Hz"
+)
 
 # %% [markdown]
 # ## 1. The data: every note becomes 16 numbers
@@ -123,8 +125,10 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 generator, critic = ch7.build_models(data.latent_dim, config)
-print(f"generator: {sum(p.numel() for p in generator.parameters()):,} parameters | "
-      f"critic: {sum(p.numel() for p in critic.parameters()):,} parameters")
+print(
+    f"generator: {sum(p.numel() for p in generator.parameters()):,} parameters | "
+    f"critic: {sum(p.numel() for p in critic.parameters()):,} parameters"
+)
 
 # %% [markdown]
 # ## 3. Training
@@ -141,23 +145,34 @@ tracker_floor = ch7.gaussian_fd(data.standardise(data.held_out.z), data.standard
 if usable:
     gan, meta = ch7.load_latent_gan(device=device)
     curves = meta["history"]
-    fig = ch7.plot_training(curves, (meta["latent_fd"]["step"], meta["latent_fd"]["fd"]),
-                            title=f"shipped run: {meta['steps']} steps", floor=tracker_floor)
+    fig = ch7.plot_training(
+        curves,
+        (meta["latent_fd"]["step"], meta["latent_fd"]["fd"]),
+        title=f"shipped run: {meta['steps']} steps",
+        floor=tracker_floor,
+    )
     plt.show()
     live_steps = config.live_steps
 else:
     live_steps = config.steps
 t0 = time.perf_counter()
-live = ch7.train_latent_gan(data, config, steps=live_steps, seed=SEED, device=device,
-                            track_every=max(live_steps // 6, 25))
+live = ch7.train_latent_gan(
+    data, config, steps=live_steps, seed=SEED, device=device, track_every=max(live_steps // 6, 25)
+)
 print(f"live run: {live.steps} generator steps in {time.perf_counter() - t0:.0f} s")
-fig = ch7.plot_training(live.history, (live.fd_steps, live.latent_fd), title=f"live run: {live.steps} steps",
-                        floor=tracker_floor)
+fig = ch7.plot_training(
+    live.history, (live.fd_steps, live.latent_fd), title=f"live run: {live.steps} steps", floor=tracker_floor
+)
 plt.show()
 if not usable:
     gan = live.generator
-    ch7.save_latent_gan(gan, OUT / f"latent_gan_{PROFILE}.safetensors", config, data,
-                        meta={"steps": live.steps, "train_seconds": live.seconds})
+    ch7.save_latent_gan(
+        gan,
+        OUT / f"latent_gan_{PROFILE}.safetensors",
+        config,
+        data,
+        meta={"steps": live.steps, "train_seconds": live.seconds},
+    )
 gan = gan.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
 
 # %% [markdown]
@@ -176,11 +191,15 @@ gan = gan.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
 pitches = torch.tensor([60, 67] * len(FAMILIES))
 families = torch.arange(len(FAMILIES)).repeat_interleave(2)
 notes = ch7.generate_notes(gan, autoencoder, pitches, families, seed=SEED)
-fig = spectrogram_grid(list(notes), SR, ncols=4, titles=[f"{FAMILIES[int(f)]} {int(p)}" for f, p in zip(families, pitches)])
+fig = spectrogram_grid(
+    list(notes), SR, ncols=4, titles=[f"{FAMILIES[int(f)]} {int(p)}" for f, p in zip(families, pitches)]
+)
 plt.show()
 showcase = songs.render_song(
     songs.Tune("families", tuple(songs.SongNote(int(p), 0.55 * i, 0.45) for i, p in enumerate(pitches[::2]))),
-    notes[::2], SR)
+    notes[::2],
+    SR,
+)
 play(showcase, SR, name="07_families", folder=OUT)
 
 # %% [markdown]
@@ -235,10 +254,14 @@ for _, text, ok in evaluator.targets("gan"):
 rows = evaluator.rows
 gap = rows["gaussian"].fd - rows["reconstruction"].fd
 closed = (rows["gaussian"].fd - rows["gan"].fd) / gap if gap > 0 else float("nan")
-print(f"FD above the reconstruction floor: Gaussian {gap:+.3f}, GAN {rows['gan'].fd - rows['reconstruction'].fd:+.3f} "
-      f"(the GAN closes {closed:.0%} of the Gaussian's gap)")
-print(f"NDB: Gaussian {rows['gaussian'].ndb}, GAN {rows['gan'].ndb} of {config.ndb_k} bins | "
-      f"NN ratio: Gaussian {rows['gaussian'].nn_ratio:.2f}, GAN {rows['gan'].nn_ratio:.2f} (held-out real = 1)")
+print(
+    f"FD above the reconstruction floor: Gaussian {gap:+.3f}, GAN {rows['gan'].fd - rows['reconstruction'].fd:+.3f} "
+    f"(the GAN closes {closed:.0%} of the Gaussian's gap)"
+)
+print(
+    f"NDB: Gaussian {rows['gaussian'].ndb}, GAN {rows['gan'].ndb} of {config.ndb_k} bins | "
+    f"NN ratio: Gaussian {rows['gaussian'].nn_ratio:.2f}, GAN {rows['gan'].nn_ratio:.2f} (held-out real = 1)"
+)
 
 # %% [markdown]
 # ### Is it covering the data, or copying it?
@@ -255,10 +278,14 @@ plt.show()
 fig = ch7.plot_ndb_bins(evaluator, "gan")
 plt.show()
 fig = ch7.plot_latent_map(
-    {"held-out real": evaluator.latents["reconstruction"], "Gaussian": evaluator.latents["gaussian"],
-     "latent GAN": evaluator.latents["gan"]},
+    {
+        "held-out real": evaluator.latents["reconstruction"],
+        "Gaussian": evaluator.latents["gaussian"],
+        "latent GAN": evaluator.latents["gan"],
+    },
     {"held-out real": evaluator.family, "Gaussian": evaluator.family, "latent GAN": evaluator.family},
-    train_std)
+    train_std,
+)
 plt.show()
 
 # %% [markdown]
@@ -322,8 +349,11 @@ play(user_audio, SR, name="07_midi_song", folder=OUT)
 
 # %%
 scale = songs.tune("c_major_scale", bpm=150)
-up_down = songs.Tune("scale up and down", scale.notes + tuple(
-    songs.SongNote(n.pitch, scale.seconds + i * 0.4, 0.4) for i, n in enumerate(reversed(scale.notes[:-1]))))
+up_down = songs.Tune(
+    "scale up and down",
+    scale.notes
+    + tuple(songs.SongNote(n.pitch, scale.seconds + i * 0.4, 0.4) for i, n in enumerate(reversed(scale.notes[:-1]))),
+)
 morph, t, _ = ch7.timbre_morph(gan, autoencoder, up_down, ("flute", 1), ("brass", 2), space="latent")
 songs.write_song(morph, OUT / "timbre_morph.wav", SR)
 fig, ax = plt.subplots(figsize=(6, 2))
@@ -343,8 +373,9 @@ with torch.no_grad():
     za = gan.generate(ch7.timbre_noise(gan.noise_dim, 1).expand(5, -1), p, torch.full((5,), FAMILIES.index("flute")))
     zb = gan.generate(ch7.timbre_noise(gan.noise_dim, 2).expand(5, -1), p, torch.full((5,), FAMILIES.index("brass")))
     z_path = gan.to_autoencoder((1 - steps[:, None]) * za + steps[:, None] * zb)
-fig = spectrogram_grid(list(ch7.decode_latents(autoencoder, z_path, p)), SR, ncols=5,
-                       titles=[f"t = {float(s):.2f}" for s in steps])
+fig = spectrogram_grid(
+    list(ch7.decode_latents(autoencoder, z_path, p)), SR, ncols=5, titles=[f"t = {float(s):.2f}" for s in steps]
+)
 plt.show()
 
 # %% [markdown]

@@ -51,7 +51,7 @@ from musicgan_lib.data.song_clips import INSTRUMENT_NAMES, render_clips
 from musicgan_lib.data.soundfont import find_soundfont
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.music import NoteSeq, melody_metrics
-from musicgan_lib.metrics.song_report import score_notes, transcribe_clips
+from musicgan_lib.metrics.song_report import transcribe_clips
 from musicgan_lib.models.song_gan import anchor_coordinates, song_anchors, window_latents
 from musicgan_lib.recipes import song_gan as ch8
 from musicgan_lib.record import check_targets, output_dir, record
@@ -67,19 +67,26 @@ config = ch8.SongConfig.for_profile(PROFILE)
 OUT = output_dir("08")
 font = find_soundfont(SOUNDFONT or None)
 if font is None:  # the fallback: say so loudly, and record it
-    print("!" * 100 + f"\nWARNING: {SYNTHETIC_WARNING}\nEvery tune below is played by that synthetic instrument; the "
-          "shipped models were trained on real instrument samples, so expect them to do worse.\n" + "!" * 100)
+    print(
+        "!" * 100 + f"\nWARNING: {SYNTHETIC_WARNING}\nEvery tune below is played by that synthetic instrument; the "
+        "shipped models were trained on real instrument samples, so expect them to do worse.\n" + "!" * 100
+    )
 record("real_instruments", int(font is not None))
-use_shipped = should_load_shipped([ch8.AE_PATH, ch8.GAN_PATH], profile=PROFILE, retrain=RETRAIN,
-                                  make_script="scripts/make_song_models.py")
+use_shipped = should_load_shipped(
+    [ch8.AE_PATH, ch8.GAN_PATH], profile=PROFILE, retrain=RETRAIN, make_script="scripts/make_song_models.py"
+)
 SR, RATE = config.model.sample_rate, config.model.frame_rate
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"profile {PROFILE}: {config.n_tunes} tunes of the music21 '{config.collection}' collection, "
-      f"{config.held_out:.0%} held out by tune; {len(INSTRUMENTS)} General MIDI instruments")
-print(f"encoding: {RATE} frames/s of f0 + loudness + z({config.model.latent_dim}); "
-      f"GAN windows of {config.gan.window_frames / RATE:.0f} s, anchors every {config.gan.anchor_every / RATE:.0f} s")
+print(
+    f"profile {PROFILE}: {config.n_tunes} tunes of the music21 '{config.collection}' collection, "
+    f"{config.held_out:.0%} held out by tune; {len(INSTRUMENTS)} General MIDI instruments"
+)
+print(
+    f"encoding: {RATE} frames/s of f0 + loudness + z({config.model.latent_dim}); "
+    f"GAN windows of {config.gan.window_frames / RATE:.0f} s, anchors every {config.gan.anchor_every / RATE:.0f} s"
+)
 print("models:", "shipped (assets/song_*.safetensors) + a short live GAN run" if use_shipped else "trained here")
 
 # %% [markdown]
@@ -93,15 +100,18 @@ print("models:", "shipped (assets/song_*.safetensors) + a short live GAN run" if
 
 # %%
 train_tunes, held_tunes = ch8.split_tunes(config, cache_dir=OUT, progress=False)
-print(f"{len(train_tunes)} training tunes, {len(held_tunes)} held-out tunes; "
-      f"{'SoundFont ' + font.name if font else 'SYNTHETIC instrument (no SoundFont)'}")
+print(
+    f"{len(train_tunes)} training tunes, {len(held_tunes)} held-out tunes; "
+    f"{'SoundFont ' + font.name if font else 'SYNTHETIC instrument (no SoundFont)'}"
+)
 for tune, instrument in zip([held_tunes[0], held_tunes[3]], ("clarinet", "nylon guitar")):
     shifts = fitting_transpositions(tune, instrument)
     r = render_melody(tune, instrument, 110.0, shifts[len(shifts) // 2], soundfont=font)
     first = r.onset_s < 10.0
     notes = NoteSeq(r.pitch[first], r.onset_s[first], r.duration_s[first])
-    fig = songplots.score_and_spectrogram(r.audio[: 10 * SR], SR, notes,
-                                          title=f"'{tune.title}' ({tune.source}), {instrument}: first 10 s")
+    fig = songplots.score_and_spectrogram(
+        r.audio[: 10 * SR], SR, notes, title=f"'{tune.title}' ({tune.source}), {instrument}: first 10 s"
+    )
     plt.show()
     play(r.audio[: 10 * SR], SR, name=f"08_tune_{instrument.replace(' ', '_')}", folder=OUT)
 
@@ -121,14 +131,22 @@ for tune, instrument in zip([held_tunes[0], held_tunes[3]], ("clarinet", "nylon 
 ae = ch8.load_song_autoencoder(device="cpu") if use_shipped else None
 if ae is None:
     data = ch8.load_song_data(config, cache_dir=OUT)
-    ae, _ = ch8.train_song_autoencoder(config, data.clips, SEED, checkpoint_path=OUT / "song_autoencoder.ckpt", log_every=100)
-held = render_clips(held_tunes, config.gan.window_frames / RATE, seed=config.data_seed, min_voiced=0.3, progress=False,
-                    soundfont=font)
+    ae, _ = ch8.train_song_autoencoder(
+        config, data.clips, SEED, checkpoint_path=OUT / "song_autoencoder.ckpt", log_every=100
+    )
+held = render_clips(
+    held_tunes, config.gan.window_frames / RATE, seed=config.data_seed, min_voiced=0.3, progress=False, soundfont=font
+)
 example = held[:1]
 with torch.no_grad():
     recon, enc = ae(example.audio, example.f0_hz)
-fig = songplots.encoding_figure(enc.f0_hz[0].numpy(), enc.loudness_db[0].numpy(), enc.z[0].numpy(), RATE,
-                                title=f"the encoding of 8 s of a held-out tune ({INSTRUMENT_NAMES[int(example.instrument)]})")
+fig = songplots.encoding_figure(
+    enc.f0_hz[0].numpy(),
+    enc.loudness_db[0].numpy(),
+    enc.z[0].numpy(),
+    RATE,
+    title=f"the encoding of 8 s of a held-out tune ({INSTRUMENT_NAMES[int(example.instrument)]})",
+)
 plt.show()
 print("original, then its reconstruction from the encoding:")
 play(example.audio[0], SR, name="08_original", folder=OUT)
@@ -139,9 +157,14 @@ play(recon[0], SR, name="08_reconstruction", folder=OUT)
 # average $z$: the same tune, played by something else.
 
 # %%
-by_instrument = {name: held[held.instrument == i] for i, name in enumerate(INSTRUMENT_NAMES) if (held.instrument == i).any()}
-other = next(n for n in ("trumpet", "violin", "flute", "organ") if n in by_instrument
-             and n != INSTRUMENT_NAMES[int(example.instrument)])
+by_instrument = {
+    name: held[held.instrument == i] for i, name in enumerate(INSTRUMENT_NAMES) if (held.instrument == i).any()
+}
+other = next(
+    n
+    for n in ("trumpet", "violin", "flute", "organ")
+    if n in by_instrument and n != INSTRUMENT_NAMES[int(example.instrument)]
+)
 timbre = ch8.mean_timbre(ae, by_instrument[other][:8])
 with torch.no_grad():
     moved = ae.decode(ch8.SongEncoding(enc.f0_hz, enc.loudness_db, timbre.expand_as(enc.z)))
@@ -160,7 +183,9 @@ with torch.no_grad():
     resynth = ae.decode(own)
     transfer = ae.decode(ch8.SongEncoding(own.f0_hz, own.loudness_db, timbre.expand_as(own.z)))
 voiced = float((own.f0_hz > 0).float().mean())
-print(f"{path}: {audio_in.shape[-1] / SR:.1f} s, pitched in {voiced:.0%} of its frames; resynthesis, then as the {other}:")
+print(
+    f"{path}: {audio_in.shape[-1] / SR:.1f} s, pitched in {voiced:.0%} of its frames; resynthesis, then as the {other}:"
+)
 play(resynth[0], SR, name="08_your_resynthesis", folder=OUT)
 play(transfer[0], SR, name="08_your_transfer", folder=OUT)
 
@@ -171,6 +196,7 @@ play(transfer[0], SR, name="08_your_transfer", folder=OUT)
 # tracker like CREPE also uses); loudness and the standardised $z$ follow. The generator writes 8-s
 # windows from random **anchors** placed every 2 s, drawn as straight lines between them (this is the
 # whole trick that makes songs of any length seamless, after Musika):
+
 
 # %%
 def anchor_lines(anchors, gap):
@@ -215,16 +241,22 @@ print(f"3 windows one by one vs one pass over 24 s: largest difference {float((o
 # %%
 history = gan.meta.get("history", {})
 if history:
-    fig = songplots.curves(history, ["w_distance", "gp"], title=f"shipped run: {gan.meta.get('steps')} generator steps, "
-                                                                   f"{gan.meta.get('seconds', 0) / 60:.0f} CPU-minutes")
+    fig = songplots.curves(
+        history,
+        ["w_distance", "gp"],
+        title=f"shipped run: {gan.meta.get('steps')} generator steps, "
+        f"{gan.meta.get('seconds', 0) / 60:.0f} CPU-minutes",
+    )
     plt.show()
 live_enc, _ = ch8.gan_windows(config, train_tunes[:12], ae, progress=False)
 live_frames = gan.codec.to_frames(live_enc.f0_hz, live_enc.loudness_db, live_enc.z)
 live = ch8.make_gan_trainer(config, live_frames, SEED)
 t0 = time.perf_counter()
 live.run(config.n_critic * 6)
-print(f"live run: {live.step} steps on {len(live_frames)} windows in {time.perf_counter() - t0:.0f} s; "
-      f"critic's Wasserstein estimate {live.history['w_distance'][0]:.2f} -> {live.history['w_distance'][-1]:.2f}")
+print(
+    f"live run: {live.step} steps on {len(live_frames)} windows in {time.perf_counter() - t0:.0f} s; "
+    f"critic's Wasserstein estimate {live.history['w_distance'][0]:.2f} -> {live.history['w_distance'][-1]:.2f}"
+)
 
 # %% [markdown]
 # ## 4. Songs
@@ -243,8 +275,13 @@ for k in range(3):
 heard = transcribe_clips(torch.stack(songs_audio), SR)
 for k, (audio, (notes, f0, rate)) in enumerate(zip(songs_audio, heard)):
     m = melody_metrics(notes, f0)
-    fig = songplots.score_and_spectrogram(audio.numpy(), SR, None, title=f"generated song {k + 1}: {len(notes)} notes heard, key {m['key']}, "
-                                                f"in tune {m['in_tune_rate']:.0%}", heard=notes)
+    fig = songplots.score_and_spectrogram(
+        audio.numpy(),
+        SR,
+        None,
+        title=f"generated song {k + 1}: {len(notes)} notes heard, key {m['key']}, in tune {m['in_tune_rate']:.0%}",
+        heard=notes,
+    )
     plt.show()
     play(audio, SR, name=f"08_song_{k + 1}", folder=OUT)
 
@@ -263,19 +300,32 @@ for k, (audio, (notes, f0, rate)) in enumerate(zip(songs_audio, heard)):
 # %%
 evaluation = json.loads(ch8.EVAL_PATH.read_text())
 rows = evaluation["rows"]
-columns = ("in_tune_rate", "scale_consistency", "pitch_class_entropy", "step_ratio", "pc_js", "onset_rate_js",
-           "notes_per_s", "fd", "kid")
+columns = (
+    "in_tune_rate",
+    "scale_consistency",
+    "pitch_class_entropy",
+    "step_ratio",
+    "pc_js",
+    "onset_rate_js",
+    "notes_per_s",
+    "fd",
+    "kid",
+)
 print(f"N = {evaluation['n']} clips of 8 s per row (GAN after {evaluation['gan_steps']} steps)\n")
 print(f"{'row':16s}" + "".join(f"{c[:14]:>15s}" for c in columns))
 for name, row in rows.items():
     print(f"{name:16s}" + "".join(f"{row[c]:15.3f}" for c in columns))
-print(f"\nautoencoder on held-out clips: f0 within 50 cents {evaluation['ae_f0_within_50c']:.3f} of the frames CREPE hears "
-      f"a pitch in ({evaluation['ae_f0_voicing_recall']:.0%} of the score's sounding frames: decayed piano and mallet "
-      f"notes go quiet before their written end), loudness L1 {evaluation['ae_loudness_l1_db']:.2f} dB, "
-      f"MSS {evaluation['ae_mss_ratio']:.2f} x the mean-timbre resynthesis")
-print(f"nearest-neighbour ratio {evaluation['nn_ratio']:.2f} (1 = as far from the training clips as new real music); "
-      f"seam ratio {evaluation['seam_ratio']:.2f} (spectral flux at joins / elsewhere), "
-      f"{evaluation['seam_ratio_pitch']:.2f} (pitch change)")
+print(
+    f"\nautoencoder on held-out clips: f0 within 50 cents {evaluation['ae_f0_within_50c']:.3f} of the frames CREPE hears "
+    f"a pitch in ({evaluation['ae_f0_voicing_recall']:.0%} of the score's sounding frames: decayed piano and mallet "
+    f"notes go quiet before their written end), loudness L1 {evaluation['ae_loudness_l1_db']:.2f} dB, "
+    f"MSS {evaluation['ae_mss_ratio']:.2f} x the mean-timbre resynthesis"
+)
+print(
+    f"nearest-neighbour ratio {evaluation['nn_ratio']:.2f} (1 = as far from the training clips as new real music); "
+    f"seam ratio {evaluation['seam_ratio']:.2f} (spectral flux at joins / elsewhere), "
+    f"{evaluation['seam_ratio_pitch']:.2f} (pitch change)"
+)
 
 # %% [markdown]
 # Where does the GAN win, and where does it lose? For each measure, the row closest to the real
@@ -286,9 +336,11 @@ for metric in ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_
     target = 0.0 if metric in ("pc_js", "onset_rate_js", "fd") else rows["real"][metric]
     gap = {name: abs(rows[name][metric] - target) for name in ("GAN", "Gaussian", "Markov-1")}
     beaten = [b for b in ("Gaussian", "Markov-1") if gap["GAN"] < gap[b]]
-    print(f"{metric:20s} GAN {rows['GAN'][metric]:7.3f}  real {rows['real'][metric]:7.3f}  Markov-1 "
-          f"{rows['Markov-1'][metric]:7.3f}  Gaussian {rows['Gaussian'][metric]:7.3f}  -> the GAN beats "
-          f"{' and '.join(beaten) or 'neither baseline'}")
+    print(
+        f"{metric:20s} GAN {rows['GAN'][metric]:7.3f}  real {rows['real'][metric]:7.3f}  Markov-1 "
+        f"{rows['Markov-1'][metric]:7.3f}  Gaussian {rows['Gaussian'][metric]:7.3f}  -> the GAN beats "
+        f"{' and '.join(beaten) or 'neither baseline'}"
+    )
 
 # %% [markdown]
 # Reading the table: the Gaussian baseline has no notion of time, so its frames jump between
@@ -303,33 +355,56 @@ for metric in ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_
 # %%
 gan_row, real, recon = rows["GAN"], rows["real"], rows["reconstruction"]
 results = {
-    "in_tune_rate": gan_row["in_tune_rate"], "scale_consistency": gan_row["scale_consistency"],
-    "pitch_class_entropy": gan_row["pitch_class_entropy"], "step_ratio": gan_row["step_ratio"],
-    "pc_js": gan_row["pc_js"], "onset_rate_js": gan_row["onset_rate_js"],
-    "fd_music": gan_row["fd"], "kid_music": gan_row["kid"], "nn_ratio": evaluation["nn_ratio"],
-    "seam_ratio": evaluation["seam_ratio"], "ae_f0_within_50c": evaluation["ae_f0_within_50c"],
-    "ae_f0_voicing_recall": evaluation["ae_f0_voicing_recall"], "ae_loudness_l1_db": evaluation["ae_loudness_l1_db"],
+    "in_tune_rate": gan_row["in_tune_rate"],
+    "scale_consistency": gan_row["scale_consistency"],
+    "pitch_class_entropy": gan_row["pitch_class_entropy"],
+    "step_ratio": gan_row["step_ratio"],
+    "pc_js": gan_row["pc_js"],
+    "onset_rate_js": gan_row["onset_rate_js"],
+    "fd_music": gan_row["fd"],
+    "kid_music": gan_row["kid"],
+    "nn_ratio": evaluation["nn_ratio"],
+    "seam_ratio": evaluation["seam_ratio"],
+    "ae_f0_within_50c": evaluation["ae_f0_within_50c"],
+    "ae_f0_voicing_recall": evaluation["ae_f0_voicing_recall"],
+    "ae_loudness_l1_db": evaluation["ae_loudness_l1_db"],
     "ae_mss_ratio": evaluation["ae_mss_ratio"],
     "pitch_class_entropy_corpus": rows["corpus"]["pitch_class_entropy"],
-    "fd_music_real_floor": real["fd"], "fd_music_recon_floor": recon["fd"],
-    "fd_music_gaussian": rows["Gaussian"]["fd"], "fd_music_markov": rows["Markov-1"]["fd"],
-    **{f"{k}_{suffix}": rows[row][k] for k in ("scale_consistency", "pitch_class_entropy", "step_ratio", "in_tune_rate")
-       for suffix, row in (("markov", "Markov-1"), ("gaussian", "Gaussian"), ("real", "real"), ("recon", "reconstruction"))},
+    "fd_music_real_floor": real["fd"],
+    "fd_music_recon_floor": recon["fd"],
+    "fd_music_gaussian": rows["Gaussian"]["fd"],
+    "fd_music_markov": rows["Markov-1"]["fd"],
+    **{
+        f"{k}_{suffix}": rows[row][k]
+        for k in ("scale_consistency", "pitch_class_entropy", "step_ratio", "in_tune_rate")
+        for suffix, row in (
+            ("markov", "Markov-1"),
+            ("gaussian", "Gaussian"),
+            ("real", "real"),
+            ("recon", "reconstruction"),
+        )
+    },
 }
 for name, value in results.items():
     record(name, value)
-check_targets({
-    "in_tune_rate >= 0.90": gan_row["in_tune_rate"] >= 0.90,
-    "scale_consistency >= 0.95 and above Markov-1": gan_row["scale_consistency"] >= max(0.95, rows["Markov-1"]["scale_consistency"]),
-    "pitch-class entropy within 0.3 bits of the corpus": abs(gan_row["pitch_class_entropy"] - rows["corpus"]["pitch_class_entropy"]) <= 0.3,
-    "fd_music <= 2 x reconstruction floor": gan_row["fd"] <= 2 * recon["fd"],
-    "fd_music below both baselines": gan_row["fd"] < min(rows["Gaussian"]["fd"], rows["Markov-1"]["fd"]),
-    "0.8 <= nn_ratio <= 1.2": 0.8 <= evaluation["nn_ratio"] <= 1.2,
-    "seam_ratio <= 1.2": evaluation["seam_ratio"] <= 1.2,
-    "ae_f0_within_50c >= 0.95": evaluation["ae_f0_within_50c"] >= 0.95,
-    "ae_loudness_l1_db < 1.5": evaluation["ae_loudness_l1_db"] < 1.5,
-    "ae_mss_ratio <= 0.5": evaluation["ae_mss_ratio"] <= 0.5,
-})
+check_targets(
+    {
+        "in_tune_rate >= 0.90": gan_row["in_tune_rate"] >= 0.90,
+        "scale_consistency >= 0.95 and above Markov-1": gan_row["scale_consistency"]
+        >= max(0.95, rows["Markov-1"]["scale_consistency"]),
+        "pitch-class entropy within 0.3 bits of the corpus": abs(
+            gan_row["pitch_class_entropy"] - rows["corpus"]["pitch_class_entropy"]
+        )
+        <= 0.3,
+        "fd_music <= 2 x reconstruction floor": gan_row["fd"] <= 2 * recon["fd"],
+        "fd_music below both baselines": gan_row["fd"] < min(rows["Gaussian"]["fd"], rows["Markov-1"]["fd"]),
+        "0.8 <= nn_ratio <= 1.2": 0.8 <= evaluation["nn_ratio"] <= 1.2,
+        "seam_ratio <= 1.2": evaluation["seam_ratio"] <= 1.2,
+        "ae_f0_within_50c >= 0.95": evaluation["ae_f0_within_50c"] >= 0.95,
+        "ae_loudness_l1_db < 1.5": evaluation["ae_loudness_l1_db"] < 1.5,
+        "ae_mss_ratio <= 0.5": evaluation["ae_mss_ratio"] <= 0.5,
+    }
+)
 
 # %% [markdown]
 # ## 6. How long can it go?
@@ -343,8 +418,12 @@ long_audio = ch8.decode_frames(ae, gan.codec, long_frames)[0]
 segments = long_audio[: len(long_audio) // (8 * SR) * 8 * SR].view(-1, 8 * SR)
 per_segment = [melody_metrics(n, f) for n, f, _ in transcribe_clips(segments, SR)]
 keys = ("scale_consistency", "pitch_class_entropy", "step_ratio", "in_tune_rate")
-fig = songplots.over_time(np.arange(len(segments)) * 8 + 4, {k: [m[k] for m in per_segment] for k in keys},
-                          {k: rows["real"][k] for k in keys}, title="one 3-minute piece, 8-s segments")
+fig = songplots.over_time(
+    np.arange(len(segments)) * 8 + 4,
+    {k: [m[k] for m in per_segment] for k in keys},
+    {k: rows["real"][k] for k in keys},
+    title="one 3-minute piece, 8-s segments",
+)
 plt.show()
 play(long_audio, SR, name="08_three_minutes", folder=OUT)
 record("long_piece_scale_consistency_min", float(np.nanmin([m["scale_consistency"] for m in per_segment])))
