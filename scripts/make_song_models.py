@@ -64,6 +64,11 @@ def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: ch8
     return 0
 
 
+def _variant(args: argparse.Namespace) -> str:
+    """The checkpoint's suffix for an experimental GAN, so it never resumes another variant's run."""
+    return ("_hard_pitch" if args.hard_pitch else "") + ("_continuous" if args.pitch_mode == "continuous" else "")
+
+
 def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
     ae = ch8.load_song_autoencoder(args.ae_out)
     t0 = time.perf_counter()
@@ -78,7 +83,8 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
         config,
         frames,
         args.seed,
-        checkpoint_path=args.work / ("gan_hard_pitch.ckpt" if args.hard_pitch else "gan.ckpt"),
+        checkpoint_path=args.work / f"gan{_variant(args)}.ckpt",
+        codec=codec,
     )
     trainer.loop.resume()
     start = time.perf_counter()
@@ -144,11 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-out", type=Path, default=ch8.EVAL_PATH)
     parser.add_argument("--eval-n", type=int, default=48, help="clips per row of the evaluation table")
     parser.add_argument("--hard-pitch", action="store_true", help="train the GAN with SongGANConfig(hard_pitch=True)")
+    parser.add_argument(
+        "--pitch-mode",
+        choices=("onehot", "continuous"),
+        default=None,
+        help="SongGANConfig.pitch_mode (default: the profile's)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
     if args.hard_pitch:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
+    if args.pitch_mode:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
     t0 = time.perf_counter()
     data = ch8.load_song_data(config, cache_dir=args.work / "cache")
     print(

@@ -132,3 +132,47 @@ def test_hard_pitch_is_one_hot_forward_with_the_softmax_gradient():
     latents.grad = None
     (soft(latents)[:, :k] * weights).sum().backward()
     assert torch.allclose(hard_grad, latents.grad, atol=1e-6)  # straight-through: the soft path's gradient
+
+
+CONTINUOUS = dataclasses.replace(SMALL, pitch_mode="continuous")
+
+
+def test_continuous_codec_round_trip_and_dequantization():
+    codec = FrameCodec(CONTINUOUS, torch.zeros(3), torch.ones(3))
+    f0 = torch.tensor([[midi_to_hz(60.0), 0.0, midi_to_hz(71.0), midi_to_hz(64.2), midi_to_hz(90.0)]]).float()
+    loud = torch.tensor([[-30.0, -80.0, -10.0, -40.0, -20.0]])
+    frames = codec.to_frames(f0, loud, torch.randn(1, 5, 3))
+    assert frames.shape == (1, 2 + 1 + 3, 5) and CONTINUOUS.frame_channels == 6
+    assert frames[0, 0].tolist() == [1.0, 0.0, 1.0, 1.0, 1.0]  # voicing
+    # pitch in octaves around the middle of 60..71 (65.5); the unvoiced frame holds the last pitch (60)
+    expected_midi = torch.tensor([60.0, 60.0, 71.0, 64.0, 71.0])
+    assert torch.allclose(frames[0, 1], (expected_midi - 65.5) / 12)
+    back = codec.from_frames(frames)[0]
+    assert torch.allclose(
+        back, torch.tensor([[midi_to_hz(60.0), 0.0, midi_to_hz(71.0), midi_to_hz(64.0), midi_to_hz(71.0)]])
+    )
+    # dequantized real frames: voicing and pitch move within their cells, so they decode to the same f0
+    noisy = codec.dequantize(frames.expand(64, -1, -1).clone(), torch.Generator().manual_seed(0))
+    assert torch.equal(codec.from_frames(noisy)[0], back.expand(64, -1))
+    assert noisy[:, 0, 0].min() >= 0.5 and noisy[:, 0, 1].max() < 0.5 and noisy[:, 1].std() > 0.01
+    assert torch.equal(noisy[:, 2:], frames.expand(64, -1, -1)[:, 2:])  # loudness and z untouched
+    onehot = FrameCodec(SMALL, torch.zeros(3), torch.ones(3))
+    x = onehot.to_frames(f0, loud, torch.zeros(1, 5, 3))
+    assert onehot.dequantize(x) is x  # the one-hot layout is left as it is
+
+
+def test_continuous_generator_writes_voicing_in_0_1_and_joins_windows_exactly():
+    torch.manual_seed(0)
+    g = SongGenerator(CONTINUOUS).eval()
+    anchors, style = song_anchors(3, CONTINUOUS, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        long = g.frames_from(anchors, style)
+        windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, CONTINUOUS)], dim=2)
+    assert long.shape == (1, CONTINUOUS.frame_channels, 3 * CONTINUOUS.window_frames)
+    assert torch.allclose(long, windows, atol=1e-5)
+    assert 0 < long[:, 0].min() and long[:, 0].max() < 1
+
+
+def test_pitch_mode_is_checked():
+    with pytest.raises(ValueError, match="pitch_mode"):
+        dataclasses.replace(SMALL, pitch_mode="midi")

@@ -18,7 +18,8 @@ their border anchors produce exactly the frames one long pass over all the ancho
 and a 60-second song is just a longer anchor sequence (`generate_song`), with no join to hear.
 
 Shapes: anchors [B, A, anchor_dim] with A = window_frames / anchor_every + 3; style
-[B, style_dim]; frames [B, C, T] with C = n_pitches + 2 + latent_dim.
+[B, style_dim]; frames [B, C, T] with C = n_pitches + 2 + latent_dim (one-hot pitch) or
+3 + latent_dim (`pitch_mode="continuous"`: voicing and pitch as one number each).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 
 from ..audio.synth import hz_to_midi, midi_to_hz
 from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
+from .song_autoencoder import fill_unvoiced
 
 ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "song_gan.safetensors"
 MAKE_SCRIPT = "scripts/make_song_models.py"
@@ -56,8 +58,16 @@ class SongGANConfig:
     # fakes by their softness alone); True, a one-hot of the most likely pitch whose gradient is the
     # softmax's (straight-through), so only the melody itself can give a fake away
     hard_pitch: bool = False
+    # how pitch is written: "onehot", a softmax over semitone bins (above); or "continuous", one
+    # voicing channel (sigmoid, > 0.5 = voiced) and one pitch channel in octaves around the middle of
+    # the range, rounded to the semitone when decoded. Then "one semitone up" is a small change of
+    # the generator's output and "seven up" a big one, which the one-hot cannot say. The critic sees
+    # real frames dequantized (`FrameCodec.dequantize`) so rounding itself gives no fake away.
+    pitch_mode: str = "onehot"
 
     def __post_init__(self) -> None:
+        if self.pitch_mode not in ("onehot", "continuous"):
+            raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
         if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
             raise ValueError(
                 f"anchor_every ({self.anchor_every}) must be a multiple of 4, at least 20, that divides "
@@ -65,8 +75,18 @@ class SongGANConfig:
             )
 
     @property
+    def pitch_channels(self) -> int:
+        """Channels that write pitch: no-pitch + semitone bins, or voicing + pitch."""
+        return self.n_pitches + 1 if self.pitch_mode == "onehot" else 2
+
+    @property
     def frame_channels(self) -> int:
-        return self.n_pitches + 2 + self.latent_dim  # no-pitch + pitches, loudness, z
+        return self.pitch_channels + 1 + self.latent_dim  # pitch, loudness, z
+
+    @property
+    def centre_pitch(self) -> float:
+        """The MIDI pitch written as 0 in continuous mode: the middle of the range."""
+        return self.lowest_pitch + (self.n_pitches - 1) / 2
 
     @property
     def anchors_per_window(self) -> int:
@@ -90,21 +110,44 @@ class FrameCodec:
         """f0 [B, T] (0 = no pitch), loudness [B, T] dB, z [B, T, Z] -> frames [B, C, T]."""
         cfg = self.cfg
         voiced = f0_hz > 0
-        midi = torch.round(hz_to_midi(f0_hz.clamp(min=1.0))).long()
-        bins = torch.where(voiced, (midi - cfg.lowest_pitch).clamp(0, cfg.n_pitches - 1) + 1, 0)
-        onehot = F.one_hot(bins, cfg.n_pitches + 1).float()  # [B, T, K + 1]
+        if cfg.pitch_mode == "onehot":
+            midi = torch.round(hz_to_midi(f0_hz.clamp(min=1.0))).long()
+            bins = torch.where(voiced, (midi - cfg.lowest_pitch).clamp(0, cfg.n_pitches - 1) + 1, 0)
+            pitch = F.one_hot(bins, cfg.n_pitches + 1).float()  # [B, T, K + 1]
+        else:  # unvoiced frames hold the last pitch, so the pitch line has no jumps to invent
+            midi = torch.round(hz_to_midi(fill_unvoiced(f0_hz))).clamp(
+                cfg.lowest_pitch, cfg.lowest_pitch + cfg.n_pitches - 1
+            )
+            pitch = torch.stack([voiced.float(), (midi - cfg.centre_pitch) / 12.0], dim=-1)  # [B, T, 2]
         loud = ((loudness_db.clamp(min=-80.0) + 40.0) / 30.0).unsqueeze(-1)
         zs = (z - self.z_mean) / self.z_std
-        return torch.cat([onehot, loud, zs], dim=-1).transpose(1, 2)
+        return torch.cat([pitch, loud, zs], dim=-1).transpose(1, 2)
+
+    def dequantize(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Real frames [B, C, T] as the critic sees them in continuous mode: voicing 1 -> U(0.5, 1),
+        0 -> U(0, 0.5), pitch + U(-0.5, 0.5) semitones. Decoding (threshold, rounding) gives the
+        frames back exactly, and the critic cannot tell a fake by its pitch not being a whole
+        semitone (the generator's output is continuous). One-hot frames are returned as they are."""
+        if self.cfg.pitch_mode == "onehot":
+            return frames
+        u = torch.rand(frames.shape[0], 2, frames.shape[2], generator=generator).to(frames)
+        voicing = 0.5 * frames[:, :1] + 0.5 * u[:, :1]
+        pitch = frames[:, 1:2] + (u[:, 1:2] - 0.5) / 12.0
+        return torch.cat([voicing, pitch, frames[:, 2:]], dim=1)
 
     def from_frames(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """frames [B, C, T] -> (f0_hz [B, T] with 0 for "no pitch", loudness_db [B, T], z [B, T, Z])."""
-        k = self.cfg.n_pitches + 1
+        cfg = self.cfg
+        k = cfg.pitch_channels
         x = frames.transpose(1, 2)
-        bins = x[..., :k].argmax(-1)
-        f0 = torch.where(
-            bins > 0, midi_to_hz((bins - 1 + self.cfg.lowest_pitch).float()), torch.zeros_like(bins).float()
-        )
+        if cfg.pitch_mode == "onehot":
+            bins = x[..., :k].argmax(-1)
+            f0 = torch.where(bins > 0, midi_to_hz((bins - 1 + cfg.lowest_pitch).float()), torch.zeros_like(x[..., 0]))
+        else:
+            midi = torch.round(x[..., 1] * 12.0 + cfg.centre_pitch).clamp(
+                cfg.lowest_pitch, cfg.lowest_pitch + cfg.n_pitches - 1
+            )
+            f0 = torch.where(x[..., 0] > 0.5, midi_to_hz(midi), torch.zeros_like(midi))
         loud = x[..., k] * 30.0 - 40.0
         z = x[..., k + 1 :] * self.z_std + self.z_mean
         return f0, loud, z
@@ -177,6 +220,8 @@ class SongGenerator(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = x + conv(F.gelu(x))
         out = self.head(F.gelu(x))[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
+        if cfg.pitch_mode == "continuous":  # voicing in 0..1, pitch as it is
+            return torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:]], dim=1)
         k = cfg.n_pitches + 1
         probs = torch.softmax(out[:, :k], dim=1)
         if cfg.hard_pitch:

@@ -282,14 +282,17 @@ def make_gan_trainer(
     seed: int = 0,
     device: str | torch.device = "cpu",
     checkpoint_path: str | Path | None = None,
+    codec: FrameCodec | None = None,
 ) -> GANTrainer:
-    """WGAN-GP on the book's training core: random training windows `frames` [N, C, T] against generated ones."""
+    """WGAN-GP on the book's training core: random training windows `frames` [N, C, T] against generated ones
+    (dequantized by `codec` in continuous pitch mode)."""
     rng = seed_everything(seed)
     g, d = SongGenerator(config.gan).to(device), SongCritic(config.gan).to(device)
     adam = dict(lr=config.gan_lr, betas=(0.0, 0.9))
 
     def real(batch: int, generator: torch.Generator) -> Tensor:
-        return frames[torch.randint(len(frames), (batch,), generator=generator)]
+        chosen = frames[torch.randint(len(frames), (batch,), generator=generator)]
+        return codec.dequantize(chosen, generator) if codec is not None else chosen
 
     def latent(batch: int, generator: torch.Generator) -> Tensor:
         return torch.randn(batch, config.gan.latent_size, generator=generator)
