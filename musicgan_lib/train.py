@@ -31,6 +31,16 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or Inf; the message names the step, the loss and the last good checkpoint."""
 
 
+#: Clocks for training-time budgets: "process" = CPU seconds of this process (with one torch
+#: thread, the time on one idle core, robust to a busy machine); "wall" = elapsed time (GPUs).
+CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": time.perf_counter}
+
+
+class BudgetSpent(Exception):
+    """Raised by a step callback to end a run when its training-time budget is used up; the code
+    that started the run catches it."""
+
+
 @dataclass
 class Every:
     """Call `fn(loop)` every `steps` steps (and after the last step when `at_end`)."""

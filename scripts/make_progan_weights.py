@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from musicgan_lib.checkpoint import read_checkpoint_meta  # noqa: E402
-from musicgan_lib.recipes import dcgan_pixels as ch2  # noqa: E402
+from musicgan_lib.metrics.sprite_eval import reference_sprites  # noqa: E402
 from musicgan_lib.recipes import progan as ch4  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def _config(args: argparse.Namespace) -> ch4.ProGANConfig:
 
 
 def _tracker(config: ch4.ProGANConfig) -> ch4.FDTracker:
-    return ch4.FDTracker(ch2.reference_sprites(config.curve_n)[: config.curve_n])
+    return ch4.FDTracker(reference_sprites(config.curve_n)[: config.curve_n])
 
 
 def run_progan(args: argparse.Namespace) -> dict:

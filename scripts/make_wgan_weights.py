@@ -69,14 +69,14 @@ def train_one(
 
 def finish(run, method: str, profile: str, out_dir: str | None, extra: dict) -> str:
     """Evaluate a run at chapter 2's N and write it to assets (or out_dir)."""
-    from musicgan_lib.recipes import dcgan_pixels as ch2
+    from musicgan_lib.metrics.sprite_eval import evaluate_generator
     from musicgan_lib.recipes import wgan
 
     config = wgan.WGANConfig.from_meta(run.config)
-    ev = ch2.evaluate_generator(run.final_generator, n=config.eval_n)
+    ev = evaluate_generator(run.final_generator, n=config.eval_n)
     extra = {**extra, "evaluation": ev.metrics()}
     if run.generator_ema is not None:
-        raw = ch2.evaluate_generator(run.generator, n=config.eval_n)
+        raw = evaluate_generator(run.generator, n=config.eval_n)
         extra["evaluation_raw"] = raw.metrics()
         print(f"{method} (raw weights, no EMA): {raw.summary()}", flush=True)
     if len(run.curve) >= 3:

@@ -299,3 +299,22 @@ def test_evaluate_generator_accepts_a_module_or_a_sample_function():
     assert by_module.attributes.high_quality < 0.2  # an untrained generator makes no characters
     with pytest.raises(ValueError, match="needs n"):
         ch2.evaluate_generator(torch.zeros(10, 3, 32, 32), n=200)
+
+
+def test_sprite_evaluation_and_training_sprites_have_one_home_that_chapters_2_to_4_share():
+    from musicgan_lib import train
+    from musicgan_lib.data import sprites
+    from musicgan_lib.metrics import sprite_eval
+    from musicgan_lib.recipes import progan, wgan
+
+    # one definition each, below the recipes; chapter 2 keeps the names its notebook uses
+    for name in ("evaluate_generator", "reference_sprites", "sample_generator", "standing_copy", "comparison_table"):
+        assert getattr(ch2, name) is getattr(sprite_eval, name)
+    assert wgan.reference_sprites is sprite_eval.reference_sprites
+    assert wgan.CLOCKS is progan.CLOCKS is train.CLOCKS
+    # the same seeds as before the move: every recorded number depends on them
+    assert (sprite_eval.EVAL_LATENT_SEED, sprite_eval.EVAL_REAL_SEED, sprite_eval.REDRAW_SEED) == (5, 999, 20_000)
+    assert ch2.DATA_SEED == sprites.DATA_SEED == progan.ProGANConfig().data_seed == 1234
+    cfg = _tiny_config()
+    assert torch.equal(ch2.sprite_dataset(cfg), make_sprites(cfg.dataset_size, seed=1234).images)
+    assert torch.equal(ch2.sprite_labels(cfg), make_sprites(cfg.dataset_size, seed=1234).labels)

@@ -331,6 +331,21 @@ def make_sprites(n: int, seed: int | torch.Generator = 0, device: str | torch.de
     return SpriteBatch(images, labels)
 
 
+#: The seed of the sprites the GANs of chapters 2, 3 and 4 train on (`sprite_training_set`; chapter 4's
+#: `ProGANConfig.data_seed` defaults to it), so all three see the same characters.
+DATA_SEED = 1234
+
+
+@functools.lru_cache(maxsize=4)
+def sprite_training_set(n: int, seed: int = DATA_SEED) -> SpriteBatch:
+    """The training sprites: `make_sprites(n, seed)` (images [n, 3, 32, 32] float32 in [-1, 1], labels
+    [n, 5] int64, on the CPU), drawn once per (n, seed) and cached.
+
+    Cached: repeated calls return the same tensors, so copy them (e.g. `.to(device)`) before any
+    in-place change."""
+    return make_sprites(n, seed=seed)
+
+
 def sprite_sampler(device: str | torch.device | None = None) -> Callable[[int, torch.Generator], torch.Tensor]:
     """A training sampler that draws *fresh* procedural sprites: `sample(batch_size, generator)`.
 

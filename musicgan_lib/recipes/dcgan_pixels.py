@@ -15,16 +15,15 @@ The chapter trains Radford et al.'s DCGAN on procedural sprites whose attributes
   five missed the coverage target), EMA generator (`models/conditional.py`). It uses
   the sprites' labels.
 
-`evaluate_generator` is the chapter's measuring stick and is generic on purpose: chapters 3
-(WGAN) and 4 (ProGAN) call it on their own generators.
+The chapter's measuring stick, `evaluate_generator` (with `reference_sprites`, `sample_generator`,
+`comparison_table` and the evaluation seeds), lives in `metrics/sprite_eval.py`, because chapters 3
+(WGAN) and 4 (ProGAN) measure their own generators with it; it stays importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,34 +32,46 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
-from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_ATTRIBUTES, SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import (
+    ATTRIBUTE_SIZES,
+    DATA_SEED,
+    SPRITE_ATTRIBUTES,
+    SPRITE_SIZE,
+    sprite_training_set,
+    tensor_sampler,
+)
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
 from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
-from ..metrics.attributes import (
-    AttributeReport,
-    AttributeTrack,
-    SpriteAttributeClassifier,
-    attribute_report,
-    load_sprite_classifier,
+from ..metrics.attributes import AttributeTrack, SpriteAttributeClassifier, attribute_report
+
+# sprite evaluation, shared with chapters 3 and 4; the names the notebooks use as `ch2.<name>` stay here
+from ..metrics.sprite_eval import (  # noqa: F401
+    EVAL_LATENT_SEED,
+    EVAL_REAL_SEED,
+    REDRAW_SEED,
+    TARGETS,
+    FrechetOverDraws,
+    SpreadDiagnosis,
+    SpriteEvaluation,
+    comparison_table,
+    diagnose_spread,
+    evaluate_generator,
+    frechet_over_draws,
+    reference_sprites,
+    sample_generator,
+    sprite_classifier,
+    standing_copy,
 )
-from ..metrics.frechet import FrechetReport, SpreadByDirection, frechet_report, spread_by_direction
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
-from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers, recalibrate_batchnorm
+from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAKE_SCRIPT = "scripts/make_dcgan_weights.py"
-DATA_SEED = 1234  # the training sprites
-EVAL_REAL_SEED = 999  # a separate draw of real sprites: the reference set of every metric
-EVAL_LATENT_SEED = 5  # the latents every evaluation samples
 GRID_LATENT_SEED = 7  # the fixed latents of sample grids and GIF frames
-REDRAW_SEED = 20_000  # the first of the extra draws `frechet_over_draws` makes (latents and real sprites)
 FRAME_SPRITES = 16  # sprites per GIF frame (a 4x4 grid)
-
-#: What the chapter asks of the recipe that does not collapse (quick profile, 2,000 samples).
-TARGETS = {"combo_coverage": 0.90, "high_quality": 0.70, "fd_over_floor": 3.0}
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,22 +181,23 @@ class DCGANConfig:
         return self.remedy_steps if get_recipe(recipe).name == REMEDY else self.steps
 
 
+def with_steps(config: DCGANConfig, **changes) -> DCGANConfig:
+    """A copy of the config with some fields changed (e.g. fewer steps for a test)."""
+    return replace(config, **changes)
+
+
 # --------------------------------------------------------------------------------------------
 # Building and training
-@functools.lru_cache(maxsize=4)
-def _sprite_dataset(n: int, seed: int):
-    return make_sprites(n, seed=seed)
-
-
 def sprite_dataset(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
-    """The training set: `config.dataset_size` procedural sprites (fixed seed), on `device`."""
-    images = _sprite_dataset(config.dataset_size, DATA_SEED).images.to(device)
+    """The training set: `config.dataset_size` procedural sprites [N, 3, 32, 32] (seed `DATA_SEED`,
+    `data.sprites.sprite_training_set`), on `device`."""
+    images = sprite_training_set(config.dataset_size, DATA_SEED).images.to(device)
     return images.contiguous(memory_format=torch.channels_last) if config.channels_last else images
 
 
 def sprite_labels(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
     """The attribute labels [N, 5] of `sprite_dataset` (row for row), for the conditional recipe."""
-    return _sprite_dataset(config.dataset_size, DATA_SEED).labels.to(device)
+    return sprite_training_set(config.dataset_size, DATA_SEED).labels.to(device)
 
 
 def build_models(
@@ -291,7 +303,7 @@ class DCGANRun:
         if self.attribute_track is None:
             self.attribute_track = AttributeTrack(dict(SPRITE_ATTRIBUTES))
         images = sample_generator(self.sampling_generator(), self.config.track_samples)
-        self.attribute_track.add(self.trainer.step, attribute_report(_classifier("cpu"), images))
+        self.attribute_track.add(self.trainer.step, attribute_report(sprite_classifier("cpu"), images))
 
 
 def make_run(
@@ -350,35 +362,6 @@ def make_run(
     if trainer.step == 0:
         run.grab_frame()
     return run
-
-
-def standing_copy(generator: nn.Module, batches: int = 8, batch_size: int = 256) -> nn.Module:
-    """A copy of a generator whose batch-norm statistics are re-estimated from its own samples
-    (eval mode); the generator itself is returned as is when it has no batch norm.
-
-    Why: an EMA generator's averaged running statistics do not match its averaged weights (its
-    eval-mode samples are mush: FD ~150 where the standing statistics give ~45 at the same step),
-    and a raw generator's running statistics only reflect the last ~10 training batches.
-    """
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in generator.modules()):
-        return generator
-    return recalibrate_batchnorm(copy.deepcopy(generator), batches=batches, batch_size=batch_size)
-
-
-@torch.no_grad()
-def sample_generator(
-    generator: nn.Module, n: int, seed: int = EVAL_LATENT_SEED, batch_size: int = 500, latents: Tensor | None = None
-) -> Tensor:
-    """n samples (CPU, float32, [-1, 1]) of a generator in eval mode, from seeded latents."""
-    was = generator.training
-    generator.eval()
-    p = next(generator.parameters())
-    if latents is None:
-        latents = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    try:
-        return torch.cat([generator(z.to(p.device, p.dtype)).float().cpu() for z in latents.split(batch_size)])
-    finally:
-        generator.train(was)
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,239 +499,7 @@ def shipped_or_none(recipe: str, profile: str) -> ShippedGenerator | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Measuring
-@functools.lru_cache(maxsize=2)
-def _classifier(device: str) -> SpriteAttributeClassifier:
-    return load_sprite_classifier(device)
-
-
-@functools.lru_cache(maxsize=4)
-def reference_sprites(n: int, seed: int = EVAL_REAL_SEED) -> Tensor:
-    """2n real sprites from a draw separate from the training set: n to compare, n for the floor."""
-    return make_sprites(2 * n, seed=seed).images
-
-
-@dataclass
-class SpriteEvaluation:
-    """Everything the sprite metrics say about one generator, from one call."""
-
-    attributes: AttributeReport
-    frechet: FrechetReport
-
-    @property
-    def n(self) -> int:
-        return self.frechet.n
-
-    def metrics(self) -> dict[str, float]:
-        """The chapter's recorded numbers, under their record() names."""
-        a, f = self.attributes, self.frechet
-        return {
-            "combo_coverage": a.coverage,
-            "high_quality": a.high_quality,
-            "attribute_kl": a.kl,
-            "fd": f.fd,
-            "fd_floor": f.fd_floor,
-            "kid": f.kid,
-        }
-
-    def checks(self, targets: Mapping[str, float] = TARGETS) -> dict[str, bool]:
-        """Pass/fail of each target (coverage >=, high quality >=, FD / floor <=)."""
-        return {
-            "combo_coverage": self.attributes.coverage >= targets["combo_coverage"],
-            "high_quality": self.attributes.high_quality >= targets["high_quality"],
-            "fd_over_floor": self.frechet.fd <= targets["fd_over_floor"] * self.frechet.fd_floor,
-        }
-
-    def summary(self) -> str:
-        return f"{self.attributes.summary()}\n{self.frechet.summary()}"
-
-
-def evaluate_generator(
-    source: nn.Module | Callable[[int], Tensor] | Tensor,
-    *,
-    n: int = 2000,
-    seed: int = EVAL_LATENT_SEED,
-    classifier: SpriteAttributeClassifier | None = None,
-    real: Tensor | None = None,
-    device: torch.device | str = "cpu",
-    standing_stats: bool = True,
-) -> SpriteEvaluation:
-    """Coverage, high quality, attribute KL, FD (with its real-vs-real floor) and KID in one go.
-
-    `source` is one of: a generator module with a `latent_dim` attribute (sampled in eval mode
-    from seeded N(0, I) latents; with `standing_stats` a copy with re-estimated batch-norm
-    statistics is sampled, see `standing_copy`), a function `sample(n) -> images`, or a tensor of images
-    [>= n, 3, 32, 32] in [-1, 1]. `real` (>= 2n real sprites) defaults to a fixed draw disjoint
-    from the training set; `classifier` defaults to the shipped attribute classifier.
-    """
-    images = _generated_images(source, n, seed, standing_stats, "evaluate_generator")
-    clf = classifier if classifier is not None else _classifier(str(torch.device(device)))
-    real = reference_sprites(n) if real is None else real
-    attrs = attribute_report(clf, images)
-    fr = frechet_report(clf.feature_extractor(), real, images, n=n)
-    return SpriteEvaluation(attrs, fr)
-
-
-def _generated_images(
-    source: nn.Module | Callable[[int], Tensor] | Tensor, n: int, seed: int, standing_stats: bool, caller: str
-) -> Tensor:
-    """n images (CPU float32) from a generator module, a sample(n) function or a tensor (see evaluate_generator)."""
-    if isinstance(source, Tensor):
-        images = source
-    elif isinstance(source, nn.Module):
-        if not hasattr(source, "latent_dim"):
-            raise TypeError("a generator module needs a `latent_dim` attribute; or pass sample(n) -> images, or images")
-        images = sample_generator(standing_copy(source) if standing_stats else source, n, seed)
-    elif callable(source):
-        images = source(n)
-    else:
-        raise TypeError(
-            f"source must be a generator module, a sample(n) function or an image tensor, not {type(source).__name__}"
-        )
-    images = images.detach().float().cpu()
-    if images.shape[0] < n:
-        raise ValueError(f"{caller} needs n = {n} images, got {images.shape[0]}")
-    if not torch.isfinite(images).all():
-        raise ValueError("the generated images contain NaN/inf; the generator has diverged")
-    return images[:n].contiguous()
-
-
-@dataclass
-class FrechetOverDraws:
-    """The FD of one generator and its real-vs-real floor, over several independent draws."""
-
-    reports: list[FrechetReport]
-
-    def _per_draw(self, field: str) -> np.ndarray:
-        return np.array([getattr(r, field) for r in self.reports])
-
-    @property
-    def fd(self) -> np.ndarray:
-        return self._per_draw("fd")
-
-    @property
-    def floor(self) -> np.ndarray:
-        return self._per_draw("fd_floor")
-
-    @property
-    def ratio(self) -> np.ndarray:
-        return self.fd / self.floor
-
-    @property
-    def kid(self) -> np.ndarray:
-        """KID per draw (unbiased: its real-vs-real floor scatters around 0, it has no floor to divide by)."""
-        return self._per_draw("kid")
-
-    @property
-    def kid_floor(self) -> np.ndarray:
-        return self._per_draw("kid_floor")
-
-    def summary(self) -> str:
-        def spread(x: np.ndarray, fmt: str) -> str:
-            return f"{x.min():{fmt}}-{x.max():{fmt}} (median {np.median(x):{fmt}})"
-
-        return (
-            f"over {len(self.reports)} draws of N = {self.reports[0].n:,}: FD {spread(self.fd, '.3f')}, "
-            f"real-vs-real floor {spread(self.floor, '.3f')}, FD / floor {spread(self.ratio, '.2f')}; "
-            f"KID {spread(self.kid, '.4f')}, floor {spread(self.kid_floor, '.4f')}"
-        )
-
-
-def frechet_over_draws(
-    generator: nn.Module,
-    *,
-    draws: int = 5,
-    n: int = 2000,
-    first_seed: int = REDRAW_SEED,
-    classifier: SpriteAttributeClassifier | None = None,
-    standing_stats: bool = True,
-) -> FrechetOverDraws:
-    """FD and floor of `generator` over `draws` fresh draws: draw k samples its latents with seed
-    first_seed + k and compares with 2n real sprites drawn with the same seed.
-
-    Why: every reported FD uses one fixed draw (EVAL_LATENT_SEED, EVAL_REAL_SEED). At N = 2,000
-    the FD of one generator, and the floor itself, move from draw to draw; redrawing shows how
-    much, so a difference between two FDs, or between an FD and 3 x its floor, can be read against it.
-    """
-    if draws < 1:
-        raise ValueError(f"draws must be >= 1, got {draws}")
-    if not isinstance(generator, nn.Module) or not hasattr(generator, "latent_dim"):
-        raise TypeError(
-            "frechet_over_draws needs a generator module with a `latent_dim` attribute (it samples new latents per draw)"
-        )
-    source = standing_copy(generator) if standing_stats else generator
-    features = (classifier if classifier is not None else _classifier("cpu")).feature_extractor()
-    reports = []
-    for k in range(draws):
-        images = _generated_images(source, n, first_seed + k, False, "frechet_over_draws")
-        reports.append(frechet_report(features, make_sprites(2 * n, seed=first_seed + k).images, images, n=n))
-    return FrechetOverDraws(reports)
-
-
-@dataclass
-class SpreadDiagnosis:
-    """Where a generator's sprites spread differently from real ones in the classifier's feature space."""
-
-    directions: SpreadByDirection
-    real_images: Tensor
-    generated_images: Tensor
-    real_features: Tensor
-    generated_features: Tensor
-
-    def extremes(self, direction: int, k: int = 6) -> tuple[Tensor, Tensor]:
-        """The k real and the k generated sprites furthest out along one direction, k/2 at each end,
-        ordered from the negative end to the positive one."""
-        out = []
-        for images, feats in ((self.real_images, self.real_features), (self.generated_images, self.generated_features)):
-            order = self.directions.project(feats, direction).argsort()
-            out.append(images[torch.cat([order[: k // 2], order[len(order) - (k - k // 2) :]])])
-        return out[0], out[1]
-
-
-@torch.no_grad()
-def diagnose_spread(
-    source: nn.Module | Callable[[int], Tensor] | Tensor,
-    *,
-    n: int = 2000,
-    seed: int = EVAL_LATENT_SEED,
-    classifier: SpriteAttributeClassifier | None = None,
-    standing_stats: bool = True,
-) -> SpreadDiagnosis:
-    """Compare a generator's sprites with n real ones along the real features' principal directions.
-
-    The same samples, real sprites and features as `evaluate_generator` (same n and seed), so the
-    per-direction contributions explain the FD it reports."""
-    images = _generated_images(source, n, seed, standing_stats, "diagnose_spread")
-    clf = classifier if classifier is not None else _classifier("cpu")
-    real = reference_sprites(n)[:n]
-    features, dev = clf.feature_extractor().eval(), next(clf.parameters()).device
-    rf, gf = (torch.cat([features(b.to(dev)).float().cpu() for b in x.split(500)]) for x in (real, images))
-    return SpreadDiagnosis(spread_by_direction(rf, gf), real, images, rf, gf)
-
-
-def comparison_table(evaluations: Mapping[str, SpriteEvaluation], targets: Mapping[str, float] = TARGETS) -> str:
-    """A fixed-width table of the metrics of several generators (plus the targets row)."""
-    head = f"{'':22s} {'coverage':>9s} {'high q.':>8s} {'attr. KL':>9s} {'FD':>8s} {'floor':>7s} {'FD/floor':>9s} {'KID':>8s}"
-    lines = [head, "-" * len(head)]
-    for name, ev in evaluations.items():
-        m = ev.metrics()
-        ratio = m["fd"] / m["fd_floor"] if m["fd_floor"] > 0 else math.inf
-        lines.append(
-            f"{name:22s} {m['combo_coverage']:9.3f} {m['high_quality']:8.3f} {m['attribute_kl']:9.3f} "
-            f"{m['fd']:8.3f} {m['fd_floor']:7.3f} {ratio:9.1f} {m['kid']:8.4f}"
-        )
-    lines.append(
-        f"{'target':22s} {'>= ' + format(targets['combo_coverage'], '.2f'):>9s} {'>= ' + format(targets['high_quality'], '.2f'):>8s}"
-        f" {'':9s} {'':8s} {'':7s} {'<= ' + format(targets['fd_over_floor'], '.0f'):>9s}"
-    )
-    return "\n".join(lines)
-
-
-def with_steps(config: DCGANConfig, **changes) -> DCGANConfig:
-    """A copy of the config with some fields changed (e.g. fewer steps for a test)."""
-    return replace(config, **changes)
-
-
+# Pictures of a trained generator
 @torch.no_grad()
 def interpolation_pairs(
     generator: nn.Module,
@@ -762,7 +513,7 @@ def interpolation_pairs(
     from ..metrics.attributes import predict_attributes
 
     z = torch.randn(candidates, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    clf = classifier if classifier is not None else _classifier("cpu")
+    clf = classifier if classifier is not None else sprite_classifier("cpu")
     probs = predict_attributes(clf, sample_generator(generator, candidates, latents=z))
     conf = torch.stack([p.max(1).values for p in probs.values()], 1).min(1).values
     pred = torch.stack([p.argmax(1) for p in probs.values()], 1)

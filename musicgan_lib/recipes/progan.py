@@ -34,7 +34,6 @@ from __future__ import annotations
 import bisect
 import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -45,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, save_checkpoint
-from ..data.sprites import ATTRIBUTE_SIZES, SPRITE_SIZE, make_sprites, tensor_sampler
+from ..data.sprites import ATTRIBUTE_SIZES, DATA_SEED, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss
 from ..models.progan import (
@@ -58,14 +57,11 @@ from ..models.progan import (
     upsample2,
 )
 from ..profiles import check_profile
-from ..train import Every, TrainLoop, judged
+from ..train import CLOCKS, BudgetSpent, Every, TrainLoop, judged
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAKE_SCRIPT = "scripts/make_progan_weights.py"
 EVAL_SIZE = SPRITE_SIZE  # FD / attribute metrics are computed on 32x32 images
-#: Training-time clocks: "process" = CPU seconds of this process (with one torch thread, the time
-#: on one idle core, robust to a busy machine); "wall" = elapsed time (GPUs).
-CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": time.perf_counter}
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -152,11 +148,6 @@ def real_sampler(
 
         return detailed_with_labels
     return lambda batch, rng: detailed_sprites_2x(base(batch, rng))
-
-
-def reference_sprites(n: int, seed: int = 999) -> Tensor:
-    """Held-out real sprites for FD (2n: n to compare with, n for the real-vs-real floor)."""
-    return make_sprites(2 * n, seed=seed).images
 
 
 # ---- the schedule --------------------------------------------------------------------------------
@@ -313,7 +304,7 @@ class ProGANConfig:
     ema_half_life_images: int = 10000
     ema_rampup: float = 0.05
     n_data: int = 20000
-    data_seed: int = 1234
+    data_seed: int = DATA_SEED  # the training sprites of chapters 2 and 3
     real_seed: int = 999
     curve_n: int = 1000
     eval_n: int = 2000
@@ -474,10 +465,6 @@ class CurvePoint:
     kind: str
     seconds: float
     fd: float
-
-
-class _BudgetSpent(Exception):
-    """Raised by the step callback when the training-time budget is used up."""
 
 
 class ProGANTrainer:
@@ -661,7 +648,7 @@ class ProGANTrainer:
         elif self.snapshot_every and loop.step % self.snapshot_every == 0:
             self.measure(fd=False)
         if self._budget is not None and self.seconds >= self._budget:
-            raise _BudgetSpent
+            raise BudgetSpent
 
     # ---- measuring --------------------------------------------------------------------------
     @torch.no_grad()
@@ -717,7 +704,7 @@ class ProGANTrainer:
         self._budget = budget_seconds
         try:
             self.loop.run(target)
-        except _BudgetSpent:
+        except BudgetSpent:
             if self.loop.checkpoint_path and self.loop.checkpoint_every:
                 self.loop.save()
         finally:
@@ -879,11 +866,12 @@ def load_asset(path: str | Path | None = None, device: torch.device | str = "cpu
 
 # ---- measuring and comparing ----------------------------------------------------------------------
 def evaluate(source: ProGenerator | Callable[[int], Tensor], n: int = 2000, seed: int | None = None):
-    """Chapter 2's `evaluate_generator` (coverage, high quality, KL, FD + floor, KID) on 32x32 versions
-    of the samples (`to_eval_space`), with chapter 2's evaluation latents and reference sprites."""
-    from . import dcgan_pixels as ch2
+    """The sprite chapters' `evaluate_generator` (coverage, high quality, KL, FD + floor, KID) on 32x32
+    versions [n, 3, 32, 32] of the samples (`to_eval_space`), with the same evaluation latents and
+    reference sprites as chapters 2 and 3 (`metrics.sprite_eval`)."""
+    from ..metrics.sprite_eval import EVAL_LATENT_SEED, evaluate_generator
 
-    seed = ch2.EVAL_LATENT_SEED if seed is None else seed
+    seed = EVAL_LATENT_SEED if seed is None else seed
     if isinstance(source, torch.nn.Module):
         gen = source
         dev = next(gen.parameters()).device
@@ -897,15 +885,15 @@ def evaluate(source: ProGenerator | Callable[[int], Tensor], n: int = 2000, seed
             gen.train(was)
             return out
 
-    return ch2.evaluate_generator(lambda k: to_eval_space(source(k)), n=n)
+    return evaluate_generator(lambda k: to_eval_space(source(k)), n=n)
 
 
 def resolution_floors(config: ProGANConfig, n: int, tracker: FDTracker | None = None) -> dict[int, float]:
     """FD of *real* sprites shown at each resolution (average-pooled to it, then upsampled to 32x32)
     against the reference set: the best any generator at that resolution can score here."""
-    from . import dcgan_pixels as ch2
+    from ..metrics.sprite_eval import reference_sprites
 
-    real = ch2.reference_sprites(n)
+    real = reference_sprites(n)
     tracker = tracker if tracker is not None else FDTracker(real[:n])
     held = real[n : 2 * n]
     src = detailed_sprites_2x(held) if config.max_resolution > SPRITE_SIZE else held
@@ -958,6 +946,7 @@ def train_baseline_for(
     import io
     from contextlib import redirect_stdout
 
+    from ..metrics.sprite_eval import evaluate_generator
     from . import dcgan_pixels as ch2
     from . import wgan as ch3
 
@@ -996,17 +985,17 @@ def train_baseline_for(
                 curve.append({"step": loop.step, "seconds": used, "fd": tracker(run.sample(tracker.n, seed=2024))})
             state["excluded"] += tick() - t0
             if used >= seconds:
-                raise _BudgetSpent
+                raise BudgetSpent
 
         run.trainer.loop.callbacks.append(Every(1, each_step, at_end=False))
         state["start"] = tick()
         try:
             with redirect_stdout(io.StringIO()):
                 run.train(10**9)
-        except _BudgetSpent:
+        except BudgetSpent:
             pass
         generator, steps, used = run.generator, run.trainer.step, state["used"]
-    ev = ch2.evaluate_generator(generator, n=2000)
+    ev = evaluate_generator(generator, n=2000)
     return {
         "recipe": name,
         "steps": steps,

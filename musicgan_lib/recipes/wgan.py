@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,15 +35,15 @@ from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, make_sprites, tensor_sampler
 from ..device import seed_everything
 from ..losses import WassersteinLoss, gradient_penalty
+from ..metrics.sprite_eval import EVAL_LATENT_SEED, reference_sprites, sample_generator, sprite_classifier
 from ..models.conditional import CodedGenerator, ProjectionDiscriminator
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ..profiles import check_profile
-from ..train import Every, GANTrainer, TrainLoop, judged, latent_sampler
-from . import dcgan_pixels as ch2
+from ..train import CLOCKS, BudgetSpent, Every, GANTrainer, TrainLoop, judged, latent_sampler
+from . import dcgan_pixels as ch2  # chapter 2's config and DCGAN baseline (docs/ARCHITECTURE.md)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAKE_SCRIPT = "scripts/make_wgan_weights.py"
-CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": time.perf_counter}
 BASELINE = "dcgan"  # the chapter-2 recipe the WGANs are compared with at equal training time
 PROBE_SEED = 777  # the fixed real batch / latents of the gradient-norm probe
 
@@ -71,10 +70,11 @@ METHODS: dict[str, WGANMethod] = {
 class WGANConfig:
     """Sizes and budgets of chapter 3 for one profile.
 
-    Generator, data and evaluation are chapter 2's (`dcgan_pixels.DCGANConfig` of the same
-    profile). budget_seconds is the training time each method gets (evaluation excluded),
-    measured with `clock`: "process" (CPU seconds of this process: with one torch thread that
-    is the time on one idle core, and it does not change when the machine is busy) or "wall".
+    Generator and data are chapter 2's (`dcgan_pixels.DCGANConfig` of the same profile), and so
+    is the evaluation (`metrics.sprite_eval`). budget_seconds is the training time each method
+    gets (evaluation excluded), measured with `clock`: "process" (CPU seconds of this process:
+    with one torch thread that is the time on one idle core, and it does not change when the
+    machine is busy) or "wall" (`train.CLOCKS`).
     Checkpoints are fractions of the budget where FD and the critic estimate are measured.
     ema_decay keeps an exponential moving average of the WGAN generators' weights next to the
     trained ones; it does not change training at all (same steps, same random numbers), only
@@ -166,11 +166,6 @@ def training_labels(config: WGANConfig, device: torch.device | str = "cpu") -> T
     return ch2.sprite_labels(config.dcgan_config(), device)
 
 
-def reference_sprites(n: int) -> Tensor:
-    """2n held-out real sprites (chapter 2's evaluation draw): n to compare with, n for the floor."""
-    return ch2.reference_sprites(n)
-
-
 def make_optimizers(
     method: WGANMethod, generator: nn.Module, critic: nn.Module
 ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -198,7 +193,7 @@ def curve_evaluator(n: int, classifier=None) -> tuple[Callable[[Tensor], dict[st
     from ..metrics.attributes import attribute_report
     from ..metrics.frechet import frechet_distance
 
-    clf = classifier if classifier is not None else ch2._classifier("cpu")
+    clf = classifier if classifier is not None else sprite_classifier("cpu")
     fx = clf.feature_extractor()
     real = reference_sprites(n)
     floor = frechet_distance(fx, real[:n], real[n : 2 * n])
@@ -292,13 +287,9 @@ class WGANRun:
         """Spearman correlation between the critic estimate and FD over this run's checkpoints."""
         return spearman([p.critic_estimate for p in self.curve], [p.fd for p in self.curve])
 
-    def sample(self, n: int, seed: int = ch2.EVAL_LATENT_SEED, ema: bool = True) -> Tensor:
+    def sample(self, n: int, seed: int = EVAL_LATENT_SEED, ema: bool = True) -> Tensor:
         """n samples (CPU, [-1, 1]) from seeded latents, in eval mode (EMA weights unless ema=False)."""
-        return ch2.sample_generator(self.final_generator if ema else self.generator, n, seed)
-
-
-class _Budget(Exception):
-    """Raised inside a callback to end a run when its time budget is spent."""
+        return sample_generator(self.final_generator if ema else self.generator, n, seed)
 
 
 def interpolate_grad_norm(
@@ -385,13 +376,13 @@ def _run_for_budget(
                 )
         state["excluded"] += clock() - t0
         if elapsed >= budget:
-            raise _Budget
+            raise BudgetSpent
 
     trainer.loop.callbacks.append(Every(1, each_step, at_end=False))
     state["start"] = clock()
     try:
         trainer.run(config.max_steps)
-    except _Budget:
+    except BudgetSpent:
         pass
     finally:
         trainer.loop.callbacks.pop()
