@@ -46,6 +46,7 @@ from musicgan_lib.audio import midi_to_hz, play, plot_spectrogram, plot_waveform
 from musicgan_lib.data.note_sets import NoteData, note_set, other_soundfont
 from musicgan_lib.data.notes import FAMILIES
 from musicgan_lib.data.soundfont import GM_NAMES
+from musicgan_lib.exercises import check_cents, check_harmonics_below_nyquist, check_worst_phase, run_check
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 from musicgan_lib.losses_audio import FFT_SIZES, MultiScaleSpectralLoss, hop_for
@@ -134,6 +135,32 @@ for row, (name, audio) in zip(axes, hand_made.items()):
 plt.show()
 for name, audio in hand_made.items():
     play(audio, SR, name=name.split()[0], folder=OUT)
+
+# %% [markdown]
+# **The oscillator bank on the page.** Here is the whole synthesizer at audio rate: a running
+# phase, $H$ sines at its multiples, weighted and summed. The library's `harmonic_synth` (used
+# above and in training) computes the same sum in chunks, so it needs far less memory and runs
+# several times faster; a test (`tests/test_notebook_06_page.py`) checks that the two agree.
+
+
+# %%
+def oscillator_bank(f0, amplitude, distribution, sr):
+    """f0 [S] in Hz, amplitude [S], distribution [S, H] -> audio [S]: H sines at k * f0, weighted."""
+    k = torch.arange(1, distribution.shape[-1] + 1, dtype=torch.float64)  # harmonic numbers 1..H
+    phase = 2 * np.pi * torch.cumsum(f0.double() / sr, dim=0)  # the fundamental's running phase
+    audible = f0.double()[:, None] * k < sr / 2  # a harmonic at or above Nyquist would alias: drop it
+    return amplitude * (distribution * audible * torch.sin(phase[:, None] * k)).sum(-1).float()
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+S = n_frames * m.hop
+f0_up, amp_up = upsample_frames(f0[None], S)[0], upsample_frames(amp[None], S)[0]
+dist_up = upsample_frames((1.0 / k).expand(n_frames, -1).T[None], S)[0].T
+page = oscillator_bank(f0_up, amp_up, dist_up, SR)
+library = harmonic_synth(f0_up[None], amp_up[None], dist_up[None], SR)[0]
+gap = float((page - library).abs().max())
+print(f"page vs library, 1 s at {SR} Hz (peak {float(library.abs().max()):.2f}): the same to 1e-4? {gap < 1e-4}")
 
 # %% [markdown]
 # **Nyquist in action.** The same 48-harmonic distribution on a high note keeps only the
@@ -515,6 +542,35 @@ for p, audio in zip(pitches.tolist(), transposed):
 #   the labels the data provide.
 # * A note is now **16 numbers + a pitch**. Chapter 7 trains a GAN on these encodings,
 #   conditioned on pitch and family, and listens to its samples through this decoder.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each cell below holds an answer set to `None`. Write yours, run the cell, and the check
+# says right, or not yet and why. (Batch runs skip these cells.)
+#
+# 1. **Cents.** Write `cents(f_pred, f_true)`: the pitch error of each frame in cents, the unit
+#    of section 5 (1200 per octave).
+# 2. **Nyquist.** How many of the 48 harmonics of a 3,000 Hz note can the synthesizer play at
+#    16 kHz? Count it by hand, then check it against the **Nyquist in action** cell.
+# 3. **Where does the decoder lose the note?** From the phase table of section 5, which phase
+#    ("attack", "sustain" or "release") does it keep worst, relative to its baseline?
+
+
+# %%
+def cents(f_pred, f_true):
+    return None  # your code: [N] Hz, [N] Hz -> [N] cents
+
+
+run_check(check_cents, None if cents(torch.ones(1), torch.ones(1)) is None else cents)
+
+# %%
+harmonics_at_3khz = None  # your answer: a whole number
+run_check(check_harmonics_below_nyquist, harmonics_at_3khz)
+
+# %%
+worst_phase = None  # your answer: "attack", "sustain" or "release"
+run_check(check_worst_phase, worst_phase, phases)
 
 # %%
 print(f"chapter run time {time.perf_counter() - t_chapter:.0f} s")

@@ -54,6 +54,7 @@ from musicgan_lib import songs
 from musicgan_lib.audio import play, plot_spectrogram
 from musicgan_lib.data.note_sets import choose_note_data
 from musicgan_lib.data.notes import FAMILIES
+from musicgan_lib.exercises import check_gan_beats_gaussian, check_nn_ratio, run_check
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder
@@ -389,6 +390,30 @@ plt.show()
 #   place by modelling the structure a mean and a covariance miss.
 # * Songs are notes in time: a MIDI list, one generated instrument, click-free fades and a mix that
 #   never clips.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each cell holds an answer set to `None`: write yours, run the cell, and the check says right,
+# or not yet and why. (Batch runs skip these cells.)
+#
+# 1. **Copying or creating?** Write `nn_ratio(generated_to_train, held_out_to_train)` from the
+#    nearest-training-neighbour distances of generated and of held-out real latents (section 5).
+# 2. **Does the GAN beat the trivial baseline?** Read the recorded numbers of section 5: is the
+#    GAN's FD lower than the Gaussian baseline's by more than the real floor's seed spread
+#    (`fd_real_floor_spread`, how much FD moves between two draws of real notes)? `True` or `False`.
+
+
+# %%
+def nn_ratio(generated_to_train, held_out_to_train):
+    return None  # your code: [N] distances, [M] distances -> one number
+
+
+run_check(check_nn_ratio, None if nn_ratio(torch.ones(2), torch.ones(2)) is None else nn_ratio)
+
+# %%
+gan_beats_gaussian = None  # your answer: True or False
+run_check(check_gan_beats_gaussian, gan_beats_gaussian, evaluator.records("gan"))
 
 # %%
 print(f"chapter run time: {time.perf_counter() - t_chapter:.0f} s; files in {OUT}")
