@@ -53,6 +53,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=None, help="override the profile's generator steps")
+    ap.add_argument("--noise-dim", type=int, default=None, help="override the profile's generator noise dimensions")
     ap.add_argument("--out", type=Path, default=ch7.ASSET_PATH)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "latent_gan_train.safetensors")
     ap.add_argument(
@@ -68,6 +69,8 @@ def main(argv: list[str]) -> int:
     config = ch7.LatentGANConfig.for_profile(args.profile)
     if args.steps is not None:
         config = replace(config, steps=args.steps)
+    if args.noise_dim is not None:
+        config = replace(config, noise_dim=args.noise_dim)
     log(config.describe())
     ae = load_autoencoder(args.device)
     classifier = load_note_classifier(args.device)
