@@ -46,7 +46,7 @@ def plot_note_pairs(
             ax.yaxis.label.set_fontsize(TEXT)
     if suptitle:
         fig.suptitle(suptitle, fontsize=TEXT + 2)
-    fig.tight_layout()
+
     return fig
 
 
@@ -69,5 +69,5 @@ def plot_phase_errors(by_font: dict[str, dict[str, dict[str, float]]]):
     ax.set_title("what the decoder keeps, by note phase (lower is better)", fontsize=TEXT + 1)
     ax.legend(fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
-    fig.tight_layout()
+
     return fig

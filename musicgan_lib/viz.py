@@ -9,6 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def readable_figures(dpi: int = 100, size: tuple[float, float] = (9.0, 3.0), font_size: float = 10.0) -> None:
+    """Figures that read at 100 % zoom in JupyterLab: as wide as the text column (9 in at 100 dpi =
+    900 px), no text below 9 pt. Notebooks stay small through PNG compression, not tiny figures."""
+    small_figures(dpi=dpi, size=size, font_size=font_size)
+
+
 def small_figures(dpi: int = 72, size: tuple[float, float] = (5.0, 2.5), font_size: float = 8.0) -> None:
     """Make matplotlib figures small (low dpi, compact size and fonts) for committed notebooks."""
     import matplotlib as mpl
@@ -87,5 +93,5 @@ def spectrogram_grid(
         )
         ax.tick_params(labelsize=6)
         if row_labels is not None and i % ncols == 0:
-            ax.set_ylabel(row_labels[i // ncols], fontsize=7)
+            ax.set_ylabel(row_labels[i // ncols], fontsize=9)
     return fig

@@ -137,7 +137,7 @@ def other_soundfont(training: NoteData, explicit: str | os.PathLike | None = Non
             if Path(candidate).resolve() == trained_on:
                 continue
             try:
-                return check_soundfont(candidate)
+                return check_soundfont(Path(candidate).resolve())
             except SoundFontError:
                 continue
     return None

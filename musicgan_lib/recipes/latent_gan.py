@@ -996,7 +996,7 @@ def plot_training(
     import matplotlib.pyplot as plt
 
     n = 2 if latent_fd else 1
-    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 2.3), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(max(9.0, 3.3 * n), 3.0), squeeze=False)
     ax = axes[0, 0]
     steps = history["step"]
     ax.plot(steps, history["w_distance"], lw=0.8, label="W estimate")
@@ -1020,14 +1020,14 @@ def plot_latent_map(latents: dict[str, Tensor], families: dict[str, Tensor], ref
     mean = reference.mean(0)
     _, _, v = torch.linalg.svd(reference - mean, full_matrices=False)
     fig, axes = plt.subplots(
-        1, len(latents), figsize=(2.3 * len(latents), 2.4), sharex=True, sharey=True, squeeze=False
+        1, len(latents), figsize=(max(9.0, 3.0 * len(latents)), 3.2), sharex=True, sharey=True, squeeze=False
     )
     for ax, (name, z) in zip(axes[0], latents.items()):
         xy = (z - mean) @ v[:2].T
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=families[name], cmap="tab10", vmin=0, vmax=9, s=2, alpha=0.6)
         ax.set(title=name, xticks=[], yticks=[])
     handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), ms=4) for i in range(len(FAMILIES))]
-    fig.legend(handles, FAMILIES, loc="outside right center", fontsize=6)
+    fig.legend(handles, FAMILIES, loc="outside right center", fontsize=9)
     return fig
 
 
@@ -1035,7 +1035,7 @@ def plot_nn_check(evaluator: Evaluator, names: tuple[str, ...] = ("real", "gauss
     """Distances to the nearest training latent: a copier would pile up at 0."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(3.6, 2.2))
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
     held = nearest_neighbour_distances(evaluator.held_std, evaluator.train_std)
     bins = torch.linspace(0, float(held.max()) * 1.5, 40).numpy()
     ax.hist(held.numpy(), bins=bins, histtype="step", label="held-out real", color="k")
@@ -1054,7 +1054,7 @@ def plot_ndb_bins(evaluator: Evaluator, name: str = "gan"):
 
     res = ndb(evaluator.bins, evaluator.latents[name])
     order = torch.as_tensor(res.train_proportions).argsort(descending=True).numpy()
-    fig, ax = plt.subplots(figsize=(5.0, 2.0))
+    fig, ax = plt.subplots(figsize=(9.0, 3.0))
     x = range(res.k)
     ax.bar(x, res.train_proportions[order], color="0.75", label="training share")
     colors = ["tab:red" if s else "tab:blue" for s in res.significant[order]]

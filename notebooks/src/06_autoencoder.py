@@ -56,9 +56,9 @@ from musicgan_lib.models.ddsp_autoencoder import FilteredNoise, NoteAutoencoder,
 from musicgan_lib.noteplots import best_and_worst, plot_note_pairs, plot_phase_errors
 from musicgan_lib.recipes import autoencoder as ch6
 from musicgan_lib.record import check_targets, output_dir, record
-from musicgan_lib.viz import small_figures
+from musicgan_lib.viz import readable_figures
 
-small_figures()
+readable_figures()
 t_chapter = time.perf_counter()
 device = pick_device(DEVICE)
 seed_everything(SEED)
@@ -128,7 +128,7 @@ def synth_from_frames(f0_frames, amp_frames, dist_frames):
 
 
 hand_made = {name: 0.5 * synth_from_frames(f0, amp, c.expand(n_frames, -1)) for name, c in timbres.items()}
-fig, axes = plt.subplots(2, 2, figsize=(8, 3.6))
+fig, axes = plt.subplots(2, 2, figsize=(9, 4.2))
 for row, (name, audio) in zip(axes, hand_made.items()):
     plot_waveform(audio, SR, ax=row[0], seconds=(0.5, 0.52), title=f"{name}: 20 ms")
     plot_spectrogram(audio, SR, ax=row[1], title="spectrogram", log_freq=False, colors=16)
@@ -187,7 +187,7 @@ for f in (220.0, 1000.0, 3000.0):
 
 # %%
 x = torch.linspace(-12, 6, 200)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 2.4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 ax1.semilogy(x, ddsp_scale(x))
 ax1.set_xlabel("network output x")
 ax1.set_title(r"$2\sigma(x)^{\ln 10} + 10^{-7}$")
@@ -264,7 +264,7 @@ losses = [
     )
     for c in cents
 ]
-plt.figure(figsize=(5, 2.2))
+plt.figure(figsize=(9, 3))
 plt.plot(cents, losses)
 plt.xlabel("f0 offset from the target (cents)")
 plt.ylabel("MSS loss")
@@ -288,7 +288,7 @@ plt.show()
 # %%
 live = ch6.train_autoencoder(ch6.replace_config(config, steps=config.live_steps), seed=SEED, device=device)
 h = live.history
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 2.4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 ax1.plot(h["step"], h["mss"])
 ax1.set_title("live run: spectral loss")
 ax1.set_xlabel("step")
@@ -326,7 +326,7 @@ else:
         f"({trained.get('machine', 'cpu')}), trained on {model.meta.get('data', {}).get('font', 'synthetic notes')}"
     )
 if curve:
-    plt.figure(figsize=(5, 2.2))
+    plt.figure(figsize=(9, 3))
     plt.plot(curve["step"], curve["mss"], lw=0.8)
     plt.xlabel("step")
     plt.ylabel("spectral loss")
@@ -372,7 +372,7 @@ picks = [
     int(torch.nonzero(eval_notes.family == f)[0])
     for f in (FAMILIES.index("plucked_string"), FAMILIES.index("reed"), FAMILIES.index("mallet"))
 ]
-fig, axes = plt.subplots(len(picks), 3, figsize=(9, 1.9 * len(picks)))
+fig, axes = plt.subplots(len(picks), 3, figsize=(10, 2.4 * len(picks)))
 for row, i in zip(axes, picks):
     label = f"{eval_notes.family_names[i]}, MIDI {int(eval_notes.pitch[i])}"
     plot_spectrogram(eval_notes.audio[i], SR, ax=row[0], title=f"original: {label}", log_freq=True, colors=16)
@@ -464,6 +464,18 @@ else:
     other_phases = ch6.phase_errors(other_notes, other_recon[0], config, notes_data, seed=SEED)
     plot_phase_errors({notes_data.font.name: phases, other_font.name: other_phases})
     plt.show()
+    worse = [
+        name
+        for name, a, b in zip(report.records(), report.records().values(), other_report.records().values())
+        if (b > a if name in ("f0_median_cents", "loudness_l1_db", "mss_ratio") else b < a)
+    ]
+    print(
+        f"On {other_font.name}'s notes {len(worse)} of {len(report.records())} measures are worse than on the "
+        f"training font ({', '.join(worse) or 'none'}): loudness is off by {other_report.loudness_l1_db:.1f} dB "
+        f"instead of {report.loudness_l1_db:.1f}, the spectral ratio is {other_report.mss_ratio:.2f} instead of "
+        f"{report.mss_ratio:.2f}. Each font records its instruments at its own levels and with its own samples; "
+        "the encoder learned one font's."
+    )
 
 # %% [markdown]
 # ## 6. What the decoder learned: harmonic distributions per family
@@ -526,7 +538,7 @@ pitches = torch.tensor([52, 60, 67])
 f0_const = midi_to_hz(pitches.float())[:, None].expand(-1, model.n_frames).to(device)
 with torch.no_grad():
     transposed = model.decode(z_all[i : i + 1].expand(3, -1).to(device), f0_const).cpu()
-fig, axes = plt.subplots(1, 3, figsize=(9, 1.9))
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
 for ax, p, audio in zip(axes, pitches.tolist(), transposed):
     plot_spectrogram(audio, SR, ax=ax, title=f"z of note {i} at MIDI {p}", log_freq=True, colors=16)
 plt.show()
