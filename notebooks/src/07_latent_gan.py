@@ -60,9 +60,9 @@ from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder
 from musicgan_lib.recipes import latent_gan as ch7
 from musicgan_lib.record import check_targets, output_dir, record
-from musicgan_lib.viz import small_figures, spectrogram_grid
+from musicgan_lib.viz import readable_figures, spectrogram_grid
 
-small_figures()
+readable_figures()
 t_chapter = time.perf_counter()
 device = pick_device(DEVICE)
 seed_everything(SEED)
@@ -109,10 +109,11 @@ plt.show()
 #
 # * **Generator**: noise (8-d) + a pitch embedding (plus "how high" as one number) + a family
 #   embedding → an MLP (3 × 256, leaky ReLU) → a standardised latent. Why only 8 noise numbers for
-#   a 16-d latent? Because the autoencoder's latents lie close to a surface of 4–6
-#   dimensions (the principal components beyond the fourth hold under 2 % of the variance). Extra
-#   noise dimensions give the generator ways to jitter *off* that surface, which the nearest-neighbour
-#   check below catches.
+#   a 16-d latent? Given its pitch and family, a real note varies in few ways (which of the
+#   family's two instruments, how hard it is played), so its latent lies near a low-dimensional
+#   surface (the printout below says how much of the variance the first principal axes hold).
+#   Extra noise dimensions only give the generator ways to jitter *off* that surface, which the
+#   nearest-neighbour check below catches.
 # * **Critic**: the latent + the same kind of condition embeddings → an MLP, plus a *projection*
 #   term $\langle \mathrm{embed}(c), \phi(z) \rangle$ (Miyato & Koyama 2018) that makes "plausible
 #   *for this pitch and family*" easy to say. No normalisation layers: the gradient penalty needs
@@ -129,6 +130,12 @@ generator, critic = ch7.build_models(data.latent_dim, config)
 print(
     f"generator: {sum(p.numel() for p in generator.parameters()):,} parameters | "
     f"critic: {sum(p.numel() for p in critic.parameters()):,} parameters"
+)
+share = torch.linalg.svdvals(train_std - train_std.mean(0)) ** 2
+share = (share / share.sum()).cumsum(0)
+print(
+    f"training latents: the first 2 / 4 / 6 principal axes hold {share[1]:.0%} / {share[3]:.0%} / {share[5]:.0%} "
+    "of the variance"
 )
 
 # %% [markdown]
@@ -249,7 +256,7 @@ for _, text, ok in evaluator.targets("gan"):
 # generated and real notes is what the autoencoder itself loses (the reconstruction floor), so even
 # the trivial Gaussian lands near it, and FD alone barely separates it from the GAN. The latent-space
 # columns do: the Gaussian puts many notes where no real note lies (NDB bins and a large NN ratio),
-# the GAN stays close to the surface the real latents live on.
+# the GAN stays much closer to the surface the real latents live on (how close: the next section).
 
 # %%
 rows = evaluator.rows
@@ -267,10 +274,10 @@ print(
 # %% [markdown]
 # ### Is it covering the data, or copying it?
 #
-# Left: distances to the nearest *training* latent. A copier would pile up at zero; generated
-# latents sit about as far from the training set as held-out real ones (the NN ratio above; a
-# little over 1 means slightly *off* the real notes' surface, not copies of them) — the GAN makes
-# new notes, it does not replay its training set. Right: the NDB bins — the generated share of each k-means bin against the
+# Left: distances to the nearest *training* latent. A copier would pile up at zero; a GAN that
+# makes new notes as real data does would sit about as far from the training set as held-out
+# real notes (NN ratio 1); a ratio well above 1 means its notes lie *off* the surface the real
+# notes lie on (the printout under the plots). Right: the NDB bins — the generated share of each k-means bin against the
 # training share; red bins differ significantly. Below, the latent maps of the three samplers.
 
 # %%
@@ -288,6 +295,17 @@ fig = ch7.plot_latent_map(
     train_std,
 )
 plt.show()
+gan_nn = evaluator.rows["gan"].nn_ratio
+print(
+    f"NN ratio of the GAN: {gan_nn:.2f} (held-out real notes 1, the Gaussian {evaluator.rows['gaussian'].nn_ratio:.2f}): "
+    + (
+        "as new as fresh real notes."
+        if 0.8 <= gan_nn <= 1.2
+        else "its notes are new, but further from the real notes than fresh real notes are: it misses the target 0.8-1.2. "
+        "Given only the family, it cannot know which of the family's two instruments a held-out note was played on, "
+        "and a timbre between or beside them is far from both (docs/experiments/06_07_real_notes.md)."
+    )
+)
 
 # %% [markdown]
 # ## 6. From notes to songs
@@ -302,7 +320,7 @@ plt.show()
 ode, played = ch7.generate_song(gan, autoencoder, songs.tune("ode_to_joy"), "bowed_string", seed=3)
 print(played.describe())
 songs.write_song(ode, OUT / "ode_to_joy_bowed_string.wav", SR)
-fig, ax = plt.subplots(figsize=(6, 2))
+fig, ax = plt.subplots(figsize=(9, 2.8))
 plot_spectrogram(ode[: 8 * SR], SR, ax=ax, log_freq=True, title="Ode to Joy, first 8 s, a generated bowed string")
 plt.show()
 play(ode, SR, name="07_ode_to_joy", folder=OUT)
@@ -357,7 +375,7 @@ up_down = songs.Tune(
 )
 morph, t, _ = ch7.timbre_morph(gan, autoencoder, up_down, ("flute", 1), ("brass", 2), space="latent")
 songs.write_song(morph, OUT / "timbre_morph.wav", SR)
-fig, ax = plt.subplots(figsize=(6, 2))
+fig, ax = plt.subplots(figsize=(9, 2.8))
 plot_spectrogram(morph, SR, ax=ax, log_freq=True, title="flute → brass over a phrase")
 plt.show()
 play(morph, SR, name="07_timbre_morph", folder=OUT)
@@ -375,7 +393,11 @@ with torch.no_grad():
     zb = gan.generate(ch7.timbre_noise(gan.noise_dim, 2).expand(5, -1), p, torch.full((5,), FAMILIES.index("brass")))
     z_path = gan.to_autoencoder((1 - steps[:, None]) * za + steps[:, None] * zb)
 fig = spectrogram_grid(
-    list(ch7.decode_latents(autoencoder, z_path, p)), SR, ncols=5, titles=[f"t = {float(s):.2f}" for s in steps]
+    list(ch7.decode_latents(autoencoder, z_path, p)),
+    SR,
+    ncols=5,
+    titles=[f"t = {float(s):.2f}" for s in steps],
+    cell=(1.8, 1.6),
 )
 plt.show()
 
