@@ -119,24 +119,24 @@ DEFAULT_PROGRAMS: dict[str, tuple[int, ...]] = {
 # The written range of each default program (MIDI, lowest..highest note the instrument really
 # plays), from orchestration tables; notes are drawn inside it and inside the classifier's 48..84.
 PROGRAM_RANGES: dict[int, tuple[int, int]] = {
-    0: (21, 108),
-    4: (28, 103),  # piano, electric piano
-    11: (53, 89),
-    12: (45, 96),  # vibraphone, marimba
-    16: (24, 96),
-    19: (24, 96),
-    20: (29, 89),  # drawbar, church and reed organ (manual range)
+    0: (21, 108),  # piano
+    4: (28, 103),  # electric piano
+    11: (53, 89),  # vibraphone
+    12: (45, 96),  # marimba
+    16: (24, 96),  # drawbar organ (manual range)
+    19: (24, 96),  # church organ
+    20: (29, 89),  # reed organ
+    24: (40, 83),  # nylon guitar
+    25: (40, 83),  # steel guitar
+    40: (55, 103),  # violin
+    42: (36, 76),  # cello
+    56: (54, 84),  # trumpet
+    57: (40, 72),  # trombone
+    65: (49, 81),  # alto sax
+    71: (50, 94),  # clarinet
+    72: (74, 108),  # piccolo
+    73: (60, 96),  # flute
     82: (36, 96),  # calliope: a steam organ's pipes
-    24: (40, 83),
-    25: (40, 83),  # nylon and steel guitar
-    40: (55, 103),
-    42: (36, 76),  # violin, cello
-    56: (54, 84),
-    57: (40, 72),  # trumpet, trombone
-    65: (49, 81),
-    71: (50, 94),  # alto sax, clarinet
-    72: (74, 108),
-    73: (60, 96),  # piccolo, flute
 }
 
 
