@@ -22,6 +22,7 @@ from musicgan_lib.models.ddsp_autoencoder import (
     load_autoencoder,
     save_autoencoder,
 )
+from musicgan_lib.data.soundfont import soundfont_available
 
 SMALL = DDSPConfig(
     latent_dim=8,
@@ -176,10 +177,7 @@ def test_shipped_autoencoder_honours_the_chapter7_contract():
 
 
 @shipped
-@pytest.mark.skipif(
-    not __import__("musicgan_lib.data.soundfont", fromlist=["x"]).soundfont_available(),
-    reason="the shipped model learned SoundFont notes; no SoundFont/fluidsynth here (CI installs them)",
-)
+@pytest.mark.skipif(not soundfont_available(), reason="the shipped model learned SoundFont notes; CI installs them")
 def test_shipped_autoencoder_tracks_pitch_on_held_out_notes():
     """On the kind of notes it was trained on (real SoundFont notes, none of them seen in training)."""
     from musicgan_lib.data.note_sets import choose_note_data, note_set
