@@ -46,7 +46,7 @@ def plot_mix(freqs: Sequence[float], amps: Sequence[float], sr: int = 16000, win
     n = int(window_s * sr)
     t = np.arange(n) / sr * 1000
     if fig is None:
-        fig = plt.figure(figsize=(7, 2.4))
+        fig = plt.figure(figsize=(9, 3.2))
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     for i, (f, a) in enumerate(zip(freqs, amps)):
         if a > 0 and 0 < f < sr / 2:  # the same components `mix` plays (above Nyquist they would alias)

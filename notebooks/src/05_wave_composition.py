@@ -55,9 +55,9 @@ from musicgan_lib.data import soundfont
 from musicgan_lib.device import seed_everything
 from musicgan_lib.profiles import check_profile
 from musicgan_lib.record import check_targets, output_dir, record
-from musicgan_lib.viz import small_figures, spectrogram_grid
+from musicgan_lib.viz import readable_figures, spectrogram_grid
 
-small_figures()
+readable_figures()
 check_profile(PROFILE)
 seed_everything(SEED)
 OUT = output_dir("05")
@@ -75,7 +75,7 @@ N_SPEED_NOTES = {"quick": 2000, "full": 10000}[PROFILE]  # notes made to measure
 
 # %%
 a4 = sine(440.0, 1.0, SR, amplitude=0.5)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 plot_waveform(a4, SR, ax=ax1, seconds=(0, 0.01), title="440 Hz, first 10 ms")
 plot_spectrum(a4, SR, ax=ax2, fmax=2000, floor_db=-80, title="its spectrum: one line")
 plt.show()
@@ -111,7 +111,7 @@ pluck = adsr(SR, SR, attack=0.003, decay=0.3, sustain=0.6, release=0.2) * (
     tone + 0.05 * pluck_noise * torch.exp(-t / 0.01)
 )
 pluck = 0.8 * pluck / pluck.abs().max()
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 plot_waveform(pluck, SR, ax=ax1, title="a synthetic pluck")
 plot_spectrum(pluck, SR, ax=ax2, log_freq=True, floor_db=-100, title="harmonics of 196 Hz")
 plt.show()
@@ -139,7 +139,7 @@ else:
 guitar = note.audio[0]
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.5, 2.2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 plot_waveform(guitar, SR, ax=ax1, seconds=(0, 0.2), title="guitar: the first fifth of a second")
 plot_spectrum(guitar, SR, ax=ax2, log_freq=True, floor_db=-100, title="spectrum: a comb of partials")
 f0 = float(note.f0_hz[0, 0])
@@ -178,7 +178,7 @@ for K in KS:
     snr_env.append(snr_db(guitar, resyn[K]))
     snr_decay.append(snr_db(guitar, resynthesize(p, n, envelopes=False)))
 
-fig, axes = plt.subplots(1, 4, figsize=(9, 1.8), sharey=True)
+fig, axes = plt.subplots(1, 4, figsize=(10, 2.8), sharey=True)
 window = slice(int(0.05 * SR), int(0.08 * SR))
 tt = np.arange(n)[window] / SR * 1000
 for ax, K in zip(axes, [1, 4, 16, 64]):
@@ -190,7 +190,7 @@ axes[0].legend(fontsize=6, loc="lower left")
 plt.show()
 
 # %%
-fig, ax = plt.subplots(figsize=(4.5, 2.3))
+fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.plot(KS, snr_env, "o-", label="envelope model")
 ax.plot(KS, snr_decay, "s--", label="decay model")
 ax.axhline(20, color="0.5", lw=0.8, ls=":")
@@ -243,7 +243,7 @@ fig = spectrogram_grid(
     ncols=len(pitches),
     titles=[f"MIDI {p}" for p in pitches] + [""] * (len(grid) - 4),
     row_labels=[f.replace("_", "\n") for f in notes_data.FAMILIES],
-    cell=(1.4, 0.75),
+    cell=(2.0, 1.2),
 )
 plt.show()
 
@@ -260,7 +260,7 @@ for fam in ["plucked_string", "bowed_string", "brass", "mallet"]:
 # loudness measured from the audio.
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 frames_t = np.arange(grid.f0_hz.shape[1]) / grid.frame_rate
 for fam in ["bowed_string", "plucked_string"]:
     i = notes_data.FAMILIES.index(fam) * len(pitches) + 1
@@ -313,7 +313,7 @@ if HAVE_SF2:
     progs = [soundfont.DEFAULT_PROGRAMS[f][0] for f in notes_data.FAMILIES]
     real = soundfont.render_notes(progs, [60] * len(progs), 100, duration=1.0, cache_dir=OUT)
     fig = spectrogram_grid(
-        real.audio, SR, ncols=4, titles=[f"{f}\n(GM {p})" for f, p in zip(real.family_names, progs)], cell=(1.6, 1.0)
+        real.audio, SR, ncols=4, titles=[f"{f}\n(GM {p})" for f, p in zip(real.family_names, progs)], cell=(2.2, 1.6)
     )
     plt.show()
     play(torch.cat([real.audio[0], real.audio[1]]), SR, name="soundfont_notes", folder=OUT)
