@@ -47,6 +47,17 @@ def _unanswered(answer) -> Verdict | None:
     return Verdict(False, "no answer yet: replace the None in the cell above") if answer is None else None
 
 
+def _call(fn: Callable, *args) -> tuple[object, Verdict | None]:
+    """The learner's function's result, or a verdict: it raised, or still returns None (not written yet)."""
+    try:
+        result = fn(*args)
+    except Exception as exc:  # the learner's code: say what broke, do not stop the notebook
+        return None, Verdict(False, f"your function raised {type(exc).__name__}: {exc}")
+    if result is None:
+        return None, Verdict(False, "no answer yet: your function returns None; write its body")
+    return result, None
+
+
 # ---------------------------------------------------------------------------- chapter 6
 
 
@@ -61,10 +72,10 @@ def check_cents(cents: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | No
         return missing
     f_true = torch.tensor([440.0, 440.0, 261.63, 1000.0, 100.0])
     f_pred = torch.tensor([880.0, 466.16, 261.63, 970.0, 97.0])
-    try:
-        got = torch.as_tensor(cents(f_pred, f_true), dtype=torch.float64)
-    except Exception as exc:  # the learner's code: say what broke, do not stop the notebook
-        return Verdict(False, f"your function raised {type(exc).__name__}: {exc}")
+    result, problem = _call(cents, f_pred, f_true)
+    if problem is not None:
+        return problem
+    got = torch.as_tensor(result, dtype=torch.float64)
     want = cents_error(f_pred, f_true).double()
     if got.shape != want.shape:
         return Verdict(False, f"expected one number per frequency, shape {tuple(want.shape)}; got {tuple(got.shape)}")
@@ -127,10 +138,10 @@ def check_nn_ratio(nn_ratio: Callable[[torch.Tensor, torch.Tensor], float] | Non
         return missing
     gen = torch.tensor([0.2, 0.4, 0.3, 0.5])
     held = torch.tensor([0.5, 0.6, 0.7])
-    try:
-        got = float(nn_ratio(gen, held))
-    except Exception as exc:
-        return Verdict(False, f"your function raised {type(exc).__name__}: {exc}")
+    result, problem = _call(nn_ratio, gen, held)
+    if problem is not None:
+        return problem
+    got = float(result)
     want = solution_nn_ratio(gen, held)
     if math.isclose(got, 1 / want, rel_tol=1e-4):
         return Verdict(False, "upside down: generated over held-out, so copies (distance 0) give 0")

@@ -44,6 +44,9 @@ def test_an_unanswered_exercise_says_so_and_batch_runs_skip(monkeypatch, capsys)
     for check, args in [(ex.check_cents, ()), (ex.check_worst_phase, (PHASES,)), (ex.check_nn_ratio, ())]:
         verdict = check(None, *args)
         assert not verdict.passed and "no answer yet" in verdict.message
+    for check in (ex.check_cents, ex.check_nn_ratio):  # the page's stub: a function whose body is still `return None`
+        verdict = check(lambda a, b: None)
+        assert not verdict.passed and "returns None" in verdict.message
     monkeypatch.setenv("MUSICGAN_BATCH", "1")
     assert ex.run_check(ex.check_cents, None) is None
     assert "skipped in a batch run" in capsys.readouterr().out

@@ -18,21 +18,13 @@ silently reused as if it had been trained on another.
 
 from __future__ import annotations
 
-import glob
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from .notes import FRAME_RATE, SAMPLE_RATE, NoteBatch, make_notes
-from .soundfont import (
-    SEARCH_PATHS,
-    SoundFontError,
-    check_soundfont,
-    find_soundfont,
-    fluidsynth_path,
-    make_soundfont_notes,
-)
+from .soundfont import SoundFontError, find_soundfont, fluidsynth_path, installed_soundfonts, make_soundfont_notes
 
 NOTE_DATA_CHOICES = ("auto", "soundfont", "synthetic")
 
@@ -132,15 +124,8 @@ def other_soundfont(training: NoteData, explicit: str | os.PathLike | None = Non
     if explicit:
         return find_soundfont(explicit)
     trained_on = training.font.resolve() if training.font is not None else None
-    for pattern in (*SEARCH_PATHS, "/usr/share/sounds/sf3/*.sf3"):
-        for candidate in sorted(glob.glob(os.path.expanduser(pattern))):
-            if Path(candidate).resolve() == trained_on:
-                continue
-            try:
-                return check_soundfont(Path(candidate).resolve())
-            except SoundFontError:
-                continue
-    return None
+    others = (font.resolve() for font in installed_soundfonts() if font.resolve() != trained_on)
+    return next(others, None)
 
 
 __all__ = [

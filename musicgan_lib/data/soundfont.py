@@ -41,6 +41,7 @@ SEARCH_PATHS = (
     "/usr/local/share/soundfonts/*.sf2",
     "/opt/homebrew/share/soundfonts/*.sf2",
     "~/.local/share/soundfonts/*.sf2",
+    "/usr/share/sounds/sf3/*.sf3",  # Debian's MuseScore General (compressed SoundFont 3)
 )
 _GAP_S = 0.25  # silence between slots, after "all sound off"
 _FORMAT = 2  # bump when rendering changes, to invalidate caches
@@ -203,15 +204,19 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path | None:
         return check_soundfont(explicit)
     if os.environ.get(SF2_ENV):
         return check_soundfont(os.environ[SF2_ENV])
+    return next(installed_soundfonts(), None)
+
+
+def installed_soundfonts():
+    """Every usable font in the standard folders (`SEARCH_PATHS`, in order; broken files skipped)."""
     import glob
 
     for pattern in SEARCH_PATHS:
         for candidate in sorted(glob.glob(os.path.expanduser(pattern))):
             try:
-                return check_soundfont(candidate)
+                yield check_soundfont(candidate)
             except SoundFontError:
                 continue
-    return None
 
 
 def fluidsynth_path() -> str | None:
@@ -486,11 +491,10 @@ def make_soundfont_notes(
         progs, pitches, vels = soundfont_labels(n, index_offset=index_offset, **label_kw)
         return render_notes(progs, pitches, vels, duration, **render_kw)
     seen = set(zip(*soundfont_labels(unseen_by, index_offset=0, **label_kw)))
-    progs, pitches, vels = [], [], []
+    kept: list[tuple[int, int, int]] = []
     offset = index_offset
-    while len(progs) < n:
-        for triple in zip(*soundfont_labels(2 * n, index_offset=offset, **label_kw)):
-            if triple not in seen and len(progs) < n:
-                progs.append(triple[0]), pitches.append(triple[1]), vels.append(triple[2])
+    while len(kept) < n:
+        kept += [t for t in zip(*soundfont_labels(2 * n, index_offset=offset, **label_kw)) if t not in seen]
         offset += 2 * n
-    return render_notes(progs, pitches, vels, duration, **render_kw)
+    progs, pitches, vels = zip(*kept[:n])
+    return render_notes(list(progs), list(pitches), list(vels), duration, **render_kw)

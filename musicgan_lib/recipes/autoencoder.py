@@ -25,6 +25,7 @@ latents stay in a GAN-friendly range.
 
 from __future__ import annotations
 
+import functools
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
@@ -128,10 +129,6 @@ class NoteSource:
 
     def __init__(self, data: NoteData, batch_size: int, seed: int, fixed: NoteBatch | None = None) -> None:
         self.data, self.batch_size, self.seed, self.fixed = data, batch_size, seed, fixed
-
-    @property
-    def kind(self) -> str:
-        return self.data.kind
 
     def __call__(self, step: int, rng: torch.Generator) -> NoteBatch:
         if self.fixed is None:
@@ -386,6 +383,7 @@ def fit_baseline(n: int, data: NoteData | None = None, seed: int = 0) -> MeanNot
     return MeanNoteBaseline().fit(*_baseline_notes(n, data, seed))
 
 
+@functools.lru_cache(maxsize=2)  # one chapter run asks for them four times (two fonts x MSS and phases)
 def _baseline_notes(n: int, data: NoteData, seed: int) -> tuple[Tensor, Tensor]:
     notes = note_set(data, n, seed=seed, index_offset=0 if data.real else BASELINE_OFFSET)
     return notes.audio, notes.pitch

@@ -574,7 +574,7 @@ def cents(f_pred, f_true):
     return None  # your code: [N] Hz, [N] Hz -> [N] cents
 
 
-run_check(check_cents, None if cents(torch.ones(1), torch.ones(1)) is None else cents)
+run_check(check_cents, cents)
 
 # %%
 harmonics_at_3khz = None  # your answer: a whole number

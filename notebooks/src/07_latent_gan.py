@@ -431,7 +431,7 @@ def nn_ratio(generated_to_train, held_out_to_train):
     return None  # your code: [N] distances, [M] distances -> one number
 
 
-run_check(check_nn_ratio, None if nn_ratio(torch.ones(2), torch.ones(2)) is None else nn_ratio)
+run_check(check_nn_ratio, nn_ratio)
 
 # %%
 gan_beats_gaussian = None  # your answer: True or False
