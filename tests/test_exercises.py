@@ -2,7 +2,8 @@
 
 import torch
 
-from musicgan_lib import exercises as ex
+from musicgan_lib import exercises
+from musicgan_lib.exercises import ch06, ch07
 
 PHASES = {
     "attack": {"model": 3.0, "baseline": 4.0, "ratio": 0.75},
@@ -13,27 +14,27 @@ RECORDS = {"fd": 2.0, "fd_gaussian_baseline": 2.5, "fd_real_floor_spread": 0.1}
 
 
 def test_reference_solutions_pass_their_checks():
-    assert ex.check_cents(ex.solution_cents).passed
-    assert ex.check_harmonics_below_nyquist(ex.solution_harmonics_below_nyquist()).passed
-    assert ex.check_worst_phase("attack", PHASES).passed
-    assert ex.check_nn_ratio(ex.solution_nn_ratio).passed
-    assert ex.check_gan_beats_gaussian(True, RECORDS).passed
-    assert ex.check_gan_beats_gaussian(False, {**RECORDS, "fd_real_floor_spread": 0.6}).passed
+    assert ch06.check_cents(ch06.solution_cents).passed
+    assert ch06.check_harmonics_below_nyquist(ch06.solution_harmonics_below_nyquist()).passed
+    assert ch06.check_worst_phase("attack", PHASES).passed
+    assert ch07.check_nn_ratio(ch07.solution_nn_ratio).passed
+    assert ch07.check_gan_beats_gaussian(True, RECORDS).passed
+    assert ch07.check_gan_beats_gaussian(False, {**RECORDS, "fd_real_floor_spread": 0.6}).passed
 
 
 def test_wrong_answers_fail_and_say_why():
     cases = [
-        (ex.check_cents(lambda p, t: 1200 * torch.log2(t / p)), "negative"),
-        (ex.check_cents(lambda p, t: (12 * torch.log2(p / t)).abs()), "semitones"),
-        (ex.check_cents(lambda p, t: p - t), "1200 cents"),
-        (ex.check_cents(lambda p, t: 1 / 0), "raised ZeroDivisionError"),
-        (ex.check_harmonics_below_nyquist(3), "exactly at Nyquist"),
-        (ex.check_harmonics_below_nyquist(48), "k x 3000"),
-        (ex.check_worst_phase("sustain", PHASES), "ratios"),
-        (ex.check_worst_phase("decay", PHASES), "one of"),
-        (ex.check_nn_ratio(lambda g, h: float(h.mean() / g.mean())), "upside down"),
-        (ex.check_nn_ratio(lambda g, h: float(g.min() / h.min())), "ratio of the two mean"),
-        (ex.check_gan_beats_gaussian(False, RECORDS), "fd_real_floor_spread"),
+        (ch06.check_cents(lambda p, t: 1200 * torch.log2(t / p)), "negative"),
+        (ch06.check_cents(lambda p, t: (12 * torch.log2(p / t)).abs()), "semitones"),
+        (ch06.check_cents(lambda p, t: p - t), "1200 cents"),
+        (ch06.check_cents(lambda p, t: 1 / 0), "raised ZeroDivisionError"),
+        (ch06.check_harmonics_below_nyquist(3), "exactly at Nyquist"),
+        (ch06.check_harmonics_below_nyquist(48), "k x 3000"),
+        (ch06.check_worst_phase("sustain", PHASES), "ratios"),
+        (ch06.check_worst_phase("decay", PHASES), "one of"),
+        (ch07.check_nn_ratio(lambda g, h: float(h.mean() / g.mean())), "upside down"),
+        (ch07.check_nn_ratio(lambda g, h: float(g.min() / h.min())), "ratio of the two mean"),
+        (ch07.check_gan_beats_gaussian(False, RECORDS), "fd_real_floor_spread"),
     ]
     for verdict, reason in cases:
         assert not verdict.passed and reason in verdict.message, verdict
@@ -41,16 +42,19 @@ def test_wrong_answers_fail_and_say_why():
 
 
 def test_an_unanswered_exercise_says_so_and_batch_runs_skip(monkeypatch, capsys):
-    for check, args in [(ex.check_cents, ()), (ex.check_worst_phase, (PHASES,)), (ex.check_nn_ratio, ())]:
+    for check, args in [(ch06.check_cents, ()), (ch06.check_worst_phase, (PHASES,)), (ch07.check_nn_ratio, ())]:
         verdict = check(None, *args)
         assert not verdict.passed and "no answer yet" in verdict.message
-    for check in (ex.check_cents, ex.check_nn_ratio):  # the page's stub: a function whose body is still `return None`
+    for check in (
+        ch06.check_cents,
+        ch07.check_nn_ratio,
+    ):  # the page's stub: a function whose body is still `return None`
         verdict = check(lambda a, b: None)
         assert not verdict.passed and "returns None" in verdict.message
     monkeypatch.setenv("MUSICGAN_BATCH", "1")
-    assert ex.run_check(ex.check_cents, None) is None
+    assert exercises.run_check(ch06.check_cents, None) is None
     assert "skipped in a batch run" in capsys.readouterr().out
     monkeypatch.delenv("MUSICGAN_BATCH")
     monkeypatch.delenv("CI", raising=False)
-    assert ex.run_check(ex.check_cents, ex.solution_cents).passed
+    assert exercises.run_check(ch06.check_cents, ch06.solution_cents).passed
     assert capsys.readouterr().out.startswith("RIGHT")

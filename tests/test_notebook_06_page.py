@@ -1,27 +1,14 @@
 """Chapter 6's page and library agree: the notebook's `oscillator_bank` is the library's `harmonic_synth`."""
 
-from pathlib import Path
-
-import jupytext
 import numpy as np
 import torch
+from notebook_page import page_definitions
 
 from musicgan_lib.kernels.harmonic_synth import harmonic_synth
 
-SOURCE = Path(__file__).resolve().parents[1] / "notebooks" / "src" / "06_autoencoder.py"
-
-
-def page_definition(name: str):
-    """Run the one notebook cell that defines `name` and return the definition."""
-    cells = [c.source for c in jupytext.read(SOURCE).cells if c.cell_type == "code" and f"def {name}(" in c.source]
-    assert len(cells) == 1, f"expected one cell defining {name}, found {len(cells)}"
-    namespace = {"torch": torch, "np": np}
-    exec(compile(cells[0], str(SOURCE), "exec"), namespace)
-    return namespace[name]
-
 
 def test_the_oscillator_bank_on_the_page_is_the_library_synth():
-    bank = page_definition("oscillator_bank")
+    bank = page_definitions("06", "def oscillator_bank(", {"torch": torch, "np": np})["oscillator_bank"]
     g = torch.Generator().manual_seed(0)
     sr, n, h = 16000, 8000, 40
     t = torch.arange(n) / sr

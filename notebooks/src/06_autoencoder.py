@@ -46,7 +46,8 @@ from musicgan_lib.audio import midi_to_hz, play, plot_spectrogram, plot_waveform
 from musicgan_lib.data.note_sets import NoteData, note_set, other_soundfont
 from musicgan_lib.data.notes import FAMILIES
 from musicgan_lib.data.soundfont import GM_NAMES
-from musicgan_lib.exercises import check_cents, check_harmonics_below_nyquist, check_worst_phase, run_check
+from musicgan_lib.exercises import run_check
+from musicgan_lib.exercises.ch06 import check_cents, check_harmonics_below_nyquist, check_worst_phase
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 from musicgan_lib.losses_audio import FFT_SIZES, MultiScaleSpectralLoss, hop_for

@@ -54,7 +54,8 @@ from musicgan_lib import songs
 from musicgan_lib.audio import play, plot_spectrogram
 from musicgan_lib.data.note_sets import choose_note_data
 from musicgan_lib.data.notes import FAMILIES
-from musicgan_lib.exercises import check_gan_beats_gaussian, check_nn_ratio, run_check
+from musicgan_lib.exercises import run_check
+from musicgan_lib.exercises.ch07 import check_gan_beats_gaussian, check_nn_ratio
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder
