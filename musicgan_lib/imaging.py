@@ -221,15 +221,25 @@ def interpolate_latents(z0: Tensor, z1: Tensor, steps: int = 8, mode: str = "sle
     raise ValueError(f"mode must be 'slerp' or 'linear', got {mode!r}")
 
 
-def show_grid(grid: np.ndarray, title: str | None = None, width: float = 4.0):
-    """Show a uint8 grid with matplotlib (no axes, nearest interpolation); returns the figure."""
+def show_grid(grid: np.ndarray, title: str | None = None, width: float | None = None, zoom: int = 1):
+    """Show a uint8 grid [H, W, 3] with matplotlib (no axes, nearest interpolation); returns the figure.
+
+    The figure is sized so that every grid pixel gets `zoom` x `zoom` screen pixels at the figure's
+    dpi: a grid built with `image_grid(..., scale=2)` shows each sprite at twice its size, never
+    shrunk. `width` (inches) only widens the figure beyond that. Keep grids under ~900 px wide (for
+    32 px sprites at scale 2: nrow <= 12) so JupyterLab's text column does not scale them down.
+    """
     import matplotlib.pyplot as plt
 
+    zoom = require_int("zoom", zoom)
     h, w = grid.shape[:2]
-    fig, ax = plt.subplots(figsize=(width, width * h / w + (0.3 if title else 0.0)))
+    dpi = plt.rcParams["figure.dpi"]
+    title_in = 0.35 if title else 0.0
+    fig_w = max(w * zoom / dpi, width or 0.0)
+    fig = plt.figure(figsize=(fig_w, h * zoom / dpi * fig_w / (w * zoom / dpi) + title_in), layout="none")
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - title_in / fig.get_figheight()))
     ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout(pad=0.2)
+        fig.suptitle(title, fontsize=10, y=1.0 - 0.05 / fig.get_figheight(), va="top")
     return fig

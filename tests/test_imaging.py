@@ -98,3 +98,26 @@ def test_slerp_hits_endpoints_and_keeps_the_norm():
     assert torch.isfinite(same).all() and torch.allclose(same, a.expand(3, 2))
     with pytest.raises(ValueError):
         interpolate_latents(a, b, steps=1)
+
+
+def test_show_grid_never_shrinks_a_grid_below_its_own_pixels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from musicgan_lib.imaging import show_grid
+
+    grid = np.zeros((133, 397, 3), np.uint8)
+
+    def saved_size(**kw):
+        buf = io.BytesIO()
+        with plt.rc_context({"figure.dpi": 100, "savefig.dpi": "figure"}):
+            show_grid(grid, **kw).savefig(buf, format="png")
+        return Image.open(buf).size
+
+    assert saved_size() == (397, 133)  # one screen pixel per grid pixel
+    assert saved_size(zoom=2) == (794, 266)
+    w, h = saved_size(title="real sprites")
+    assert w == 397 and h > 133  # the title adds room; the image keeps its size
+    assert saved_size(width=9) == (900, 301)  # widened to 9 in, aspect kept
