@@ -17,12 +17,27 @@ def test_methods_are_what_the_chapter_says():
     assert type(ch1.METHODS["non-saturating"].loss) is NonSaturatingLoss
     assert ch1.METHODS["pacgan4"].pack == 4
     assert ch1.METHODS["minibatch-std"].minibatch_std
-    with pytest.raises(ValueError, match="unknown method 'gan'"):
+    with pytest.raises(ValueError, match="unknown method 'gan'; .* or pass a MethodSpec"):
         ch1.make_toy_trainer(ring(), "gan", 0, ch1.ToyConfig(steps=1))
 
 
+def test_the_vanilla_methods_use_the_unrolled_gan_papers_networks():
+    trainer, _, _ = ch1.make_toy_trainer(ring(), "vanilla", 0, ch1.ToyConfig(steps=10))
+    layers = list(trainer.generator.net)
+    assert trainer.generator.latent_dim == 256 and sum(isinstance(m, torch.nn.Linear) for m in layers) == 3
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in layers)
+    assert sum(isinstance(m, torch.nn.Linear) for m in trainer.critic.modules()) == 2  # one hidden layer
+    assert isinstance(trainer.loss, MinimaxLoss) and ch1.METHODS["vanilla"].networks.final_lr_fraction == 1.0
+    bn, _, _ = ch1.make_toy_trainer(ring(), "vanilla+bn", 0, ch1.ToyConfig(steps=10))
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in bn.generator.net)
+    stabilised, _, _ = ch1.make_toy_trainer(ring(), "minimax", 0, ch1.ToyConfig(steps=10))
+    assert stabilised.generator.latent_dim == 2
+
+
 def test_profiles():
-    assert ch1.ToyConfig.for_profile("quick").seeds == (0, 1, 2)
+    quick = ch1.ToyConfig.for_profile("quick")
+    assert quick.seeds == (0, 1, 2)
+    assert quick.methods_for("ring")[:2] == ("vanilla", "vanilla+bn") and "vanilla" not in quick.methods_for("grid")
     assert len(ch1.ToyConfig.for_profile("full").seeds) >= 3
     with pytest.raises(ValueError, match="unknown PROFILE 'fast'"):
         ch1.ToyConfig.for_profile("fast")
@@ -65,6 +80,25 @@ def test_short_run_trains_measures_and_snapshots():
     assert torch.equal(run.snapshots[-1][1], again.snapshots[-1][1])  # seeded runs repeat
 
 
+def test_tracking_measures_modes_during_training():
+    config = ch1.ToyConfig(steps=60, hidden=16, layers=2, batch_size=64, seeds=(0,), track_points=3)
+    run = ch1.train_toy_gan(ring(), "minimax", 0, config, quiet=True)
+    assert [step for step, _ in run.track] == [20, 40, 60]
+    assert all(isinstance(r, ModeReport) and sum(r.nearest_share) == pytest.approx(1) for _, r in run.track)
+
+
+@pytest.mark.slow
+def test_the_vanilla_game_collapses_and_batch_norm_spreads_it():
+    """The chapter's claim, on one seed of the quick profile: the vanilla game piles its samples on
+    few modes (and covers at most 4), batch norm in the generator reaches at least 6."""
+    config = replace(ch1.ToyConfig.for_profile("quick"), snapshot_every=0, track_points=10)
+    vanilla = ch1.train_toy_gan(ring(), "vanilla", 0, config, quiet=True)
+    late = [r for _, r in vanilla.track[5:]]
+    assert vanilla.report.modes_covered <= 4
+    assert sum(max(r.nearest_share) for r in late) / len(late) > 0.4  # an even spread would be 0.125
+    assert ch1.train_toy_gan(ring(), "vanilla+bn", 0, config, quiet=True).report.modes_covered >= 6
+
+
 def _fake_run(mixture, method, seed, modes, hq, n=8):
     report = ModeReport(modes, n, hq, (0,) * n)
     return ch1.ToyRun(mixture, method, seed, report, MLPGenerator(2, 4, 1), MLPDiscriminator(4, 1), {})
@@ -97,6 +131,8 @@ def test_best_method_prefers_balance_over_coverage_alone():
         _fake_run("grid", "collapsed", 0, 3, 1.0, n=25),
     ]
     assert ch1.best_method(ch1.summarise(runs), "grid").method == "sharp"
+    table = ch1.results_table(ch1.summarise([*runs, _fake_run("ring", "vanilla", 0, 1, 0.0)]))
+    assert table.splitlines()[2].startswith("blurry") and "not trained" in table.splitlines()[2]
 
 
 @pytest.mark.slow
@@ -121,3 +157,21 @@ def test_plots_draw_from_a_short_run():
         assert fig.axes[0].images[0].get_array().shape == (20, 20)
     assert toyplots.loss_curves(run.history, smooth=5).axes[0].lines
     assert len(toyplots.samples_by_method([run], "grid").axes) == 1
+
+
+def test_collapse_plots_show_every_seed_and_the_mode_shares():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from musicgan_lib import toyplots
+
+    config = ch1.ToyConfig(steps=40, hidden=16, layers=2, batch_size=64, seeds=(0, 1), track_points=4)
+    runs = [ch1.train_toy_gan(ring(), "minimax", seed, config, quiet=True) for seed in config.seeds]
+    fig = toyplots.mode_occupancy(runs, ring(), "minimax")
+    heatmaps = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(heatmaps) == 2 and heatmaps[0].shape == (8, 4)  # modes x tracked steps, one per seed
+    assert list(heatmaps[0].sum(axis=0)) == pytest.approx([1.0] * 4)  # each column: shares of all samples
+    line = toyplots.modes_over_training(runs, ring(), ["minimax"]).axes[0].lines[0]
+    assert list(line.get_xdata()) == [10, 20, 30, 40]
+    last = [run.track[-1][1].modes_covered for run in runs]
+    assert float(line.get_ydata()[-1]) == pytest.approx(sum(last) / 2)  # the mean over seeds

@@ -39,6 +39,13 @@ def test_far_samples_are_low_quality_and_cover_nothing():
     assert report.modes_covered == 0 and report.high_quality == 0.0
 
 
+def test_nearest_share_sees_a_collapse_that_misses_every_mode():
+    mix = ring()  # a blurry collapse: every sample 0.3 off mode 2, so no mode is covered
+    samples = mix.modes[2] * 0.85 + 0.01 * torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    report = mode_report(samples, mix)
+    assert report.modes_covered == 0 and report.nearest_share[2] == 1.0 and sum(report.nearest_share) == 1.0
+
+
 def test_constructed_mix_of_good_and_bad_samples():
     mix = grid()
     good = mix.modes[:10] + 0.1  # within 3 * 0.05 * ... distance 0.141 < 0.15

@@ -1,7 +1,10 @@
-"""Chapter 1: GANs on 2-D mixtures, and how many modes each loss finds.
+"""Chapter 1: GANs on 2-D mixtures, mode collapse reproduced, and how many modes each method finds.
 
-Three ways to play the game are compared on the ring and the grid, over several seeds:
-the original minimax loss, the non-saturating loss, and a remedy for mode collapse: a
+First the classic collapse: the unrolled-GAN paper's networks (Metz et al. 2016: a generator
+without batch norm, 256-d noise, a one-layer discriminator) with the vanilla minimax loss hop from
+mode to mode. Then the remedies, measured the same way (modes covered over training, per seed):
+batch norm in that generator, and the chapter's stabilised recipe (batch norm, 2-d noise, deeper
+networks, a decaying learning rate) with the minimax loss, the non-saturating loss and a
 discriminator that also sees the batch's feature spread (minibatch standard deviation), so a
 generator that repeats itself is caught. PacGAN-style packing is available too (full profile).
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -18,7 +21,15 @@ from torch import Tensor
 from ..data.toy2d import GaussianMixture2D
 from ..device import seed_everything, torch_threads
 from ..losses import MinimaxLoss, NonSaturatingLoss, WassersteinLoss
-from ..metrics.modes import ModeReport, mode_report
+from ..metrics.modes import (  # noqa: F401 (the chapter's summary helpers, as ch1.*)
+    MethodSummary,
+    ModeReport,
+    balance_score,
+    best_method,
+    mode_report,
+    results_table,
+    summarise,
+)
 from ..models.toy_mlp import MLPDiscriminator, MLPGenerator
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler, linear_lr_decay  # noqa: F401 (ch1.linear_lr_decay)
@@ -27,8 +38,27 @@ EVAL_SAMPLES = 2500
 
 
 @dataclass(frozen=True)
+class Networks:
+    """The two MLPs' shapes and the learning-rate schedule, when a method does not use the config's."""
+
+    latent_dim: int
+    generator_layers: int  # hidden layers of `hidden` units
+    critic_layers: int
+    batchnorm: bool  # in the generator's hidden layers
+    final_lr_fraction: float  # the learning rate decays linearly to this share of itself (1.0: constant)
+
+
+# Metz et al. 2016 (unrolled GANs), appendix: G 2 x 128 ReLU on 256-d noise, no batch norm; D 1 x 128.
+# They trained 25,000 steps at Adam 1e-4; at the chapter's 1e-3 the same hopping shows within 1,200.
+UNROLLED_PAPER_NETWORKS = Networks(
+    latent_dim=256, generator_layers=2, critic_layers=1, batchnorm=False, final_lr_fraction=1.0
+)
+
+
+@dataclass(frozen=True)
 class MethodSpec:
-    """One way to train the toy GAN: which loss, packing, critic steps and Adam betas."""
+    """One way to train the toy GAN: which loss, packing, critic steps, Adam betas, and networks
+    (None: the config's stabilised ones)."""
 
     name: str
     loss: object
@@ -36,9 +66,12 @@ class MethodSpec:
     minibatch_std: bool = False
     n_critic: int = 1
     betas: tuple[float, float] = (0.5, 0.999)
+    networks: Networks | None = None
 
 
 METHODS: dict[str, MethodSpec] = {
+    "vanilla": MethodSpec("vanilla", MinimaxLoss(), networks=UNROLLED_PAPER_NETWORKS),
+    "vanilla+bn": MethodSpec("vanilla+bn", MinimaxLoss(), networks=replace(UNROLLED_PAPER_NETWORKS, batchnorm=True)),
     "minimax": MethodSpec("minimax", MinimaxLoss()),
     "non-saturating": MethodSpec("non-saturating", NonSaturatingLoss()),
     "pacgan4": MethodSpec("pacgan4", NonSaturatingLoss(), pack=4),
@@ -49,11 +82,13 @@ METHODS: dict[str, MethodSpec] = {
 
 @dataclass(frozen=True)
 class ToyConfig:
-    """Sizes of the toy runs. `steps` is the default; `steps_for` gives harder mixtures more."""
+    """Sizes of the toy runs. `steps` is the default; `steps_for` gives harder mixtures more, and
+    `methods_for` says which methods each mixture is trained with."""
 
     steps: int
     mixture_steps: tuple[tuple[str, int], ...] = ()
     batch_size: int = 256
+    # the stabilised networks every method uses unless its MethodSpec names others
     latent_dim: int = 2
     hidden: int = 128
     layers: int = 3
@@ -61,30 +96,54 @@ class ToyConfig:
     lr: float = 1e-3
     final_lr_fraction: float = 0.1
     seeds: tuple[int, ...] = (0, 1, 2)
-    snapshot_every: int = 0
+    snapshot_every: int = 0  # keep 1,000 fixed-noise samples every this many steps (0: none), for pictures
+    track_points: int = 0  # measure modes this many times over training (0: only at the end)
     methods: tuple[str, ...] = ("minimax", "non-saturating", "minibatch-std")
+    # per-mixture method lists, overriding `methods` (the collapse is shown on the ring only)
+    mixture_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def for_profile(cls, profile: str) -> "ToyConfig":
-        """quick: 1,200 ring / 4,000 grid steps, 3 seeds (under 2 minutes on 2 cores); full: longer, wider, 5 seeds, + PacGAN."""
+        """quick: 1,200 ring / 4,000 grid steps, 3 seeds (under 2 minutes on 2 cores); full: longer, wider,
+        5 seeds, + PacGAN. The ring gets the collapse and every remedy; the grid the two best remedies."""
         check_profile(profile)
+        ring_methods = ("vanilla", "vanilla+bn", "minimax", "non-saturating", "minibatch-std")
         if profile == "full":
             return cls(
                 steps=20000,
                 hidden=256,
                 seeds=(0, 1, 2, 3, 4),
                 snapshot_every=1000,
-                methods=("minimax", "non-saturating", "minibatch-std", "pacgan4"),
+                track_points=40,
+                methods=("non-saturating", "minibatch-std", "pacgan4"),
+                mixture_methods=(("ring", (*ring_methods, "pacgan4")),),
             )
-        return cls(steps=3000, mixture_steps=(("ring", 1200), ("grid", 4000)), snapshot_every=400)
+        return cls(
+            steps=3000,
+            mixture_steps=(("ring", 1200), ("grid", 4000)),
+            snapshot_every=400,
+            track_points=20,
+            methods=("non-saturating", "minibatch-std"),
+            mixture_methods=(("ring", ring_methods),),
+        )
 
     def steps_for(self, mixture: str) -> int:
         return dict(self.mixture_steps).get(mixture, self.steps)
 
+    def methods_for(self, mixture: str) -> tuple[str, ...]:
+        return dict(self.mixture_methods).get(mixture, self.methods)
+
+    def networks_for(self, spec: MethodSpec) -> Networks:
+        """The method's own networks, or the config's stabilised ones."""
+        return spec.networks or Networks(
+            self.latent_dim, self.layers, self.layers, self.batchnorm, self.final_lr_fraction
+        )
+
 
 @dataclass
 class ToyRun:
-    """One trained toy GAN: its measurements, networks, loss history and sample snapshots."""
+    """One trained toy GAN: its measurements, networks, loss history, sample snapshots, and its
+    mode report at `track_points` steps over training (`track`: [(step, report)])."""
 
     mixture: str
     method: str
@@ -95,29 +154,55 @@ class ToyRun:
     history: dict[str, list[float]]
     snapshots: list[tuple[int, Tensor]] = field(default_factory=list)
     seconds: float = 0.0
+    track: list[tuple[int, ModeReport]] = field(default_factory=list)
+
+
+def method_spec(method: str | MethodSpec) -> MethodSpec:
+    """A method by name from METHODS, or the learner's own MethodSpec as it is."""
+    if isinstance(method, MethodSpec):
+        return method
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}, or pass a MethodSpec")
+    return METHODS[method]
 
 
 def make_toy_trainer(
-    mixture: GaussianMixture2D, method: str, seed: int, config: ToyConfig, device: torch.device | str = "cpu"
-) -> tuple[GANTrainer, list[tuple[int, Tensor]]]:
-    """Build (but do not run) a trainer; snapshots of fixed-noise samples fill in as it trains."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    spec = METHODS[method]
+    mixture: GaussianMixture2D,
+    method: str | MethodSpec,
+    seed: int,
+    config: ToyConfig,
+    device: torch.device | str = "cpu",
+) -> tuple[GANTrainer, list[tuple[int, Tensor]], list[tuple[int, ModeReport]]]:
+    """Build (but do not run) a trainer; snapshots of fixed-noise samples and mode reports fill in as it trains."""
+    spec = method_spec(method)
+    nets = config.networks_for(spec)
     rng = seed_everything(seed)
-    generator = MLPGenerator(config.latent_dim, config.hidden, config.layers, config.batchnorm).to(device)
-    critic = MLPDiscriminator(config.hidden, config.layers, pack=spec.pack, minibatch_std=spec.minibatch_std).to(device)
+    generator = MLPGenerator(nets.latent_dim, config.hidden, nets.generator_layers, nets.batchnorm).to(device)
+    critic = MLPDiscriminator(config.hidden, nets.critic_layers, pack=spec.pack, minibatch_std=spec.minibatch_std)
+    critic = critic.to(device)
     # fused Adam: one kernel per step instead of a loop over tensors (~12 % faster for these tiny MLPs)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=spec.betas, fused=True)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=spec.betas, fused=True)
+    steps = config.steps_for(mixture.name)
     snapshots: list[tuple[int, Tensor]] = []
-    fixed = torch.randn(1000, config.latent_dim, generator=torch.Generator().manual_seed(1))
-    callbacks = [linear_lr_decay([g_opt, d_opt], config.lr, config.steps_for(mixture.name), config.final_lr_fraction)]
+    track: list[tuple[int, ModeReport]] = []
+    fixed = torch.randn(1000, nets.latent_dim, generator=torch.Generator().manual_seed(1))
+    tracked = torch.randn(EVAL_SAMPLES, nets.latent_dim, generator=torch.Generator().manual_seed(2))
+    callbacks = [linear_lr_decay([g_opt, d_opt], config.lr, steps, nets.final_lr_fraction)]
     if config.snapshot_every:
         callbacks.append(
             Every(
                 config.snapshot_every,
                 lambda loop: snapshots.append((loop.step, trainer.sample(len(fixed), latents=fixed))),
+            )
+        )
+    if config.track_points:
+        callbacks.append(
+            Every(
+                max(1, steps // config.track_points),
+                lambda loop: track.append(
+                    (loop.step, mode_report(trainer.sample(EVAL_SAMPLES, latents=tracked), mixture))
+                ),
             )
         )
     trainer = GANTrainer(
@@ -127,20 +212,20 @@ def make_toy_trainer(
         g_opt,
         d_opt,
         mixture.sampler(),
-        latent_sampler(config.latent_dim),
+        latent_sampler(nets.latent_dim),
         batch_size=config.batch_size,
         rng=rng,
         device=device,
         n_critic=spec.n_critic,
         callbacks=callbacks,
-        description=f"{mixture.name} {method} seed {seed}",
+        description=f"{mixture.name} {spec.name} seed {seed}",
     )
-    return trainer, snapshots
+    return trainer, snapshots, track
 
 
 def train_toy_gan(
     mixture: GaussianMixture2D,
-    method: str,
+    method: str | MethodSpec,
     seed: int,
     config: ToyConfig,
     device: torch.device | str = "cpu",
@@ -148,7 +233,7 @@ def train_toy_gan(
 ) -> ToyRun:
     """Train one toy GAN and measure its mode coverage on 2,500 samples."""
     with torch_threads(1):
-        trainer, snapshots = make_toy_trainer(mixture, method, seed, config, device)
+        trainer, snapshots, track = make_toy_trainer(mixture, method, seed, config, device)
         if quiet:
             with redirect_stdout(io.StringIO()):
                 trainer.run(config.steps_for(mixture.name))
@@ -157,7 +242,7 @@ def train_toy_gan(
         samples = trainer.sample(EVAL_SAMPLES, rng=torch.Generator().manual_seed(10_000 + seed))
     return ToyRun(
         mixture.name,
-        method,
+        method_spec(method).name,
         seed,
         mode_report(samples, mixture),
         trainer.generator.cpu(),
@@ -165,6 +250,7 @@ def train_toy_gan(
         trainer.history,
         snapshots,
         trainer.loop.seconds,
+        track,
     )
 
 
@@ -173,51 +259,15 @@ def _train_job(job: tuple[GaussianMixture2D, str, int, ToyConfig, str]) -> ToyRu
     return train_toy_gan(mixture, method, seed, config, device, quiet=True)
 
 
-@dataclass(frozen=True)
-class MethodSummary:
-    """Mean (and range) over seeds of one method on one mixture."""
-
-    mixture: str
-    method: str
-    modes_mean: float
-    modes_min: int
-    modes_max: int
-    high_quality_mean: float
-    n_modes: int
-    seeds: int
-
-
-def summarise(runs: list[ToyRun]) -> list[MethodSummary]:
-    """Group runs by (mixture, method) and average over seeds."""
-    groups: dict[tuple[str, str], list[ToyRun]] = {}
-    for run in runs:
-        groups.setdefault((run.mixture, run.method), []).append(run)
-    out = []
-    for (mixture, method), rs in groups.items():
-        modes = [r.report.modes_covered for r in rs]
-        out.append(
-            MethodSummary(
-                mixture,
-                method,
-                sum(modes) / len(modes),
-                min(modes),
-                max(modes),
-                sum(r.report.high_quality for r in rs) / len(rs),
-                rs[0].report.n_modes,
-                len(rs),
-            )
-        )
-    return out
-
-
 def compare_methods(
     mixtures: list[GaussianMixture2D],
-    methods: list[str],
+    methods: list[str] | None,
     config: ToyConfig,
     device: torch.device | str = "cpu",
     workers: int | None = None,
 ) -> list[ToyRun]:
-    """Train every (mixture, method, seed) and measure it, one line per run.
+    """Train every (mixture, method, seed) and measure it, one line per run. `methods=None` trains
+    each mixture with `config.methods_for(mixture)`.
 
     Toy MLPs are too small to use two cores inside one step, so independent runs go to
     separate worker processes instead (one per core by default; workers=1 runs in-process).
@@ -229,7 +279,12 @@ def compare_methods(
 
     from ..device import is_batch_run
 
-    jobs = [(m, meth, s, config, str(device)) for m in mixtures for meth in methods for s in config.seeds]
+    jobs = [
+        (m, meth, s, config, str(device))
+        for m in mixtures
+        for meth in (methods or config.methods_for(m.name))
+        for s in config.seeds
+    ]
     jobs.sort(key=lambda job: -config.steps_for(job[0].name))  # longest first: the workers finish together
     workers = workers or min(
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4
@@ -254,33 +309,3 @@ def compare_methods(
             done(_train_job(job))
     bar.close()
     return runs
-
-
-def balance_score(summary: MethodSummary) -> float:
-    """Harmonic mean of mode coverage (a recall: share of modes found) and high-quality share
-    (a precision: share of samples on a mode). Covering every mode with blurry samples, or
-    hitting a few modes precisely, both score low."""
-    recall, precision = summary.modes_mean / summary.n_modes, summary.high_quality_mean
-    return 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
-
-
-def best_method(summaries: list[MethodSummary], mixture: str) -> MethodSummary:
-    """The method with the best balance of coverage and quality (see `balance_score`)."""
-    candidates = [s for s in summaries if s.mixture == mixture]
-    return max(candidates, key=lambda s: (balance_score(s), s.modes_mean))
-
-
-def results_table(summaries: list[MethodSummary]) -> str:
-    """A plain-text table: one row per method, one column pair per mixture."""
-    mixtures = sorted({s.mixture for s in summaries}, key=lambda m: (m != "ring", m))
-    methods = list(dict.fromkeys(s.method for s in summaries))
-    by = {(s.mixture, s.method): s for s in summaries}
-    header = f"{'method':16s}" + "".join(f"| {m + ' modes':>16s} {m + ' HQ':>9s} {'score':>6s} " for m in mixtures)
-    lines = [header, "-" * len(header)]
-    for method in methods:
-        row = f"{method:16s}"
-        for m in mixtures:
-            s = by[(m, method)]
-            row += f"| {s.modes_mean:6.2f}/{s.n_modes:<2d} ({s.modes_min}-{s.modes_max}) {100 * s.high_quality_mean:8.1f}% {balance_score(s):6.3f} "
-        lines.append(row)
-    return "\n".join(lines)
