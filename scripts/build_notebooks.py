@@ -5,7 +5,8 @@
 
 Each notebooks/src/NN_name.py (jupytext percent format) becomes notebooks/NN_name.ipynb,
 executed with the notebooks folder as working directory and the default (quick) profile,
-so the committed book shows real outputs before anyone runs it.
+so the committed book shows real outputs before anyone runs it. Figures are stored as palette
+PNGs (`imaging.compress_png`): the files stay small, the figures keep their size.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import base64
+
 import jupytext
 import nbformat
 from nbclient import NotebookClient
@@ -23,9 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from musicgan_lib.course import kernel_manager_class  # noqa: E402
+from musicgan_lib.imaging import compress_png  # noqa: E402
 
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
+
+
+def compress_figures(nb) -> int:
+    """Re-encode every PNG output as a palette PNG, in place; returns the bytes saved."""
+    saved = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                original = base64.b64decode(data["image/png"])
+                smaller = compress_png(original)
+                saved += len(original) - len(smaller)
+                data["image/png"] = base64.b64encode(smaller).decode()
+    return saved
 
 
 def build(source: Path, timeout: int = 1800) -> Path:
@@ -43,8 +61,12 @@ def build(source: Path, timeout: int = 1800) -> Path:
     )
     start = time.perf_counter()
     client.execute()
+    seconds = time.perf_counter() - start
+    saved = compress_figures(nb)
     nbformat.write(nb, target)
-    print(f"built {target.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s")
+    print(
+        f"built {target.relative_to(ROOT)} in {seconds:.1f} s (figures {saved / 1024:.0f} KB smaller as palette PNGs)"
+    )
     return target
 
 

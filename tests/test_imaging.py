@@ -121,3 +121,18 @@ def test_show_grid_never_shrinks_a_grid_below_its_own_pixels():
     w, h = saved_size(title="real sprites")
     assert w == 397 and h > 133  # the title adds room; the image keeps its size
     assert saved_size(width=9) == (900, 301)  # widened to 9 in, aspect kept
+
+
+def test_compress_png_keeps_the_picture_and_its_size():
+    from musicgan_lib.imaging import compress_png
+
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (12, 3), dtype=np.uint8)
+    picture = palette[rng.integers(0, 12, (150, 400))]  # a plot-like image: few distinct colours
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="PNG", compress_level=1)
+    smaller = compress_png(buf.getvalue())
+    assert len(smaller) < buf.tell()
+    back = np.asarray(Image.open(io.BytesIO(smaller)).convert("RGB"))
+    assert back.shape == picture.shape and np.array_equal(back, picture)  # 12 colours survive exactly
+    assert compress_png(smaller) == smaller  # nothing to gain: the input comes back
