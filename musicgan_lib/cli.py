@@ -1,4 +1,5 @@
-"""`musicgan` command line: `musicgan course [--profile quick|full] [--only 01,03] ...`."""
+"""`musicgan` command line: `musicgan course [--profile quick|full] [--only 01,03] ...`, and sweeps:
+`musicgan course --only 02 --sweep SEED=0,1,2 --sweep STEPS=2000,4000 --jobs 2`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     course.add_argument("--fail-fast", action="store_true", help="stop at the first failing chapter")
     course.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds (> 0)")
+    course.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="run every combination of these values, one folder per point under --out (repeatable)",
+    )
+    course.add_argument("--jobs", type=int, default=1, help="sweep points run in parallel (default 1)")
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -48,6 +57,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.notebooks:
             kwargs["notebooks_dir"] = Path(args.notebooks)
         try:
+            if args.sweep:
+                from .sweep import run_sweep
+
+                points = run_sweep(
+                    args.out,
+                    args.sweep,
+                    jobs=args.jobs,
+                    profile=args.profile,
+                    only=[x for x in args.only.split(",") if x.strip()],
+                    device=args.device,
+                    seed=args.seed,
+                    params=dict(args.param),
+                    timeout=args.timeout,
+                    **kwargs,
+                )
+                return 0 if all(p.status != "failed" for p in points) else 1
             results = run_course(
                 args.out,
                 profile=args.profile,
