@@ -21,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .checkpoint import NonFiniteTensorError, load_checkpoint, save_checkpoint
+from . import distributed
 from .checks import require_int, require_number
 from .device import is_batch_run
 
@@ -111,7 +112,9 @@ class TrainLoop:
         # a checkpoint written mid-run counts the time of that run too, or a resume would lose it
         meta = {"step": self.step, "history": self.history, "seconds": self.trained_seconds(), **self.meta}
         try:
-            save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
+            if distributed.is_main():  # ranks hold identical weights: one writes, the others wait for the file
+                save_checkpoint(target, self.modules, self.optimizers, self.state_tensors(), meta)
+            distributed.barrier()
         except NonFiniteTensorError as exc:  # a finite loss can still come with inf weights or moments
             raise TrainingDiverged(
                 f"{self.description}: the weights became non-finite by step {self.step}; {self._last_good()}. {exc}"
@@ -171,9 +174,9 @@ class TrainLoop:
         total_steps = require_int("total_steps", total_steps, minimum=0)
         if total_steps < self.step:
             raise ValueError(f"asked to train to step {total_steps}, but the loop is already at step {self.step}")
-        quiet = is_batch_run()
+        quiet = is_batch_run() or not distributed.is_main()  # under torchrun, rank 0 reports for all
         bar = tqdm(total=total_steps, initial=self.step, desc=self.description, disable=quiet, leave=True)
-        marks = {total_steps * q // 4 for q in (1, 2, 3, 4)} if quiet else set()
+        marks = {total_steps * q // 4 for q in (1, 2, 3, 4)} if is_batch_run() and distributed.is_main() else set()
         start = self._running_since = time.perf_counter()
         try:
             while self.step < total_steps:
@@ -343,10 +346,13 @@ class GANTrainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def _latent(self, n: int) -> Tensor:
-        return self.sample_latent(n, self.loop.rng).to(self.device, non_blocking=True)
+        """This rank's share of n latents (all of them when not distributed)."""
+        return distributed.shard(self.sample_latent(n, self.loop.rng)).to(self.device, non_blocking=True)
 
     def _real_batch(self, loop: TrainLoop) -> tuple[Tensor, Tensor | None]:
+        """This rank's share of a global batch of `batch_size` real samples (and labels)."""
         batch = self.sample_real(self.batch_size, loop.rng)
+        batch = tuple(map(distributed.shard, batch)) if isinstance(batch, tuple) else distributed.shard(batch)
         if self.conditional != isinstance(batch, tuple):
             raise TypeError(
                 "a conditional generator (one with labels_of / with_labels) needs sample_real to return "
@@ -377,6 +383,7 @@ class GANTrainer:
                 )
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
+            distributed.average_gradients(self.critic)  # under torchrun: the global batch's gradient
             self.d_optimizer.step()
             if hasattr(self.loss, "after_critic_step"):
                 self.loss.after_critic_step(self.critic)
@@ -389,12 +396,13 @@ class GANTrainer:
             g_loss = self.loss.generator_loss(judge, fake_for_g if self.reuse_fakes else self.generator(z_for_g))
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
+        distributed.average_gradients(self.generator)
         self.g_optimizer.step()
         for p in self.critic.parameters():
             p.requires_grad_(True)
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs}
+        return distributed.average_scalars({"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs})
 
     # ---- conveniences ------------------------------------------------------------------
     @property

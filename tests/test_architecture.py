@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "musicgan_lib"
 
 # first component under musicgan_lib/ -> layer (docs/ARCHITECTURE.md)
 LAYERS = {
-    "__init__": 0, "checks": 0, "checkpoint": 0, "device": 0, "profiles": 0, "paths": 0, "weights": 0,
+    "__init__": 0, "checks": 0, "checkpoint": 0, "device": 0, "profiles": 0, "paths": 0, "weights": 0, "distributed": 0,
     "data": 1, "audio": 1, "imaging": 1, "songs": 1,
     "models": 2, "kernels": 2, "losses": 2, "losses_audio": 2,
     "train": 3,
