@@ -70,18 +70,21 @@ def is_main() -> bool:
     return world().is_main
 
 
-def shard(batch: Tensor, w: World | None = None) -> Tensor:
-    """This rank's slice of a global batch [B, ...] -> [B / size, ...]; B must divide evenly, so
-    every rank's mean weighs the same and their average is the global batch's mean."""
+def shard(batch, w: World | None = None):
+    """This rank's slice of a global batch: a tensor [B, ...] -> [B / size, ...], or anything that
+    has a length and takes a slice (a `NoteBatch`), or a tuple of those (images, labels). B must
+    divide evenly, so every rank's mean weighs the same and their average is the global mean."""
     w = w or world()
     if w.size == 1:
         return batch
-    if batch.shape[0] % w.size:
+    if isinstance(batch, tuple):
+        return tuple(shard(part, w) for part in batch)
+    n = batch.shape[0] if isinstance(batch, Tensor) else len(batch)
+    if n % w.size:
         raise ValueError(
-            f"a global batch of {batch.shape[0]} does not split evenly over {w.size} ranks; "
-            f"use a batch size divisible by {w.size}"
+            f"a global batch of {n} does not split evenly over {w.size} ranks; use a batch size divisible by {w.size}"
         )
-    per_rank = batch.shape[0] // w.size
+    per_rank = n // w.size
     return batch[w.rank * per_rank : (w.rank + 1) * per_rank]
 
 

@@ -352,7 +352,7 @@ class GANTrainer:
     def _real_batch(self, loop: TrainLoop) -> tuple[Tensor, Tensor | None]:
         """This rank's share of a global batch of `batch_size` real samples (and labels)."""
         batch = self.sample_real(self.batch_size, loop.rng)
-        batch = tuple(map(distributed.shard, batch)) if isinstance(batch, tuple) else distributed.shard(batch)
+        batch = distributed.shard(batch)
         if self.conditional != isinstance(batch, tuple):
             raise TypeError(
                 "a conditional generator (one with labels_of / with_labels) needs sample_real to return "

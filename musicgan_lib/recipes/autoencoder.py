@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .. import distributed
 from ..audio.synth import midi_to_hz
 from ..data.note_sets import NoteData, choose_note_data, note_set
 from ..data.notes import NoteBatch, make_notes
@@ -227,7 +228,7 @@ def make_trainer(
     total = total_steps or config.steps
 
     def step(loop: TrainLoop) -> dict[str, Tensor]:
-        notes = source(loop.step, loop.rng).to(dev)
+        notes = distributed.shard(source(loop.step, loop.rng)).to(dev)  # this rank's share (torchrun)
         audio = notes.audio
         logits, offset, z = model.encoder(audio, notes.loudness_db)
         recon = model.decode(z, notes.f0_hz)
@@ -246,16 +247,19 @@ def make_trainer(
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(model)
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
         opt.step()
-        return {
-            "loss": loss.detach(),
-            "mss": spectral.detach(),
-            "pitch_ce": ce.detach(),
-            "f0_offset_l1": l1.detach(),
-            "loudness_l1": loud_l1.detach(),
-            "z_rms": z_pen.detach().sqrt(),
-        }
+        return distributed.average_scalars(
+            {
+                "loss": loss.detach(),
+                "mss": spectral.detach(),
+                "pitch_ce": ce.detach(),
+                "f0_offset_l1": l1.detach(),
+                "loudness_l1": loud_l1.detach(),
+                "z_rms": z_pen.detach().sqrt(),
+            }
+        )
 
     loop = TrainLoop(
         step,

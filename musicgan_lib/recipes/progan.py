@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import distributed
 from ..checkpoint import load_checkpoint, read_asset_meta, read_checkpoint_meta, save_checkpoint
 from ..data.sprites import ATTRIBUTE_SIZES, DATA_SEED, SPRITE_SIZE, make_sprites, tensor_sampler
 from ..device import seed_everything
@@ -608,12 +609,12 @@ class ProGANTrainer:
         self._set_alpha(alpha)
         g_opt, d_opt = loop.optimizers["generator"], loop.optimizers["critic"]
         b = phase.batch_size
-        real, labels = self.sample_real(b, loop.rng), None
+        real, labels = distributed.shard(self.sample_real(b, loop.rng)), None  # this rank's share (torchrun)
         if self.config.conditional:  # fakes request the real batch's attributes, and the critic is told them
             real, labels = real[0], real[1].to(self.device, non_blocking=True)
         real = resize_real(real, phase.resolution)
         real = fade_real(real, alpha).to(self.device, non_blocking=True)
-        z = torch.randn(b, self.config.latent_dim, generator=loop.rng).to(self.device)
+        z = distributed.shard(torch.randn(b, self.config.latent_dim, generator=loop.rng)).to(self.device)
         if labels is not None:
             z = self.generator.with_labels(z, labels)
         with torch.no_grad():
@@ -621,13 +622,15 @@ class ProGANTrainer:
         d_loss, logs = self.loss.critic_loss(judged(self.critic, labels), real, fake)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
+        distributed.average_gradients(self.critic)
         d_opt.step()
         self.critic.requires_grad_(False)
-        z = torch.randn(b, self.config.latent_dim, generator=loop.rng).to(self.device)
+        z = distributed.shard(torch.randn(b, self.config.latent_dim, generator=loop.rng)).to(self.device)
         judge = judged(self.critic, self.generator.labels_of(z) if self.config.conditional else None)
         g_loss = self.loss.generator_loss(judge, self.generator(z))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
+        distributed.average_gradients(self.generator)
         g_opt.step()
         self.critic.requires_grad_(True)
         first = next(p for p in self.schedule.phases if p.resolution == phase.resolution)

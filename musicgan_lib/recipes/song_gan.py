@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import distributed
 from ..audio.io import read_wav
 from ..checkpoint import read_tensor_file
 from ..data.melodies import Melody, load_melodies, split_by_tune
@@ -190,15 +191,16 @@ def make_ae_trainer(
     opt = torch.optim.Adam(model.parameters(), lr=config.ae_lr)
 
     def step(loop: TrainLoop) -> dict[str, Tensor]:
-        idx = torch.randint(len(clips), (config.ae_batch,), generator=loop.rng)
+        idx = distributed.shard(torch.randint(len(clips), (config.ae_batch,), generator=loop.rng))  # rank's share
         audio, f0 = clips.audio[idx].to(dev), clips.f0_hz[idx].to(dev)
         recon, enc = model(audio, f0)
         loss = mss(recon, audio)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(model)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
         opt.step()
-        return {"mss": loss.detach(), "z_rms": enc.z.detach().pow(2).mean().sqrt()}
+        return distributed.average_scalars({"mss": loss.detach(), "z_rms": enc.z.detach().pow(2).mean().sqrt()})
 
     def decay(loop: TrainLoop) -> None:
         for group in opt.param_groups:
