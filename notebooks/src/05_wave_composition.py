@@ -53,6 +53,8 @@ from musicgan_lib.audio.widgets import show_sine_mixer
 from musicgan_lib.data import notes as notes_data
 from musicgan_lib.data import soundfont
 from musicgan_lib.device import seed_everything
+from musicgan_lib.exercises import run_check
+from musicgan_lib.exercises.ch05 import check_sine_wave, check_strongest_harmonic, check_sum_period
 from musicgan_lib.profiles import check_profile
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import readable_figures, spectrogram_grid
@@ -100,12 +102,31 @@ mixer = show_sine_mixer(freqs=(220.0, 330.0, 440.0), amps=(1.0, 0.5, 0.25), sr=S
 # the higher it is, shaped by an attack-decay-sustain-release (ADSR) envelope, plus a short
 # burst of filtered noise for the pluck itself. Harmonics above the Nyquist frequency
 # ($f_s/2$ = 8 kHz) are removed: sampled, they would fold back as false, lower tones (aliasing).
+#
+# The whole instrument rests on one function, an **oscillator bank**: K sines, each with its own
+# frequency curve and its own loudness envelope, summed. Each partial's phase is the running
+# sum of its frequency (section 1), so a partial may glide; one at or above Nyquist is
+# silenced wherever it is that high. Here it is, whole:
+
+
+# %%
+def oscillator_bank(freqs, amps, sr):
+    """freqs [K, T] in Hz and amps [K, T], one row per partial -> audio [T], their sum."""
+    phase = 2 * np.pi * torch.cumsum(freqs.double() / sr, dim=-1)  # [K, T] each partial's running phase
+    audible = freqs.double() < sr / 2  # [K, T] at or above Nyquist a partial would alias: silence it
+    return (amps * audible * torch.sin(phase)).sum(dim=0).float()  # [T]
+
+
+# %% [markdown]
+# The pluck: 40 harmonics of G3 (196 Hz), the k-th at $k f_0$ with amplitude $k^{-1.5}$, fading
+# at $2 + 0.4k$ per second, so the bright upper harmonics die first.
 
 # %%
 t = torch.arange(SR) / SR
 k = torch.arange(1, 41, dtype=torch.float32)
+freqs = (196.0 * k)[:, None].expand(-1, SR)  # [40, samples]: harmonic k of G3 at k x 196 Hz
 amps = (1.0 / k**1.5)[:, None] * torch.exp(-t[None, :] * (2.0 + 0.4 * k[:, None]))  # [40, samples]
-tone = harmonic(torch.full((SR,), 196.0), amps, SR)  # G3
+tone = oscillator_bank(freqs, amps, SR)
 pluck_noise = filtered_noise(SR, SR, 2000, 6000, generator=torch.Generator().manual_seed(SEED))
 pluck = adsr(SR, SR, attack=0.003, decay=0.3, sustain=0.6, release=0.2) * (
     tone + 0.05 * pluck_noise * torch.exp(-t / 0.01)
@@ -116,6 +137,19 @@ plot_waveform(pluck, SR, ax=ax1, title="a synthetic pluck")
 plot_spectrum(pluck, SR, ax=ax2, log_freq=True, floor_db=-100, title="harmonics of 196 Hz")
 plt.show()
 play(pluck, SR, name="synthetic_pluck", folder=OUT)
+
+# %% [markdown]
+# The library's `harmonic(f0, amps, sr)` is the same bank, written for speed and long notes
+# (float32 phases summed in blocks, argument checks, stiff-string partials). On the pluck's
+# inputs the two agree:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+library_tone = harmonic(torch.full((SR,), 196.0), amps, SR)  # the fast, checked version
+gap = float((tone - library_tone).abs().max())
+print(
+    f"page vs library, 1 s of 40 harmonics (peak {float(library_tone.abs().max()):.2f}): the same to 1e-4? {gap < 1e-4}"
+)
 
 # %% [markdown]
 # ## 3. A real guitar note, taken apart
@@ -328,3 +362,34 @@ else:
 # * The decay model alone stalls lower: real notes are not perfectly exponential.
 # * The note data set gives exact labels cheaply; chapter 6 trains an autoencoder whose decoder
 #   is exactly this kind of additive synthesiser, driven by f0 and loudness.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each cell below holds an answer set to `None`. Write yours, run the cell, and the check
+# says right, or not yet and why. (Batch runs skip these cells.)
+#
+# 1. **A sine of your own.** Write `sine_wave(freq_hz, phase, duration_s, sr)`: the samples
+#    $\sin(2\pi f t + \varphi)$ at $t = n / f_s$, one per sample, amplitude 1 (section 1's formula).
+# 2. **When does a sum repeat?** Three sines at 300, 450 and 750 Hz are played together. After how
+#    many seconds does their sum first repeat itself? (Section 2's 220 : 330 : 440 mix repeats
+#    every 1/110 s; try the mixer with these frequencies.)
+# 3. **The loudest partial.** In the decomposition of the guitar note (section 3, the table of the
+#    strongest partials), which harmonic carries the most energy? Answer its number: 1 for the
+#    fundamental $f_0$, 2 for $2 f_0$, and so on.
+
+
+# %%
+def sine_wave(freq_hz, phase, duration_s, sr):
+    return None  # your code: a tensor [round(duration_s * sr)]
+
+
+run_check(check_sine_wave, sine_wave)
+
+# %%
+period_s = None  # your answer: a number of seconds
+run_check(check_sum_period, period_s)
+
+# %%
+strongest_harmonic = None  # your answer: a whole number
+run_check(check_strongest_harmonic, strongest_harmonic, parts, f0)

@@ -50,8 +50,13 @@ from musicgan_lib.data.melodies import INSTRUMENTS, SYNTHETIC_WARNING, fitting_t
 from musicgan_lib.data.song_clips import INSTRUMENT_NAMES, render_clips
 from musicgan_lib.data.soundfont import find_soundfont
 from musicgan_lib.device import pick_device, seed_everything
+from musicgan_lib.exercises import run_check
+from musicgan_lib.exercises.ch08 import check_gan_beats_markov, check_midi_to_hz, check_song_frames
+from musicgan_lib.kernels.harmonic_synth import normalize_harmonic_distribution
 from musicgan_lib.metrics.music import NoteSeq, melody_metrics
 from musicgan_lib.metrics.song_report import transcribe_clips
+from musicgan_lib.models.ddsp_synth import ddsp_scale
+from musicgan_lib.models.song_autoencoder import fill_unvoiced
 from musicgan_lib.models.song_gan import anchor_coordinates, song_anchors, window_latents
 from musicgan_lib.recipes import song_gan as ch8
 from musicgan_lib.record import check_targets, output_dir, record
@@ -151,6 +156,66 @@ plt.show()
 print("original, then its reconstruction from the encoding:")
 play(example.audio[0], SR, name="08_original", folder=OUT)
 play(recon[0], SR, name="08_reconstruction", folder=OUT)
+
+# %% [markdown]
+# **From frames to sound.** The decoder's recurrent network reads the frames and writes, for each
+# one, the synthesizer's controls: an amplitude, how it is shared among the harmonics of f0, and
+# the magnitudes of the noise bands. They are still 50 a second; the synthesizer plays 16,000
+# samples a second. So each control is drawn as a straight line from one frame to the next (frame
+# $i$ lands on sample $i \cdot \mathrm{hop}$, the last frame is held), and chapter 6's oscillator
+# bank plays the harmonics. The harmonic half of the decoder, whole:
+
+
+# %%
+def frames_to_sound(f0, amplitude, distribution, hop, sr):
+    """f0 [F] in Hz, amplitude [F], harmonic distribution [F, H], one frame per `hop` samples -> audio [F * hop]."""
+
+    def to_samples(x):  # [F, ...] -> [F * hop, ...]: frame i on sample i * hop, a straight line to frame i + 1
+        following = torch.cat([x[1:], x[-1:]])  # the last frame is held to the end
+        ramp = (torch.arange(hop) / hop).reshape(1, hop, *[1] * (x.dim() - 1))  # 0, 1/hop, ..., (hop - 1)/hop
+        return (x[:, None] + ramp * (following - x)[:, None]).flatten(0, 1)
+
+    f0, amplitude, distribution = to_samples(f0), to_samples(amplitude), to_samples(distribution)
+    k = torch.arange(1, distribution.shape[-1] + 1, dtype=torch.float64)  # harmonic numbers 1..H
+    phase = 2 * np.pi * torch.cumsum(f0.double() / sr, dim=0)  # [S] the fundamental's running phase
+    audible = f0.double()[:, None] * k < sr / 2  # [S, H] a harmonic at or above Nyquist would alias
+    return amplitude * (distribution * audible * torch.sin(phase[:, None] * k)).sum(-1).float()
+
+
+# %% [markdown]
+# The autoencoder's `decode` does the same with the library's fast synthesizer, then adds filtered
+# noise. Feed the page the controls the shipped decoder writes for the clip above, add the library's
+# noise, and the reconstruction comes back:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with torch.no_grad():
+    f0_held = fill_unvoiced(enc.f0_hz)  # [1, F]: a rest holds the last pitch, as a ringing string does
+    amp_logit, harmonic_logits, noise_logits = ae.decoder(f0_held, enc.loudness_db, enc.z)  # the GRU, per frame
+    distribution = normalize_harmonic_distribution(ddsp_scale(harmonic_logits), f0_held, SR)  # [1, F, H], sums to 1
+    harmonic_half = frames_to_sound(f0_held[0], ddsp_scale(amp_logit)[0], distribution[0], ae.hop, SR)
+    noise_half = ae.noise(ddsp_scale(noise_logits - 5.0), len(harmonic_half), torch.Generator().manual_seed(0))[0]
+gap = float((harmonic_half + noise_half - recon[0]).abs().max())
+print(
+    f"each frame: 1 amplitude, {ae.cfg.n_harmonics} harmonic weights and {ae.cfg.n_noise_bands} noise bands, "
+    f"drawn over {ae.hop} samples"
+)
+print(f"the page's harmonic half + the library's noise = the reconstruction, to 1e-4: {gap < 1e-4}")
+
+# %% [markdown]
+# The noise half is there for what a sum of harmonics cannot play: breath, a bow's scrape, a hammer's
+# knock. How much of this clip does the shipped decoder give it?
+
+# %%
+noise_below_db = 10 * np.log10(float(harmonic_half.pow(2).sum() / noise_half.pow(2).sum().clamp(min=1e-20)))
+print(
+    f"the noise half is {noise_below_db:.0f} dB below the harmonic half: "
+    + (
+        "too quiet to hear; on these instruments the decoder plays almost everything with harmonics"
+        if noise_below_db > 30
+        else "a part of the sound you can hear"
+    )
+)
 
 # %% [markdown]
 # **Timbre transfer.** Keep the melody's f0 and loudness, and replace $z(t)$ by another instrument's
@@ -437,6 +502,36 @@ record("long_piece_scale_consistency_min", float(np.nanmin([m["scale_consistency
 #   the Gaussian (no time at all) and the Markov chain (a real model of melody) says what it learned.
 # * Seamless length is a property of the architecture, not of training: shared anchors and a reach
 #   shorter than the margin make windows exact pieces of one long pass.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each cell below holds an answer set to `None`. Write yours, run the cell, and the check
+# says right, or not yet and why. (Batch runs skip these cells.)
+#
+# 1. **From a semitone to Hz.** The GAN writes pitch as a semitone bin; the decoder needs f0 in Hz.
+#    Write `midi_to_hz(pitch)`: MIDI note numbers [N] to Hz [N], equal-tempered, with A4 = MIDI 69
+#    = 440 Hz.
+# 2. **A song in frames.** How many frames does the generator write for one of the 40-s songs of
+#    section 4? (The first code cell printed the encoding's rate.)
+# 3. **GAN or Markov chain?** KID, like FD, is a distance from the real clips' features. In the
+#    table of section 5, does the GAN beat the Markov-1 baseline on KID? Answer `True` or `False`.
+
+
+# %%
+def midi_to_hz(pitch):
+    return None  # your code: MIDI numbers [N] -> Hz [N]
+
+
+run_check(check_midi_to_hz, midi_to_hz)
+
+# %%
+frames_in_a_song = None  # your answer: a whole number
+run_check(check_song_frames, frames_in_a_song, 40.0, RATE, ae.hop, config.gan.window_frames / RATE)
+
+# %%
+gan_beats_markov_on_kid = None  # your answer: True or False
+run_check(check_gan_beats_markov, gan_beats_markov_on_kid, rows, "kid")
 
 # %%
 print(f"chapter run time: {time.perf_counter() - t_chapter:.0f} s; files in {OUT}")
