@@ -35,18 +35,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from musicgan_lib import losses
 from musicgan_lib.data.sprites import make_sprites
 from musicgan_lib.device import pick_device, seed_everything
+from musicgan_lib.exercises import run_check
+from musicgan_lib.exercises.ch03 import check_clipped_slope, check_penalty_term, check_progress_meters
 from musicgan_lib.imaging import image_grid, label_frame, show_grid
-from musicgan_lib.losses import WassersteinLoss, gradient_penalty
 from musicgan_lib.models.dcgan import DCGANDiscriminator, count_parameters
 from musicgan_lib.record import check_targets, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import wgan as ch3
-from musicgan_lib.viz import small_figures
+from musicgan_lib.viz import readable_figures
 from musicgan_lib.weights import should_load_shipped
 
-small_figures()
+readable_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
 device = pick_device(DEVICE)
 seed_everything(SEED)
@@ -124,7 +126,7 @@ thetas = np.linspace(0, 1, 41)
 p0 = bump(0.0)
 js_vals = [js(p0, bump(t)) for t in thetas]
 w_vals = [w1(p0, bump(t)) for t in thetas]
-fig, ax = plt.subplots(1, 2, figsize=(7, 2.3))
+fig, ax = plt.subplots(1, 2, figsize=(9, 3))
 ax[0].plot(thetas, js_vals, c="tab:orange")
 ax[0].axhline(math.log(2), ls="--", c="0.5", lw=1)
 ax[0].set(title="Jensen–Shannon (the original GAN)", xlabel=r"shift $\theta$ of the generated bump")
@@ -171,13 +173,44 @@ print(f"log 2 = {math.log(2):.4f}")
 #   $\hat x = \epsilon x_\text{real} + (1-\epsilon) x_\text{fake}$, one $\epsilon \sim U[0,1]$ per sample,
 #   $\lambda = 10$. Adam, lr $10^{-4}$, $\beta = (0, 0.9)$, 5 critic steps per generator step.
 #
-# ## The losses in the library
+# ## The gradient penalty, on the page
 #
-# Both live in `musicgan_lib/losses.py`: `WassersteinLoss(clip=0.01)` and
-# `WassersteinLoss(gp_weight=10)`, with `gradient_penalty(critic, real, fake)` returning the penalty
-# and the per-sample gradient norms. A check against a case we can solve by hand: for a *linear*
-# critic $f(x) = a \cdot x$ the gradient is $a$ everywhere, so the norm at every interpolate is
-# $\|a\|$ and the penalty is $(\|a\| - 1)^2$.
+# Clipping is one line — after each critic step, `p.clamp_(-c, c)` for every parameter. The
+# penalty takes a few more: draw one $\epsilon$ per sample, walk that far along the line from the
+# fake to the real sample, ask autograd for the critic's gradient there, and penalise how far
+# each sample's gradient norm is from 1. Then the critic's whole loss is minus its estimate of W₁
+# plus $\lambda$ times the penalty:
+
+
+# %%
+def gradient_penalty(critic, real, fake):
+    """E[(||grad critic(x_hat)|| - 1)^2] at random points x_hat between real and fake [N, C, H, W].
+
+    Returns (the penalty, a scalar; the per-sample gradient norms [N])."""
+    eps = torch.rand(len(real), 1, 1, 1, device=real.device)  # one mixing weight per sample: [N, 1, 1, 1]
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # [N, C, H, W]
+    scores = critic(x_hat)  # [N] raw scores
+    # sample i's score depends on x_hat[i] alone (no batch norm), so row i of the gradient of the sum is
+    # sample i's own gradient; create_graph: the penalty is itself trained through
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # [N, C, H, W]
+    norms = grad.flatten(1).norm(dim=1)  # one slope per image, over all its pixels and channels: [N]
+    return ((norms - 1) ** 2).mean(), norms
+
+
+def critic_loss(critic, real, fake, gp_weight=10.0):
+    """WGAN-GP's critic loss: minus the critic's estimate of W1, plus gp_weight times the penalty."""
+    w1_estimate = critic(real).mean() - critic(fake).mean()
+    penalty, _ = gradient_penalty(critic, real, fake)
+    return -w1_estimate + gp_weight * penalty
+
+
+# %% [markdown]
+# The trainer calls the library's version, `WassersteinLoss(gp_weight=10)` in
+# `musicgan_lib/losses.py` (`tests/test_notebook_03_page.py` checks that both compute the same
+# thing). Two checks here. A case we can solve by hand: for a *linear* critic $f(x) = a \cdot x$
+# the gradient is $a$ everywhere, so the norm at every interpolate is $\|a\|$ and the penalty is
+# $(\|a\| - 1)^2$. And a real convolutional critic, with the same random draws for the page and
+# the library.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -191,9 +224,19 @@ for slope in (1.0, 3.0):
         f"||a|| = {slope}: per-sample norms {norms.min():.4f}..{norms.max():.4f} (shape {tuple(norms.shape)}), "
         f"penalty {penalty:.4f} (expected {(slope - 1) ** 2:.4f})"
     )
+torch.manual_seed(SEED)
+conv_critic = DCGANDiscriminator(config.ndf, norm=config.critic_norm)
+torch.manual_seed(SEED)
+page_loss = critic_loss(conv_critic, real, fake)
+torch.manual_seed(SEED)  # the same interpolation draws for the library
+library_loss, logs = losses.WassersteinLoss(gp_weight=10.0).critic_loss(conv_critic, real, fake)
+print(
+    f"conv critic: page loss {page_loss:.3f}, library loss {library_loss:.3f} (penalty {logs['gp']:.3f}) -> "
+    + ("same" if torch.allclose(page_loss, library_loss, rtol=1e-5, atol=1e-6) else "DIFFERENT")
+)
 lin = nn.Linear(8, 1)
 nn.init.uniform_(lin.weight, -1, 1)
-WassersteinLoss(clip=0.01).after_critic_step(lin)
+losses.WassersteinLoss(clip=0.01).after_critic_step(lin)
 print(f"after clipping: weights in [{lin.weight.min():.3f}, {lin.weight.max():.3f}]")
 
 # %% [markdown]
@@ -257,16 +300,17 @@ if live_seconds > 0:
 
 # %%
 if live:
-    fig, axes = plt.subplots(1, 2, figsize=(7, 2.0))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
     for ax, (name, run) in zip(axes, live.items()):
         ax.plot(run.history["step"], run.history["estimate"], lw=1)
         ax.set(title=f"{name}: critic estimate, live", xlabel="generator step")
     plt.show()
+    # built at the sprites' own size and shown at zoom 2: sprites and their labels both twice as big
     grids = [
-        label_frame(image_grid(run.sample(16, seed=ch2.GRID_LATENT_SEED, ema=False), nrow=8, scale=2), f"{name}, live")
+        label_frame(image_grid(run.sample(8, seed=ch2.GRID_LATENT_SEED, ema=False), nrow=8), f"{name}, live")
         for name, run in live.items()
     ]
-    fig = show_grid(np.concatenate(grids, axis=0), width=5)
+    fig = show_grid(np.concatenate(grids, axis=0), "samples after the live run", zoom=2)
     plt.show()
 
 # %% [markdown]
@@ -311,6 +355,7 @@ for m, run in runs.items():
 
 # %%
 fig = ch3.estimate_and_fd_figure({names[m]: runs[m] for m in ("gp", "clip")})
+fig.set_size_inches(9, 5.4)
 plt.show()
 
 # %%
@@ -343,6 +388,7 @@ print(f"  DCGAN (-D loss)    {rho_dcgan:+.3f}   <- not a distance: shown for con
 
 # %%
 fig = ch3.grad_norm_figure({names[m]: runs[m] for m in ("gp", "clip")})
+fig.set_size_inches(9, 3.2)
 plt.show()
 for m in ("gp", "clip"):
     norms = np.array([p[2] for p in runs[m].probes])
@@ -360,6 +406,7 @@ for m in ("gp", "clip"):
 
 # %%
 fig = ch3.weight_histogram_figure({names[m]: runs[m] for m in ("clip", "gp")})
+fig.set_size_inches(9, 3)
 plt.show()
 w_clip = ch3.critic_weights(clip_run.critic)
 print(f"clipped critic: {np.mean(np.abs(w_clip) >= 0.0099):.0%} of its conv weights sit at +-0.01")
@@ -393,13 +440,14 @@ for m in ("gp", "clip"):
 # %%
 grids = []
 for m in ch3.RUN_NAMES:
-    samples = runs[m].sample(32, seed=ch2.GRID_LATENT_SEED)
-    grids.append(label_frame(image_grid(samples, nrow=16, scale=2), f"{names[m]} ({runs[m].steps} steps)"))
-fig = show_grid(np.concatenate(grids, axis=0), width=7)
+    samples = runs[m].sample(24, seed=ch2.GRID_LATENT_SEED)
+    grids.append(label_frame(image_grid(samples, nrow=12), f"{names[m]} ({runs[m].steps} steps)"))
+fig = show_grid(np.concatenate(grids, axis=0), "the same latents for every run, at equal training time", zoom=2)
 plt.show()
 
 # %%
 fig = ch3.fd_over_time_figure({names[m]: runs[m] for m in ch3.RUN_NAMES})
+fig.set_size_inches(9, 3.4)
 plt.show()
 
 # %% [markdown]
@@ -415,6 +463,11 @@ record("dcgan_fd_equal_time", dc_ev.frechet.fd)
 print(
     f"FD at N={gp_ev.n}: WGAN-GP {gp_ev.frechet.fd:.3f}, clipping {clip_ev.frechet.fd:.3f}, "
     f"DCGAN {dc_ev.frechet.fd:.3f}; real-vs-real floor {gp_ev.frechet.fd_floor:.3f}"
+)
+print(
+    f"At equal time the WGAN-GP's FD is {clip_ev.frechet.fd / gp_ev.frechet.fd:.0f}x lower than clipping's; "
+    f"chapter 2's conditional DCGAN reached FD {dc_ev.frechet.fd:.3f} against the WGAN-GP's {gp_ev.frechet.fd:.3f}, "
+    f"with {dc_ev.attributes.high_quality:.0%} high-quality samples against {gp_ev.attributes.high_quality:.0%}."
 )
 
 # %%
@@ -442,16 +495,48 @@ check_targets(checks)
 #   the points where it matters, and keeps the gradient norm in the neighbourhood of 1.
 # * **Costs.** A WGAN-GP generator step is 5 critic steps with a double backward pass: several
 #   times a DCGAN step. Compare at equal time, not equal steps.
-# * **Not a free win.** In the same time chapter 2's conditional DCGAN (hinge loss, spectral
-#   norm, classifier heads) drew sprites at least as clean as the WGAN-GP's here (a slightly
-#   lower FD and far more high-quality samples, see the table): by now spectral norm and the hinge
+# * **Not a free win.** Read the DCGAN row of the table (and the sentence under *What we
+#   measured*): in the same time chapter 2's conditional DCGAN (hinge loss, spectral norm,
+#   classifier heads) draws sprites as clean as the WGAN-GP's: by now spectral norm and the hinge
 #   loss tame the original GAN game too. What the DCGAN does not give you is the progress meter —
-#   its loss does not follow FD (the correlation above has the wrong sign for a distance; the
-#   classifier heads' term is left out of it, since it falls whatever the generator does). And with
-#   half the time (720 s each) the WGAN-GP covered only 0.82 of the combinations when we measured
-#   it; 24 CPU-minutes was what it took to pass 0.90.
+#   its loss does not follow FD (compare its correlation above with the WGAN-GP's; the classifier
+#   heads' term is left out of it, since it falls whatever the generator does). How much training
+#   time the WGAN-GP needs to pass the coverage target was measured outside this notebook:
+#   `docs/experiments/03_wgan.md`.
 # * **Practicalities.** No batch norm in a penalised critic (the penalty is per sample); Adam
 #   with β₁ = 0 (momentum fights the moving target); the critic outputs raw scores, never a sigmoid.
 #
 # Chapter 4 keeps this loss — WGAN-GP plus a small drift term — and changes *how* the networks
 # are trained: small images first, growing step by step.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each cell below holds an answer set to `None`. Write yours, run the cell, and the check
+# says right, or not yet and why. (Batch runs skip these cells.)
+#
+# 1. **How steep can a clipped critic be?** Take the simplest critic, linear: $f(x) = w \cdot x$
+#    on 3×32×32 sprites, every weight clipped to $[-0.01, 0.01]$. What is the largest gradient
+#    norm $\|\nabla_x f\|_2$ it can have? Compare it with the 1 that W₁ asks for, and with the
+#    clipped critic's measured slope above.
+# 2. **The penalty term.** Write `penalty_term(norms, gp_weight)`: given the per-sample gradient
+#    norms at the interpolates (a tensor `[N]`), what the penalty adds to the critic's loss.
+# 3. **Which losses are progress meters?** From the Spearman correlations printed in *Does the
+#    critic's estimate track sample quality?*, name the runs (`"gp"`, `"clip"`, `"dcgan"`) whose
+#    critic estimate rises and falls with FD (a correlation of at least +0.7).
+
+# %%
+clipped_slope = None  # your answer: a number
+run_check(check_clipped_slope, clipped_slope)
+
+
+# %%
+def penalty_term(norms, gp_weight):
+    return None  # your code: [N] gradient norms, lambda -> one number
+
+
+run_check(check_penalty_term, penalty_term)
+
+# %%
+progress_meters = None  # your answer: a set of run names, e.g. {"gp"}
+run_check(check_progress_meters, progress_meters, {"gp": rho, "clip": rho_clip, "dcgan": rho_dcgan})
