@@ -47,11 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     course.add_argument("--jobs", type=int, default=1, help="sweep points run in parallel (default 1)")
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
+    train = sub.add_parser(
+        "train",
+        help="train a chapter's model (toy, dcgan), on N processes with --nproc N",
+        description="musicgan train {toy,dcgan} --steps N --out DIR [--nproc N] [...]: see python -m musicgan_lib.train_cli -h",
+    )
+    train.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun), default 1")
+    train.add_argument("args", nargs=argparse.REMAINDER, help="model and options, as for musicgan_lib.train_cli")
     return parser
+
+
+def run_train(nproc: int, args: list[str]) -> int:
+    """One process: train here. N processes: start torchrun, which starts N ranks of train_cli and
+    stops them all when one fails."""
+    import subprocess
+
+    from . import train_cli
+
+    if nproc < 1:
+        print(f"musicgan train: error: --nproc must be >= 1, got {nproc}", file=sys.stderr)
+        return 2
+    if nproc == 1:
+        return train_cli.main(args)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    return subprocess.call([*command, "-m", "musicgan_lib.train_cli", *args])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return run_train(args.nproc, args.args)
     if args.command == "course":
         kwargs = {}
         if args.notebooks:

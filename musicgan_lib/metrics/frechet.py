@@ -24,6 +24,10 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+# Each call measures the sets it is given, in this process: under torchrun, torchmetrics would
+# otherwise gather features from every rank at compute() and wait for ranks that are not measuring.
+LOCAL = False
+
 
 class _Features(nn.Module):
     """Wrap any feature module/callable for torchmetrics: eval, no grad, flat float CPU output.
@@ -96,7 +100,7 @@ def frechet_distance(
     _check_sets(x, y)
     was = _eval_mode(feature_module)
     try:
-        fid = FrechetInceptionDistance(feature=_Features(feature_module, x))
+        fid = FrechetInceptionDistance(feature=_Features(feature_module, x), sync_on_compute=LOCAL)
         _feed(fid, x, True, batch_size)
         _feed(fid, y, False, batch_size)
         return float(fid.compute())
@@ -160,11 +164,11 @@ def frechet_report(
     try:
         feats = _Features(feature_module, real)
         # reset_real_features=False: the real set's features are computed once and reused.
-        fid = FrechetInceptionDistance(feature=feats, reset_real_features=False)
+        fid = FrechetInceptionDistance(feature=feats, reset_real_features=False, sync_on_compute=LOCAL)
         with warnings.catch_warnings():  # "KID will save all extracted features": fine at this N
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
             kid = KernelInceptionDistance(
-                feature=feats, subsets=kid_subsets, subset_size=subset, reset_real_features=False
+                feature=feats, subsets=kid_subsets, subset_size=subset, reset_real_features=False, sync_on_compute=LOCAL
             )
         _feed(fid, real, True, batch_size)
         _feed(kid, real, True, batch_size)

@@ -431,7 +431,9 @@ class FDTracker:
         self.n = real.shape[0]
         self.batch_size = batch_size
         real = to_eval_space(real)
-        self.fid = FrechetInceptionDistance(feature=_Features(self.features, real), reset_real_features=False)
+        self.fid = FrechetInceptionDistance(
+            feature=_Features(self.features, real), reset_real_features=False, sync_on_compute=False
+        )
         for i in range(0, self.n, batch_size):
             self.fid.update(real[i : i + batch_size], real=True)
 

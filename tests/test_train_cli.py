@@ -1,0 +1,32 @@
+"""`musicgan train`: a chapter's model on 2 processes (torchrun), resumed on 1, into a checked folder."""
+
+import json
+
+import pytest
+
+from musicgan_lib.cli import main
+
+
+def test_train_refuses_a_folder_with_someone_elses_files_and_a_bad_nproc(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="holds files no training run wrote"):
+        main(["train", "toy", "--steps", "1", "--out", str(tmp_path)])
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert main(["train", "--nproc", "0", "toy", "--steps", "1", "--out", str(tmp_path / "new")]) == 2
+    assert "--nproc must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_processes_then_one_resume_the_same_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MUSICGAN_BATCH", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out = tmp_path / "toy"
+    common = ["toy", "--method", "vanilla", "--batch", "64", "--out", str(out)]
+    assert main(["train", "--nproc", "2", *common, "--steps", "30", "--checkpoint-every", "30"]) == 0
+    two = json.loads((out / "metrics.json").read_text())
+    assert two["ranks"] == 2 and two["step"] == 30
+    capsys.readouterr()
+    assert main(["train", *common, "--steps", "40"]) == 0  # resumes at 30 in one process
+    assert "resumed from step 30" in capsys.readouterr().out
+    one = json.loads((out / "metrics.json").read_text())
+    assert one["ranks"] == 1 and one["step"] == 40
