@@ -62,7 +62,12 @@ def train_toy(args: argparse.Namespace, out: Path) -> dict[str, float]:
     _resume(trainer.loop)
     trainer.run(args.steps)
     report = ch1.mode_report(trainer.sample(ch1.EVAL_SAMPLES, rng=torch.Generator().manual_seed(10_000)), mixture)
-    return {"modes": report.modes_covered, "high_quality": report.high_quality, "step": trainer.step}
+    return {
+        "modes": report.modes_covered,
+        "high_quality": report.high_quality,
+        "step": trainer.step,
+        "train_seconds": trainer.loop.seconds,
+    }
 
 
 def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
@@ -85,7 +90,8 @@ def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     if not distributed.is_main():
         return {}
     (out / "samples.png").write_bytes(png_bytes(image_grid(run.sample(96), nrow=12, scale=2)))
-    return {**evaluate_generator(run.sampling_generator(), n=args.eval_samples).metrics(), "step": run.trainer.step}
+    evaluation = evaluate_generator(run.sampling_generator(), n=args.eval_samples).metrics()
+    return {**evaluation, "step": run.trainer.step, "train_seconds": run.trainer.loop.seconds}
 
 
 def build_parser() -> argparse.ArgumentParser:
