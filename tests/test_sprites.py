@@ -19,6 +19,7 @@ from musicgan_lib.data.sprites import (
     SpriteBatch,
     attribute_distribution,
     expected_coverage,
+    load_sprite_set,
     load_sprites,
     make_sprites,
     render_sprites,
@@ -319,8 +320,8 @@ def test_load_errors_are_clear(tmp_path):
 
     sheet = tmp_path / "sheet.png"
     Image.fromarray(np.full((30, 50, 3), 100, dtype=np.uint8)).save(sheet)
-    with pytest.raises(ValueError, match=r"sheet.png is 50x30.*multiple of the tile size 16x16"):
-        load_sprites(sheet, tile=16)
+    with pytest.raises(ValueError, match=r"sheet.png is 50x30 pixels: no 64x64 tile fits with margin 0"):
+        load_sprites(sheet, tile=64)
 
     blank = tmp_path / "blank"
     blank.mkdir()
@@ -339,3 +340,51 @@ def test_load_errors_are_clear(tmp_path):
         load_sprites(good, tile=0)
     with pytest.raises(ValueError, match="tile"):
         load_sprites(good, tile="big")
+
+
+def _sheet_with_gaps(tiles: list[np.ndarray], cols: int, tile: int, spacing: int, margin: int) -> np.ndarray:
+    rows = -(-len(tiles) // cols)
+    w = 2 * margin + cols * tile + (cols - 1) * spacing
+    h = 2 * margin + rows * tile + (rows - 1) * spacing
+    sheet = np.zeros((h, w, 4), dtype=np.uint8)
+    sheet[..., :3] = 255  # opaque white gutters: not part of any tile
+    sheet[..., 3] = 255
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        y, x = margin + r * (tile + spacing), margin + c * (tile + spacing)
+        sheet[y : y + tile, x : x + tile] = t
+    return sheet
+
+
+def test_load_sheet_with_spacing_and_margin_cuts_exact_tiles(tmp_path):
+    tiles = [_rgba_sprite(seed) for seed in range(1, 6)]
+    Image.fromarray(_sheet_with_gaps(tiles, cols=3, tile=16, spacing=2, margin=3), "RGBA").save(tmp_path / "s.png")
+    x, report = load_sprite_set(tmp_path / "s.png", size=16, tile=16, spacing=2, margin=3)
+    assert x.shape == (5, 3, 16, 16) and report.kept == 5 and report.tiles == 6 and report.empty == 1
+    for got, want in zip(x, tiles):  # the gutters never leak into a tile
+        assert np.array_equal(to_uint8(got)[3:-3, 4:-4], want[3:-3, 4:-4, :3])
+    cut_wrong, _ = load_sprite_set(tmp_path / "s.png", size=16, tile=16)  # without spacing/margin
+    assert not np.array_equal(to_uint8(cut_wrong[0]), to_uint8(x[0]))
+
+
+def test_a_sheet_with_a_remainder_is_cut_with_a_warning_that_says_how_much(tmp_path):
+    sheet = np.zeros((20, 40, 4), dtype=np.uint8)  # 2 x 1 whole 16 px tiles, 8 px and 4 px left over
+    sheet[:16, :16], sheet[:16, 16:32] = _rgba_sprite(1), _rgba_sprite(2)
+    Image.fromarray(sheet, "RGBA").save(tmp_path / "odd.png")
+    with pytest.warns(UserWarning, match=r"odd.png is 40x20 pixels.*skipped the last 8 px on the right and 4 px"):
+        x, report = load_sprite_set(tmp_path / "odd.png", size=16, tile=16)
+    assert x.shape[0] == 2 and len(report.cropped_remainders) == 1
+
+
+def test_duplicates_are_dropped_and_counted_and_the_report_is_printed(tmp_path, capsys):
+    tiles = [_rgba_sprite(1), _rgba_sprite(2), _rgba_sprite(1), _rgba_sprite(1)]
+    Image.fromarray(_sheet_with_gaps(tiles, cols=4, tile=16, spacing=0, margin=0), "RGBA").save(tmp_path / "d.png")
+    x = load_sprites(tmp_path / "d.png", size=16, tile=16)
+    assert x.shape[0] == 2
+    assert (
+        capsys.readouterr().out == "load_sprites(d.png): kept 2 sprites of 4 tiles in 1 file(s); skipped 2 duplicates\n"
+    )
+    _, report = load_sprite_set(tmp_path / "d.png", size=16, tile=16, keep_duplicates=True)
+    assert report.kept == 4 and report.duplicates == 0
+    big, report = load_sprite_set(tmp_path / "d.png", size=8, tile=16)  # tiles larger than the model
+    assert big.shape[-1] == 8 and report.shrunk == report.tiles == 4

@@ -24,6 +24,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -511,28 +512,106 @@ def _fit(rgb: np.ndarray, size: int, bg: np.ndarray) -> np.ndarray:
     return canvas
 
 
+@dataclass
+class SpriteLoadReport:
+    """What `load_sprite_set` kept and skipped, so a messy sheet is never silently half-read."""
+
+    files: int = 0
+    tiles: int = 0  # tiles (or whole images) looked at
+    kept: int = 0
+    empty: int = 0  # fully transparent or one flat colour
+    duplicates: int = 0  # pixel-identical to a sprite kept earlier (after fitting to size)
+    shrunk: int = 0  # larger than size: cropped to their content and shrunk by an integer factor
+    cropped_remainders: list[str] = field(default_factory=list)  # sheets with pixels left over
+
+    def __str__(self) -> str:
+        parts = [f"kept {self.kept} sprites of {self.tiles} tiles in {self.files} file(s)"]
+        skipped = [f"{n} {what}" for n, what in ((self.empty, "empty"), (self.duplicates, "duplicates")) if n]
+        if skipped:
+            parts.append("skipped " + ", ".join(skipped))
+        if self.shrunk:
+            parts.append(f"{self.shrunk} larger than the model's size were cropped and shrunk")
+        if self.cropped_remainders:
+            parts.append(f"{len(self.cropped_remainders)} sheet(s) had a remainder that is not a whole tile")
+        return "; ".join(parts)
+
+
+def _sheet_grid(name: str, w: int, h: int, tw: int, th: int, spacing: int, margin: int) -> tuple[int, int, str]:
+    """Columns and rows of whole tiles in a w x h sheet, and a warning naming any pixels left over."""
+    cols = (w - 2 * margin + spacing) // (tw + spacing)
+    rows = (h - 2 * margin + spacing) // (th + spacing)
+    if cols < 1 or rows < 1:
+        raise ValueError(
+            f"sprite sheet {name} is {w}x{h} pixels: no {tw}x{th} tile fits with margin {margin} and spacing "
+            f"{spacing}; pass the sheet's real tile size (tile=...), spacing= and margin="
+        )
+    right = w - 2 * margin - cols * tw - (cols - 1) * spacing
+    bottom = h - 2 * margin - rows * th - (rows - 1) * spacing
+    note = ""
+    if right or bottom:
+        note = (
+            f"sprite sheet {name} is {w}x{h} pixels, not a whole number of {tw}x{th} tiles (spacing {spacing}, "
+            f"margin {margin}): used {cols} x {rows} tiles and skipped the last {right} px on the right and "
+            f"{bottom} px at the bottom. If tiles look cut, pass the sheet's real tile=, spacing= and margin="
+        )
+    return cols, rows, note
+
+
 def load_sprites(
     path: str | os.PathLike,
     size: int = SPRITE_SIZE,
     background: Sequence[int] = SPRITE_BACKGROUND,
     tile: int | str | Sequence[int] | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    *,
+    spacing: int = 0,
+    margin: int = 0,
+    keep_duplicates: bool = False,
+    quiet: bool = False,
 ) -> torch.Tensor:
-    """Load your own sprites as a [N, 3, size, size] float32 tensor in [-1, 1].
+    """Load your own sprites as a [N, 3, size, size] float32 tensor in [-1, 1], and print what was
+    kept and skipped (`quiet=True` to not). See `load_sprite_set` for the arguments."""
+    images, report = load_sprite_set(
+        path, size, background, tile, max_pixels, spacing=spacing, margin=margin, keep_duplicates=keep_duplicates
+    )
+    if not quiet:
+        print(f"load_sprites({Path(path).name}): {report}")
+    return images
+
+
+def load_sprite_set(
+    path: str | os.PathLike,
+    size: int = SPRITE_SIZE,
+    background: Sequence[int] = SPRITE_BACKGROUND,
+    tile: int | str | Sequence[int] | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    *,
+    spacing: int = 0,
+    margin: int = 0,
+    keep_duplicates: bool = False,
+) -> tuple[torch.Tensor, SpriteLoadReport]:
+    """Your own sprites as a [N, 3, size, size] float32 tensor in [-1, 1], and a report of what was
+    kept and what was skipped.
 
     `path` is a PNG file or a folder of PNGs (sorted by name, not recursive). With `tile`
     (an int, a (width, height) pair, or a string "32", "32x24" or "32,24"), each file is a
-    sprite sheet cut into tiles, row by row.
+    sprite sheet cut into tiles, row by row, with `margin` pixels around the sheet's edge and
+    `spacing` pixels between tiles (as tile-set editors such as Tiled write them). A sheet whose
+    size is not a whole number of tiles is cut into the tiles that fit, with a warning that says
+    how many pixels were left over.
     Each sprite is composited on `background` (RGB 0..255) where transparent, centred on a
     size x size canvas, and - if larger - cropped to its content and shrunk by an integer
     factor with nearest-neighbour sampling (so 4x-upscaled pixel art comes back exactly).
-    Empty tiles (fully transparent or a single colour) are skipped. 16-bit, palette,
-    greyscale and greyscale+alpha PNGs are converted to 8-bit RGB correctly.
+    Empty tiles (fully transparent or a single colour) are skipped, and so are exact duplicates
+    (after fitting) unless `keep_duplicates`: a sheet that repeats a tile would otherwise teach
+    the GAN that tile several times over. 16-bit, palette, greyscale and greyscale+alpha PNGs are
+    converted to 8-bit RGB correctly.
 
     A file larger than `max_pixels` pixels (default `MAX_IMAGE_PIXELS`, 4096 x 4096) is
     refused before it is decoded, and so is a file whose sprites would hold more pixels than that.
     """
     size, max_pixels = require_int("size", size), require_int("max_pixels", max_pixels)
+    spacing, margin = require_int("spacing", spacing, 0), require_int("margin", margin, 0)
     want_bg = f"three integers 0..255 (r, g, b), got {background!r}"
     if isinstance(background, str) or not isinstance(background, (Sequence, np.ndarray)):
         raise TypeError(f"background must be {want_bg}")
@@ -559,34 +638,51 @@ def load_sprites(
         files = [root]
 
     sprites: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    report = SpriteLoadReport(files=len(files))
     for f in files:
         rgba = _open_rgba(f, max_pixels)
         h, w = rgba.shape[:2]
-        tw, th = tile_wh or (w, h)
-        if w % tw or h % th:
-            raise ValueError(
-                f"sprite sheet {f} is {w}x{h} pixels, not a multiple of the tile size {tw}x{th}; "
-                f"pass the sheet's real tile size (tile=...), or crop the sheet to a multiple of it"
-            )
-        n = (w // tw) * (h // th)
+        if tile_wh is None:
+            tw, th, cols, rows, step_x, step_y, x0, y0 = w, h, 1, 1, w, h, 0, 0
+        else:
+            tw, th = tile_wh
+            cols, rows, leftover = _sheet_grid(str(f), w, h, tw, th, spacing, margin)
+            if leftover:
+                warnings.warn(leftover, stacklevel=3)
+                report.cropped_remainders.append(leftover)
+            step_x, step_y, x0, y0 = tw + spacing, th + spacing, margin, margin
+        n = cols * rows
         if n * size * size > max_pixels:  # tiny tiles or a huge size would run out of memory
             raise _too_big(
                 f"{f} gives {n:,} sprites of {size}x{size} = {n * size * size:,} pixels (check tile= and size=)",
                 max_pixels,
             )
-        tiles = [rgba[y : y + th, x : x + tw] for y in range(0, h, th) for x in range(0, w, tw)]
+        tiles = [
+            rgba[y0 + r * step_y : y0 + r * step_y + th, x0 + c * step_x : x0 + c * step_x + tw]
+            for r in range(rows)
+            for c in range(cols)
+        ]
         for t in tiles:
+            report.tiles += 1
             alpha = t[..., 3:4]
-            if not np.any(alpha > 0):
-                continue  # fully transparent tile
             rgb = t[..., :3] * alpha + bg * (1.0 - alpha)
-            if np.all(np.abs(rgb - rgb[0, 0]) < 1e-6):
-                continue  # one flat colour: an empty cell of the sheet
-            sprites.append(_fit(rgb, size, bg))
+            if not np.any(alpha > 0) or np.all(np.abs(rgb - rgb[0, 0]) < 1e-6):
+                report.empty += 1  # fully transparent, or one flat colour: an empty cell of the sheet
+                continue
+            fitted = _fit(rgb, size, bg)
+            report.shrunk += int(max(t.shape[:2]) > size)
+            key = np.round(fitted * 255).astype(np.uint8).tobytes()
+            if key in seen and not keep_duplicates:
+                report.duplicates += 1
+                continue
+            seen.add(key)
+            sprites.append(fitted)
     if not sprites:
         raise ValueError(
             f"no non-empty sprites in {root}: every image/tile was transparent or one flat colour. "
             "Check the tile size and that the PNGs hold the characters."
         )
+    report.kept = len(sprites)
     arr = np.stack(sprites).astype(np.float32)  # [N, size, size, 3] in [0, 1]
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).mul(2.0).sub(1.0).contiguous()
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).mul(2.0).sub(1.0).contiguous(), report
