@@ -125,6 +125,21 @@ plt.show()
 #   average of the generator's weights for sampling. The fakes in each critic step are generated for
 #   the **same conditions as the real batch**, so the penalty's interpolates stay within one condition.
 
+# %% [markdown]
+# The critic's score on the page, with its shapes: one part says "a plausible latent", the
+# projection part says "plausible *for this pitch and family*".
+
+
+# %%
+def critic_score(critic, x, pitch, family):
+    """x [B, 16] standardised latents, pitch [B] (MIDI), family [B] -> scores [B, 1]."""
+    c = critic.cond(pitch, family)  # [B, 33]: pitch embedding, family embedding, "how high"
+    h = critic.body(torch.cat([x, c], dim=1))  # [B, 256]: features of (latent, condition)
+    plausible = critic.head(h)  # [B, 1]
+    for_this_condition = (critic.project(c) * h).sum(dim=1, keepdim=True) / h.shape[1] ** 0.5  # [B, 1]
+    return plausible + for_this_condition
+
+
 # %%
 # NBVAL_CHECK_OUTPUT
 generator, critic = ch7.build_models(data.latent_dim, config)
@@ -196,10 +211,30 @@ gan = gan.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
 # families' signatures (the mallet's fast decay, the organ's steady tone, the flute's breath
 # noise). Listen to them in a row:
 
+# %% [markdown]
+# How a generated note comes to be, on the page: the generator writes a standardised encoding for
+# a condition, we undo the standardisation, and chapter 6's decoder plays it at the note's pitch.
+
+
+# %%
+def generate_note(gan, autoencoder, pitch, family, noise):
+    """noise [B, 8], pitch [B] (MIDI), family [B] -> audio [B, samples]."""
+    x = gan.head(gan.body(torch.cat([noise, gan.cond(pitch, family)], dim=1)))  # [B, 16] standardised
+    z = x @ gan.z_unwhiten + gan.z_mean  # [B, 16]: the autoencoder's own latent
+    frames = -(-autoencoder.n_samples // (autoencoder.sample_rate // autoencoder.frame_rate))
+    f0 = (440.0 * 2 ** ((pitch.float() - 69) / 12)).unsqueeze(1).expand(-1, frames)  # [B, frames] Hz
+    return autoencoder.decode(z, f0)  # [B, samples]
+
+
 # %%
 pitches = torch.tensor([60, 67] * len(FAMILIES))
 families = torch.arange(len(FAMILIES)).repeat_interleave(2)
-notes = ch7.generate_notes(gan, autoencoder, pitches, families, seed=SEED)
+with torch.no_grad():
+    noise = torch.randn(len(pitches), gan.noise_dim, generator=torch.Generator().manual_seed(SEED))
+    notes = generate_note(gan, autoencoder.cpu(), pitches, families, noise)  # the page's version runs on the CPU
+autoencoder.to(device)
+library_notes = ch7.generate_notes(gan, autoencoder, pitches, families, seed=SEED)
+print(f"the page's notes are the library's: {torch.allclose(notes, library_notes, atol=1e-4)}")
 fig = spectrogram_grid(
     list(notes), SR, ncols=4, titles=[f"{FAMILIES[int(f)]} {int(p)}" for f, p in zip(families, pitches)]
 )
