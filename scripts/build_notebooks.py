@@ -2,6 +2,7 @@
 
     python scripts/build_notebooks.py            # every notebooks/src/NN_*.py
     python scripts/build_notebooks.py 01 05      # only these chapters
+    python scripts/build_notebooks.py --compress-only 03   # re-encode a built notebook's figures, no run
 
 Each notebooks/src/NN_name.py (jupytext percent format) becomes notebooks/NN_name.ipynb,
 executed with the notebooks folder as working directory and the default (quick) profile,
@@ -71,6 +72,8 @@ def build(source: Path, timeout: int = 1800) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    compress_only = "--compress-only" in argv
+    argv = [a for a in argv if a != "--compress-only"]
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if argv:
         sources = [s for s in sources if s.name[:2] in argv]
@@ -78,7 +81,14 @@ def main(argv: list[str]) -> int:
             print(f"no notebook sources match {argv}; have {[s.name for s in SRC.glob('*.py')]}")
             return 2
     for source in sources:
-        build(source)
+        if compress_only:
+            target = OUT / f"{source.stem}.ipynb"
+            nb = nbformat.read(target, as_version=4)
+            saved = compress_figures(nb)
+            nbformat.write(nb, target)
+            print(f"{target.relative_to(ROOT)}: figures {saved / 1024:.0f} KB smaller")
+        else:
+            build(source)
     return 0
 
 
