@@ -10,9 +10,6 @@ from PIL import Image
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MIN_SHORT_SIDE, MIN_AREA = 150, 80_000  # pixels
-# chapters whose figures predate the rule; each is debt (issue "The book teaches"), and the test
-# below fails when one of them passes, so the list cannot go stale
-NOT_YET = {"01", "02", "03", "04"}
 
 
 def small_images(path: Path) -> list[str]:
@@ -31,10 +28,7 @@ def small_images(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_figures_are_readable(path):
     small = small_images(path)
-    if path.name[:2] in NOT_YET:
-        assert small, f"{path.name} now passes: remove {path.name[:2]} from NOT_YET"
-    else:
-        assert not small, f"{path.name}: figures under {MIN_SHORT_SIDE} px / {MIN_AREA:,} px: {small}"
+    assert not small, f"{path.name}: figures under {MIN_SHORT_SIDE} px / {MIN_AREA:,} px: {small}"
 
 
 def test_the_floor_catches_a_thumbnail(tmp_path):
