@@ -165,7 +165,8 @@ def write_gif(
     path.parent.mkdir(parents=True, exist_ok=True)
     frame_ms = 1000.0 / fps
     durations = [frame_ms] * (len(frames) - 1) + [frame_ms * hold_last]
-    imageio.mimsave(path, frames, format="GIF", duration=durations, loop=loop)
+    # one frame: Pillow wants a number, not a list (a training run's first progress frame)
+    imageio.mimsave(path, frames, format="GIF", duration=durations if len(frames) > 1 else durations[0], loop=loop)
     return path
 
 

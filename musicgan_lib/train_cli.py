@@ -4,8 +4,12 @@
     torchrun --nproc_per_node 2 -m musicgan_lib.train_cli dcgan --steps 4000 --out runs/dcgan
     musicgan train dcgan --nproc 2 --steps 4000 --out runs/dcgan        # the same, torchrun started for you
 
-Models: `toy` (chapter 1's 2-D GAN, `--method vanilla|minimax|...`) and `dcgan` (chapter 2's
-recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`). `--batch` is the *global* batch: each of
+Models: `toy` (chapter 1's 2-D GAN, `--method vanilla|minimax|...`), `dcgan` (chapter 2's
+recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`) and `sprites PATH` (your own sprites: a
+folder of PNGs or a sheet with `--tile`, trained with the small-data recipe `dcgan-diffaug`;
+without PATH, a built-in set of 1,000 procedural sprites). Sprite runs write OUT/samples.png and
+OUT/progress.gif every `--sample-every` steps, and log how often the discriminator calls
+training and held-out real sprites real (a gap means it is memorising the training set). `--batch` is the *global* batch: each of
 N ranks trains on batch / N samples of it (see `distributed`), so 1 and N processes train the same
 model. The run checkpoints into OUT every `--checkpoint-every` steps and at the end; the same
 command resumes it, with any number of processes. Rank 0 writes OUT/metrics.json (and, for
@@ -94,9 +98,77 @@ def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     return {**evaluation, "step": run.trainer.step, "train_seconds": run.trainer.loop.seconds}
 
 
+def sprite_set(args: argparse.Namespace):
+    """Training sprites [N, 3, 32, 32] and a held-out tenth (at least 32) for the overfitting check."""
+    from .data.sprites import DATA_SEED, load_sprites, make_sprites
+
+    if args.path:
+        images = load_sprites(args.path, tile=args.tile, spacing=args.spacing, margin=args.margin)
+    else:
+        print("no PATH given: the built-in set, 1,000 procedural sprites (a stand-in for your own)")
+        images = make_sprites(1000, seed=DATA_SEED).images
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))
+    held = max(32, len(images) // 10)
+    if len(images) < held + 64:
+        raise SystemExit(f"musicgan train: error: {len(images)} sprites are too few; bring at least {held + 64}")
+    return images[order[held:]], images[order[:held]]
+
+
+@torch.no_grad()
+def real_called_real(critic: torch.nn.Module, images: torch.Tensor) -> float:
+    """Share of real images [N, 3, H, W] the critic scores as real (logit > 0), without augmentation."""
+    plain = getattr(critic, "critic", critic)  # an AugmentedCritic's own critic
+    was = plain.training
+    plain.eval()
+    n = len(images) - len(images) % getattr(plain, "pack", 1)
+    share = float((plain(images[:n]).reshape(-1) > 0).float().mean())
+    plain.train(was)
+    return share
+
+
+def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .imaging import image_grid, png_bytes, progress_gif_frames, read_gif, to_uint8, write_gif
+    from .recipes import dcgan_pixels as ch2
+    from .train import Every
+
+    train, held = sprite_set(args)
+    config = ch2.DCGANConfig.for_profile("quick")
+    config = replace(config, batch_size=args.batch or 64, track_every=0, frames=2, bf16=False)
+    log: list[dict[str, float]] = json.loads((out / "log.json").read_text()) if (out / "log.json").exists() else []
+    frames = list(read_gif(out / "progress.gif")) if (out / "progress.gif").exists() else []
+
+    def sample(loop) -> None:
+        d_train = real_called_real(run.trainer.critic, train[: len(held)])
+        d_held = real_called_real(run.trainer.critic, held)
+        log.append({"step": loop.step, "d_real_train": d_train, "d_real_held_out": d_held})
+        if not distributed.is_main():
+            return
+        grid = image_grid(run.sample(48), nrow=12, scale=2)
+        (out / "samples.png").write_bytes(png_bytes(grid))
+        frames.append(progress_gif_frames([(loop.step, to_uint8(run.sample(16)))], scale=2, nrow=8)[0])
+        write_gif(frames, out / "progress.gif")
+        (out / "log.json").write_text(json.dumps(log, indent=1))
+
+    run = ch2.make_run(
+        args.recipe,
+        config,
+        seed=args.seed,
+        images=train,
+        total_steps=args.steps,
+        callbacks=[Every(args.sample_every, sample)],
+        checkpoint_path=out / "checkpoint.safetensors",
+        checkpoint_every=args.checkpoint_every,
+    )
+    _resume(run.trainer.loop)
+    run.train(args.steps)
+    last = log[-1] if log else {}
+    return {"sprites": len(train), "held_out": len(held), **last, "train_seconds": run.trainer.loop.seconds}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicgan train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", choices=("toy", "dcgan"))
+    parser.add_argument("model", choices=("toy", "dcgan", "sprites"))
+    parser.add_argument("path", nargs="?", default="", help="sprites: a folder of PNGs or a sprite sheet")
     parser.add_argument("--steps", type=int, required=True, help="train up to this many steps in total")
     parser.add_argument("--out", required=True, help="run folder: checkpoint, metrics.json, samples")
     parser.add_argument("--batch", type=int, default=0, help="global batch (default: the chapter's)")
@@ -104,7 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--method", default="non-saturating", help="toy: a chapter-1 method")
     parser.add_argument("--mixture", choices=("ring", "grid"), default="ring", help="toy: the data")
-    parser.add_argument("--recipe", default="dcgan-pac2-ema", help="dcgan: a chapter-2 recipe")
+    parser.add_argument("--recipe", default=None, help="dcgan / sprites: a chapter-2 recipe")
+    parser.add_argument("--tile", default=None, help="sprites: cut PATH as a sheet of tiles, e.g. 32 or 32x24")
+    parser.add_argument("--spacing", type=int, default=0, help="sprites: pixels between a sheet's tiles")
+    parser.add_argument("--margin", type=int, default=0, help="sprites: pixels around a sheet's edge")
+    parser.add_argument("--sample-every", type=int, default=250, help="sprites: steps between samples")
     parser.add_argument("--eval-samples", type=int, default=2000, help="dcgan: samples for the metrics")
     return parser
 
@@ -115,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads() // w.size))  # ranks share the machine's cores
     try:
         out = _out_dir(args.out)
-        metrics = (train_toy if args.model == "toy" else train_dcgan)(args, out)
+        args.recipe = args.recipe or ("dcgan-diffaug" if args.model == "sprites" else "dcgan-pac2-ema")
+        trainers = {"toy": train_toy, "dcgan": train_dcgan, "sprites": train_sprites}
+        metrics = trainers[args.model](args, out)
         if w.is_main:
             metrics = {**metrics, "ranks": w.size}
             (out / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -136,3 +136,11 @@ def test_compress_png_keeps_the_picture_and_its_size():
     back = np.asarray(Image.open(io.BytesIO(smaller)).convert("RGB"))
     assert back.shape == picture.shape and np.array_equal(back, picture)  # 12 colours survive exactly
     assert compress_png(smaller) == smaller  # nothing to gain: the input comes back
+
+
+def test_a_gif_of_one_frame_is_written_too(tmp_path):
+    from musicgan_lib.imaging import read_gif, write_gif
+
+    frame = np.full((8, 8, 3), 200, dtype=np.uint8)
+    write_gif([frame], tmp_path / "one.gif")
+    assert read_gif(tmp_path / "one.gif").shape == (1, 8, 8, 3)

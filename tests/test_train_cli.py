@@ -30,3 +30,26 @@ def test_two_processes_then_one_resume_the_same_run(tmp_path, monkeypatch, capsy
     assert "resumed from step 30" in capsys.readouterr().out
     one = json.loads((out / "metrics.json").read_text())
     assert one["ranks"] == 1 and one["step"] == 40
+
+
+@pytest.mark.slow
+def test_train_your_own_sprite_sheet_writes_samples_a_gif_and_resumes(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from musicgan_lib.data.sprites import make_sprites
+    from musicgan_lib.imaging import image_grid, read_gif
+
+    monkeypatch.setenv("MUSICGAN_BATCH", "1")
+    sheet = image_grid(make_sprites(120, seed=3).images, nrow=12, padding=0)  # 12 x 10 tiles of 32 px
+    Image.fromarray(sheet).save(tmp_path / "sheet.png")
+    out = tmp_path / "run"
+    common = ["sprites", str(tmp_path / "sheet.png"), "--tile", "32", "--batch", "16", "--sample-every", "3"]
+    assert main(["train", *common, "--steps", "3", "--out", str(out)]) == 0
+    assert "kept 120 sprites of 120 tiles" in capsys.readouterr().out
+    assert main(["train", *common, "--steps", "6", "--out", str(out)]) == 0
+    assert "resumed from step 3" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sprites"] == 88 and metrics["held_out"] == 32 and metrics["step"] == 6
+    assert 0 <= metrics["d_real_held_out"] <= 1
+    assert len(json.loads((out / "log.json").read_text())) == 2  # one entry per sample, across the resume
+    assert read_gif(out / "progress.gif").shape[0] == 2 and (out / "samples.png").stat().st_size > 1000

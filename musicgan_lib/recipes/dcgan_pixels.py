@@ -64,6 +64,7 @@ from ..metrics.sprite_eval import (  # noqa: F401
     standing_copy,
 )
 from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
+from ..models.diffaugment import AugmentedCritic
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
@@ -91,6 +92,7 @@ class RecipeSpec:
     d_norm: str = "batch"  # the discriminator's hidden-layer norm ("batch", "layer", "none")
     loss: str = "non-saturating"  # or "hinge"
     aux_classifier: float = 0.0  # > 0: AC-GAN classifier heads on the (conditional) discriminator, this loss weight
+    augment: str = ""  # DiffAugment policy the discriminator sees real and fake through ("" = none)
 
     def __post_init__(self) -> None:
         if not self.aux_classifier >= 0:
@@ -118,6 +120,14 @@ RECIPES: dict[str, RecipeSpec] = {
         aux_classifier=1.0,
         ema_decay=0.995,
     ),  # fmt: skip
+    "dcgan-diffaug": RecipeSpec(
+        "dcgan-diffaug",
+        "DCGAN for small real sets: DiffAugment (colour, translation, cutout) + spectral-norm discriminator + EMA",
+        augment="color,translation,cutout",
+        spectral_norm=True,
+        d_norm="none",
+        ema_decay=0.995,
+    ),
 }
 LOSSES = {"non-saturating": NonSaturatingLoss, "hinge": HingeLoss}
 #: plain DCGAN; the label-free remedy (helps, not enough); the remedy that does not collapse (uses labels)
@@ -215,6 +225,8 @@ def build_models(
         g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
         d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,
                                spectral_norm=spec.spectral_norm)  # fmt: skip
+    if spec.augment:
+        d = AugmentedCritic(d, spec.augment)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)
 
