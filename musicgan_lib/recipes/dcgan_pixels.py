@@ -120,6 +120,9 @@ RECIPES: dict[str, RecipeSpec] = {
         aux_classifier=1.0,
         ema_decay=0.995,
     ),  # fmt: skip
+    "dcgan-sn-ema": RecipeSpec(  # dcgan-diffaug without the augmentation: what it adds, measured
+        "dcgan-sn-ema", "DCGAN + spectral-norm discriminator + EMA", spectral_norm=True, d_norm="none", ema_decay=0.995
+    ),
     "dcgan-diffaug": RecipeSpec(
         "dcgan-diffaug",
         "DCGAN for small real sets: DiffAugment (colour, translation, cutout) + spectral-norm discriminator + EMA",
