@@ -189,7 +189,7 @@ class DCGANConfig:
 
         Why longer for the remedy: it covers the combinations by 4,000 steps, but its Fréchet
         distance keeps falling until about 30,000 (seed 0: 1.76 at 4,000, 0.36 at 30,000; the
-        seeds table in notebook 02), while the other recipes are there to show a collapse that
+        seeds table in docs/experiments/02_dcgan.md), while the other recipes are there to show a collapse that
         4,000 steps already show."""
         return self.remedy_steps if get_recipe(recipe).name == REMEDY else self.steps
 
