@@ -1,22 +1,24 @@
-"""Plotting helpers shared by the chapters: small committed figures and grids.
+"""Plotting helpers shared by the chapters: figures readable at 100 % zoom, and spectrogram grids.
 
-Figures end up inside committed notebooks, so they are kept small: `small_figures()` sets a
-low resolution and a compact default size once per notebook.
+Figures end up inside committed notebooks. They stay readable (`readable_figures()`: 100 dpi,
+column-wide, no text under 9 pt) and the files stay small because `scripts/build_notebooks.py`
+stores them as palette PNGs, not because the figures are shrunk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+MIN_FONT_PT = 9  # the smallest text any figure of the book may show (tests/test_figure_text.py)
+
 
 def readable_figures(dpi: int = 100, size: tuple[float, float] = (9.0, 3.0), font_size: float = 10.0) -> None:
     """Figures that read at 100 % zoom in JupyterLab: as wide as the text column (9 in at 100 dpi =
     900 px), no text below 9 pt. Notebooks stay small through PNG compression, not tiny figures."""
-    small_figures(dpi=dpi, size=size, font_size=font_size)
-
-
-def small_figures(dpi: int = 72, size: tuple[float, float] = (5.0, 2.5), font_size: float = 8.0) -> None:
-    """Make matplotlib figures small (low dpi, compact size and fonts) for committed notebooks."""
+    if font_size - 1 < MIN_FONT_PT:
+        raise ValueError(
+            f"font_size {font_size} would put tick labels under {MIN_FONT_PT} pt; use at least {MIN_FONT_PT + 1}"
+        )
     import matplotlib as mpl
     import matplotlib.pyplot as plt  # noqa: F401  (activates the notebook backend first, so it cannot undo this)
 
@@ -91,7 +93,7 @@ def spectrogram_grid(
             title=titles[i] if titles else None,
             colors=colors,
         )
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=9)
         if row_labels is not None and i % ncols == 0:
             ax.set_ylabel(row_labels[i // ncols], fontsize=9)
     return fig

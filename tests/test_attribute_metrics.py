@@ -7,6 +7,7 @@ import math
 
 import matplotlib
 import pytest
+from figure_text import smallest_text_pt
 import torch
 
 from musicgan_lib.data.sprites import (
@@ -18,6 +19,7 @@ from musicgan_lib.data.sprites import (
     make_sprites,
     render_sprites,
 )
+from musicgan_lib.viz import MIN_FONT_PT
 from musicgan_lib.metrics.attributes import (
     ASSET_PATH,
     AttributeReport,
@@ -171,6 +173,7 @@ def test_mode_collapse_plot(clf):
         assert len(heights) == 2 * N_HAIR and max(heights[:N_HAIR]) > 0.99  # generated: all red
         w, h = fig.get_size_inches()
         assert w <= 12 and h <= 3
+        assert smallest_text_pt(fig) >= MIN_FONT_PT
         matplotlib.pyplot.close(fig)
 
 
@@ -222,6 +225,7 @@ def test_collapse_over_training_stacks_the_shares(clf):
     assert red_top > 0.99  # the red band reaches the top of the panel at the collapsed check
     red_rgb = tuple(c / 255 for c in ATTRIBUTE_COLOURS["hair_colour"][2])
     assert tuple(bands[2].get_facecolor()[0][:3]) == pytest.approx(red_rgb)  # red hair is drawn red
+    assert smallest_text_pt(fig) >= MIN_FONT_PT
     matplotlib.pyplot.close(fig)
     with pytest.raises(ValueError, match="no checks"):
         collapse_over_training(AttributeTrack(dict(SPRITE_ATTRIBUTES)))

@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+from figure_text import smallest_text_pt
 import torch
 
 from musicgan_lib.data.toy2d import grid, ring
@@ -10,6 +11,7 @@ from musicgan_lib.losses import MinimaxLoss, NonSaturatingLoss
 from musicgan_lib.metrics.modes import ModeReport
 from musicgan_lib.models.toy_mlp import MLPDiscriminator, MLPGenerator
 from musicgan_lib.recipes import gan_basics as ch1
+from musicgan_lib.viz import MIN_FONT_PT
 
 
 def test_methods_are_what_the_chapter_says():
@@ -168,10 +170,13 @@ def test_collapse_plots_show_every_seed_and_the_mode_shares():
     config = ch1.ToyConfig(steps=40, hidden=16, layers=2, batch_size=64, seeds=(0, 1), track_points=4)
     runs = [ch1.train_toy_gan(ring(), "minimax", seed, config, quiet=True) for seed in config.seeds]
     fig = toyplots.mode_occupancy(runs, ring(), "minimax")
+    assert smallest_text_pt(fig) >= MIN_FONT_PT
     heatmaps = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(heatmaps) == 2 and heatmaps[0].shape == (8, 4)  # modes x tracked steps, one per seed
     assert list(heatmaps[0].sum(axis=0)) == pytest.approx([1.0] * 4)  # each column: shares of all samples
-    line = toyplots.modes_over_training(runs, ring(), ["minimax"]).axes[0].lines[0]
+    over_training = toyplots.modes_over_training(runs, ring(), ["minimax"])
+    assert smallest_text_pt(over_training) >= MIN_FONT_PT
+    line = over_training.axes[0].lines[0]
     assert list(line.get_xdata()) == [10, 20, 30, 40]
     last = [run.track[-1][1].modes_covered for run in runs]
     assert float(line.get_ydata()[-1]) == pytest.approx(sum(last) / 2)  # the mean over seeds

@@ -310,7 +310,7 @@ def plot_spectrogram(
         ax.set_xlabel("time (s)")
         ax.set_ylabel("Hz")
     if title:
-        ax.set_title(title, fontsize="small")
+        ax.set_title(title, fontsize=9)
     if colorbar:
         plt.colorbar(im, ax=ax, label="dB")
     return ax

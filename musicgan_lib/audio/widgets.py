@@ -54,7 +54,7 @@ def plot_mix(freqs: Sequence[float], amps: Sequence[float], sr: int = 16000, win
     ax1.plot(t, total[:n], color="k", lw=1.4, label="sum")
     ax1.set_xlabel("time (ms)")
     ax1.set_title("sines and their sum")
-    ax1.legend(loc="upper right", ncol=2, fontsize=6)
+    ax1.legend(loc="upper right", ncol=2, fontsize=9)
     plot_spectrum(total, sr, ax=ax2, fmax=max(max(freqs) * 1.5, 500), floor_db=-60, title="spectrum of the sum")
     return fig
 

@@ -375,12 +375,12 @@ def mode_collapse_plot(
         ax.bar([i - 0.2 for i in x], g, width=0.4, label=labels[0], color="tab:orange")
         ax.bar([i + 0.2 for i in x], r, width=0.4, label=labels[1], color="tab:blue", alpha=0.8)
         ax.set_xticks(x)
-        ax.set_xticklabels(generated.attributes[k], rotation=45, ha="right", fontsize=7)
-        ax.set_title(f"{k}\nKL {generated.kl_per_attribute[k]:.2f}", fontsize=8)
+        ax.set_xticklabels(generated.attributes[k], rotation=45, ha="right", fontsize=9)
+        ax.set_title(f"{k}\nKL {generated.kl_per_attribute[k]:.2f}", fontsize=9)
         ax.set_ylim(0, 1.0)
-        ax.tick_params(axis="y", labelsize=7)
-    axes[0][0].set_ylabel("fraction", fontsize=8)
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="upper right")
+        ax.tick_params(axis="y", labelsize=9)
+    axes[0][0].set_ylabel("fraction", fontsize=9)
+    axes[0][-1].legend(fontsize=9, frameon=False, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -496,11 +496,11 @@ def collapse_over_training(track: AttributeTrack, title: str = "") -> Figure:
         ax.stackplot(track.steps, shares, labels=track.attributes[k], colors=colours, edgecolor="0.35", linewidth=0.3)
         for b in range(1, len(shares)):  # where the band edges would lie for real sprites
             ax.axhline(b / len(shares), color="0.5", lw=0.6, ls=":")
-        ax.set_title(k, fontsize=8)
+        ax.set_title(k, fontsize=9)
         ax.set(ylim=(0, 1), xlim=(track.steps[0], track.steps[-1]))
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=9)
         ax.legend(
-            fontsize=6,
+            fontsize=9,
             loc="upper center",
             bbox_to_anchor=(0.5, -0.14),
             ncol=2,
@@ -508,8 +508,8 @@ def collapse_over_training(track: AttributeTrack, title: str = "") -> Figure:
             handlelength=1.0,
             columnspacing=0.8,
         )
-    axes[0][0].set_ylabel("share of samples", fontsize=8)
-    fig.supxlabel("training step", fontsize=8)
+    axes[0][0].set_ylabel("share of samples", fontsize=9)
+    fig.supxlabel("training step", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

@@ -1035,7 +1035,7 @@ def plot_schedule(schedule: GrowthSchedule, ax=None, x: str = "images"):
             linewidth=0.5,
             hatch="///" if p.kind == "fade" else None,
         )
-        ax.text(x0 + w / 2, 0, f"{p.resolution}px\n{p.kind}", ha="center", va="center", fontsize=7)
+        ax.text(x0 + w / 2, 0, f"{p.resolution}px\n{p.kind}", ha="center", va="center", fontsize=9)
     # alpha over the run
     xs, alphas = [], []
     for p in schedule.phases:
@@ -1047,10 +1047,10 @@ def plot_schedule(schedule: GrowthSchedule, ax=None, x: str = "images"):
     ax2.plot(xs, alphas, color="tab:red", lw=1.2)
     ax2.set_ylim(-0.05, 1.6)
     ax2.set_yticks([0, 1])
-    ax2.set_ylabel("alpha", color="tab:red", fontsize=8)
+    ax2.set_ylabel("alpha", color="tab:red", fontsize=9)
     ax.set_yticks([])
     ax.set_xlim(0, xs[-1])
-    ax.set_xlabel("thousands of real images shown" if x == "images" else "training step", fontsize=8)
+    ax.set_xlabel("thousands of real images shown" if x == "images" else "training step", fontsize=9)
     ax.figure.tight_layout()
     return ax.figure
 
@@ -1093,9 +1093,9 @@ def plot_fd_curve(
         if pts:
             ax.plot([p[x] for p in pts], [p["fd"] for p in pts], "s-", ms=3, lw=1, label=name)
     ax.set_yscale("log")
-    ax.set_xlabel({"seconds": "training time (s)", "images": "real images shown", "step": "step"}[x], fontsize=8)
-    ax.set_ylabel("FD (32x32 features)", fontsize=8)
-    ax.legend(fontsize=7, frameon=False)
+    ax.set_xlabel({"seconds": "training time (s)", "images": "real images shown", "step": "step"}[x], fontsize=9)
+    ax.set_ylabel("FD (32x32 features)", fontsize=9)
+    ax.legend(fontsize=9, frameon=False)
     ax.figure.tight_layout()
     return ax.figure
 
