@@ -115,15 +115,17 @@ def sprite_set(args: argparse.Namespace):
 
 
 @torch.no_grad()
-def real_called_real(critic: torch.nn.Module, images: torch.Tensor) -> float:
-    """Share of real images [N, 3, H, W] the critic scores as real (logit > 0), without augmentation."""
+def critic_on_real(critic: torch.nn.Module, images: torch.Tensor) -> tuple[float, float]:
+    """The critic's view of real images [N, 3, H, W], without augmentation: the share it calls real
+    (logit > 0) and its mean probability of "real". On held-out sprites both fall below their
+    values on training sprites when the critic memorises the training set."""
     plain = getattr(critic, "critic", critic)  # an AugmentedCritic's own critic
     was = plain.training
     plain.eval()
     n = len(images) - len(images) % getattr(plain, "pack", 1)
-    share = float((plain(images[:n]).reshape(-1) > 0).float().mean())
+    logits = plain(images[:n]).reshape(-1).float()
     plain.train(was)
-    return share
+    return float((logits > 0).float().mean()), float(torch.sigmoid(logits).mean())
 
 
 def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
@@ -138,9 +140,18 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
     frames = list(read_gif(out / "progress.gif")) if (out / "progress.gif").exists() else []
 
     def sample(loop) -> None:
-        d_train = real_called_real(run.trainer.critic, train[: len(held)])
-        d_held = real_called_real(run.trainer.critic, held)
-        log.append({"step": loop.step, "d_real_train": d_train, "d_real_held_out": d_held})
+        (called_train, p_train), (called_held, p_held) = (
+            critic_on_real(run.trainer.critic, images) for images in (train[: len(held)], held)
+        )
+        log.append(
+            {
+                "step": loop.step,
+                "d_real_train": called_train,
+                "d_real_held_out": called_held,
+                "d_prob_train": p_train,
+                "d_prob_held_out": p_held,
+            }
+        )
         if not distributed.is_main():
             return
         grid = image_grid(run.sample(48), nrow=12, scale=2)
