@@ -23,7 +23,6 @@ import time
 import warnings
 
 import matplotlib.pyplot as plt
-import matplotlib.text
 import numpy as np
 import torch
 from IPython.display import Markdown, display
@@ -56,13 +55,6 @@ use_shipped = should_load_shipped(
     kind="dcgan_generator",
 )
 start_time = time.perf_counter()
-
-
-def at_least_9pt(fig):
-    """The attribute plots of `metrics.attributes` label in 6-8 pt; raise every text to 9 pt, readable at 100 %."""
-    for text in fig.findobj(matplotlib.text.Text):
-        text.set_fontsize(max(text.get_fontsize(), 9))
-    return fig
 
 
 # %%
@@ -383,7 +375,7 @@ display(
 
 # %%
 for name, ev in evaluations.items():
-    fig = at_least_9pt(mode_collapse_plot(ev.attributes, real_eval.attributes, labels=(name, "real")))
+    fig = mode_collapse_plot(ev.attributes, real_eval.attributes, labels=(name, "real"))
     plt.show()
 
 # %% [markdown]
@@ -405,7 +397,7 @@ for name, track in tracks.items():
             "or its weights file was written before scripts/make_dcgan_weights.py recorded them)"
         )
         continue
-    fig = at_least_9pt(collapse_over_training(track, title=f"{name}: what the generator drew while it trained"))
+    fig = collapse_over_training(track, title=f"{name}: what the generator drew while it trained")
     plt.show()
     settled = track.steps[len(track.steps) // 2]  # the second half of the run's checks
     print(

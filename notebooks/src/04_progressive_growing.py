@@ -49,7 +49,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.text import Text
 
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.exercises import run_check
@@ -81,13 +80,6 @@ use_shipped = should_load_shipped(
     shipped_path, profile=PROFILE, retrain=RETRAIN, make_script=ch4.MAKE_SCRIPT, kind="progan_asset"
 )
 OUT = output_dir("04")
-
-
-def at_least_9pt(fig):
-    """The chapter's library plots label in 7-8 pt: raise every text of `fig` to 9 pt, readable at 100 %."""
-    for text in fig.findobj(Text):
-        text.set_fontsize(max(text.get_fontsize(), 9))
-    return fig
 
 
 # %%
@@ -404,7 +396,7 @@ if isinstance(generator, AttributeCodes):
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.6))
-at_least_9pt(ch4.plot_fd_curve(curve, schedule, floors, ax=ax))
+ch4.plot_fd_curve(curve, schedule, floors, ax=ax)
 plt.show()
 print("real sprites shown at each resolution (the floors):", ", ".join(f"{r}px FD {v:.1f}" for r, v in floors.items()))
 spikes = ch4.growth_spikes(curve, schedule)
@@ -451,7 +443,6 @@ for name, r in rows.items():
 fig, ax = plt.subplots(figsize=(9, 3.8))
 ch4.plot_fd_curve(curve, schedule, None, {k: v["curve"] for k, v in baselines.items()}, x="seconds", ax=ax)
 ax.set_title("FD (N=1,000) over training time; every run got the same time")
-at_least_9pt(fig)
 plt.show()
 
 # %% [markdown]
