@@ -81,34 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = {}
         if args.notebooks:
             kwargs["notebooks_dir"] = Path(args.notebooks)
+        common = dict(
+            profile=args.profile,
+            only=[x for x in args.only.split(",") if x.strip()],
+            device=args.device,
+            seed=args.seed,
+            params=dict(args.param),
+            timeout=args.timeout,
+            **kwargs,
+        )
         try:
             if args.sweep:
                 from .sweep import run_sweep
 
-                points = run_sweep(
-                    args.out,
-                    args.sweep,
-                    jobs=args.jobs,
-                    profile=args.profile,
-                    only=[x for x in args.only.split(",") if x.strip()],
-                    device=args.device,
-                    seed=args.seed,
-                    params=dict(args.param),
-                    timeout=args.timeout,
-                    **kwargs,
-                )
+                points = run_sweep(args.out, args.sweep, jobs=args.jobs, **common)
                 return 0 if all(p.status != "failed" for p in points) else 1
-            results = run_course(
-                args.out,
-                profile=args.profile,
-                only=[x for x in args.only.split(",") if x.strip()],
-                device=args.device,
-                seed=args.seed,
-                params=dict(args.param),
-                fail_fast=args.fail_fast,
-                timeout=args.timeout,
-                **kwargs,
-            )
+            results = run_course(args.out, fail_fast=args.fail_fast, **common)
         except CourseError as exc:
             print(f"musicgan course: error: {exc}", file=sys.stderr)
             return 2

@@ -29,3 +29,13 @@ def page_definitions(chapter: str, marker: str, namespace: dict | None = None) -
     namespace = dict(namespace or {})
     exec(compile(page_cell(chapter, marker), str(path), "exec"), namespace)
     return namespace
+
+
+def broken_page_definitions(chapter: str, marker: str, old: str, new: str, namespace: dict | None = None) -> dict:
+    """The cell containing `marker` with `old` swapped for `new` (a plausible mistake), executed: a
+    page test uses it to show it can fail. The swap must apply, so the test follows the page."""
+    source = page_cell(chapter, marker)
+    assert old in source, f"the page no longer contains {old!r}: update this test"
+    namespace = dict(namespace or {})
+    exec(compile(source.replace(old, new), f"chapter {chapter} (mutated)", "exec"), namespace)
+    return namespace

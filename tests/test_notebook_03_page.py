@@ -2,7 +2,7 @@
 `losses.gradient_penalty` and `WassersteinLoss(gp_weight=10).critic_loss`, draw for draw."""
 
 import torch
-from notebook_page import page_cell, page_definitions
+from notebook_page import broken_page_definitions, page_definitions
 
 from musicgan_lib import losses
 from musicgan_lib.data.sprites import make_sprites
@@ -13,20 +13,14 @@ from musicgan_lib.train import judged
 MARKER = "def gradient_penalty("
 
 
-def page(source: str | None = None) -> dict:
-    """The page cell's definitions; `source` replaces the cell's code (a deliberately broken page)."""
-    if source is None:
-        return page_definitions("03", MARKER, {"torch": torch})
-    namespace = {"torch": torch}
-    exec(compile(source, "03_wgan.py (mutated)", "exec"), namespace)
-    return namespace
+def page() -> dict:
+    """The page cell's definitions."""
+    return page_definitions("03", MARKER, {"torch": torch})
 
 
 def broken_page(old: str, new: str) -> dict:
-    """The page with one expression swapped for a plausible mistake (the swap must apply)."""
-    source = page_cell("03", MARKER)
-    assert old in source, f"the page no longer contains {old!r}: update this test"
-    return page(source.replace(old, new))
+    """The page with one expression swapped for a plausible mistake."""
+    return broken_page_definitions("03", MARKER, old, new, {"torch": torch})
 
 
 def sprites_and_fakes(n: int = 6):

@@ -5,7 +5,7 @@ schedule (`fade_alpha`) and its real-image blend (`faded_real`) are `ProGenerato
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_page import page_cell, page_definitions
+from notebook_page import broken_page_definitions, page_definitions
 
 from musicgan_lib.models.progan import ProGenerator
 from musicgan_lib.recipes import progan as ch4
@@ -14,20 +14,14 @@ MARKER = "def faded_generator_output("
 ALPHAS = (0.0, 0.1, 0.5, 0.9, 1.0)
 
 
-def page(source: str | None = None) -> dict:
-    """The page cell's definitions; `source` replaces the cell's code (a deliberately broken page)."""
-    if source is None:
-        return page_definitions("04", MARKER, {"torch": torch, "F": F})
-    namespace = {"torch": torch, "F": F}
-    exec(compile(source, "04_progressive_growing.py (mutated)", "exec"), namespace)
-    return namespace
+def page() -> dict:
+    """The page cell's definitions."""
+    return page_definitions("04", MARKER, {"torch": torch, "F": F})
 
 
 def broken_page(old: str, new: str) -> dict:
-    """The page with one expression swapped for a plausible mistake (the swap must apply)."""
-    source = page_cell("04", MARKER)
-    assert old in source, f"the page no longer contains {old!r}: update this test"
-    return page(source.replace(old, new))
+    """The page with one expression swapped for a plausible mistake."""
+    return broken_page_definitions("04", MARKER, old, new, {"torch": torch, "F": F})
 
 
 def grown_generator(resolution: int) -> ProGenerator:

@@ -557,23 +557,10 @@ def _sheet_grid(name: str, w: int, h: int, tw: int, th: int, spacing: int, margi
     return cols, rows, note
 
 
-def load_sprites(
-    path: str | os.PathLike,
-    size: int = SPRITE_SIZE,
-    background: Sequence[int] = SPRITE_BACKGROUND,
-    tile: int | str | Sequence[int] | None = None,
-    max_pixels: int = MAX_IMAGE_PIXELS,
-    *,
-    spacing: int = 0,
-    margin: int = 0,
-    keep_duplicates: bool = False,
-    quiet: bool = False,
-) -> torch.Tensor:
+def load_sprites(path: str | os.PathLike, *args, quiet: bool = False, **kwargs) -> torch.Tensor:
     """Load your own sprites as a [N, 3, size, size] float32 tensor in [-1, 1], and print what was
-    kept and skipped (`quiet=True` to not). See `load_sprite_set` for the arguments."""
-    images, report = load_sprite_set(
-        path, size, background, tile, max_pixels, spacing=spacing, margin=margin, keep_duplicates=keep_duplicates
-    )
+    kept and skipped (`quiet=True` to not). The arguments are `load_sprite_set`'s."""
+    images, report = load_sprite_set(path, *args, **kwargs)
     if not quiet:
         print(f"load_sprites({Path(path).name}): {report}")
     return images
