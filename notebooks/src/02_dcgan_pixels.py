@@ -605,9 +605,9 @@ display(
 # %% [markdown]
 # Look at the sprites at the ends of those directions: when they look like the real ones, the
 # generator draws the right kinds of sprite and what is left of its Fréchet distance is a small
-# shift. Earlier in the same run it was different: at 4,000 steps two minor directions were several
-# times as wide as the real ones, and the sprites furthest out along them were speckled — grainy
-# backgrounds, hair in several colours at once (the numbers are in the
+# shift. Earlier in the same run it was different: some minor directions were much wider than the
+# real ones, and the sprites furthest out along them were speckled — grainy backgrounds, hair in
+# several colours at once (that analysis, with its numbers, is in the
 # [experiment log](../docs/experiments/02_dcgan.md)). The longer run removed the speckle.
 
 # %% [markdown]
