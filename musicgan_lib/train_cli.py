@@ -100,36 +100,19 @@ def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
 
 def sprite_set(args: argparse.Namespace):
     """Training sprites [N, 3, 32, 32] and a held-out tenth (at least 32) for the overfitting check."""
-    from .data.sprites import DATA_SEED, load_sprites, make_sprites
+    from .data.sprites import sprites_or_builtin
 
-    if args.path:
-        images = load_sprites(args.path, tile=args.tile, spacing=args.spacing, margin=args.margin)
-    else:
-        print("no PATH given: the built-in set, 1,000 procedural sprites (a stand-in for your own)")
-        images = make_sprites(1000, seed=DATA_SEED).images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))
-    held = max(32, len(images) // 10)
-    if len(images) < held + 64:
-        raise SystemExit(f"musicgan train: error: {len(images)} sprites are too few; bring at least {held + 64}")
-    return images[order[held:]], images[order[:held]]
-
-
-@torch.no_grad()
-def critic_on_real(critic: torch.nn.Module, images: torch.Tensor) -> tuple[float, float]:
-    """The critic's view of real images [N, 3, H, W], without augmentation: the share it calls real
-    (logit > 0) and its mean probability of "real". On held-out sprites both fall below their
-    values on training sprites when the critic memorises the training set."""
-    plain = getattr(critic, "critic", critic)  # an AugmentedCritic's own critic
-    was = plain.training
-    plain.eval()
-    n = len(images) - len(images) % getattr(plain, "pack", 1)
-    logits = plain(images[:n]).reshape(-1).float()
-    plain.train(was)
-    return float((logits > 0).float().mean()), float(torch.sigmoid(logits).mean())
+    try:
+        train, held, what = sprites_or_builtin(args.path, args.tile, args.spacing, args.margin, seed=args.seed)
+    except ValueError as exc:
+        raise SystemExit(f"musicgan train: error: {exc}") from None
+    print(what)
+    return train, held
 
 
 def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
     from .imaging import image_grid, png_bytes, progress_gif_frames, read_gif, to_uint8, write_gif
+    from .metrics.sprite_eval import critic_on_real
     from .recipes import dcgan_pixels as ch2
     from .train import Every
 

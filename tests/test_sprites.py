@@ -388,3 +388,20 @@ def test_duplicates_are_dropped_and_counted_and_the_report_is_printed(tmp_path, 
     assert report.kept == 4 and report.duplicates == 0
     big, report = load_sprite_set(tmp_path / "d.png", size=8, tile=16)  # tiles larger than the model
     assert big.shape[-1] == 8 and report.shrunk == report.tiles == 4
+
+
+def test_sprites_or_builtin_splits_off_a_held_out_tenth_and_refuses_too_few(tmp_path, capsys):
+    from musicgan_lib.data.sprites import BUILTIN_SPRITES, sprites_or_builtin
+
+    train, held, what = sprites_or_builtin(seed=1)
+    assert len(train) + len(held) == BUILTIN_SPRITES and len(held) == BUILTIN_SPRITES // 10
+    assert "built-in stand-in" in what
+    again, _, _ = sprites_or_builtin(seed=1)
+    assert torch.equal(train, again)  # same seed, same split
+    Image.fromarray(_sheet_with_gaps([_rgba_sprite(s) for s in range(1, 41)], 8, 16, 0, 0), "RGBA").save(
+        tmp_path / "s.png"
+    )
+    with pytest.raises(
+        ValueError, match="40 sprites are too few to train and to check for memorising; bring at least 96"
+    ):
+        sprites_or_builtin(tmp_path / "s.png", tile=16)

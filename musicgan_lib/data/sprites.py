@@ -673,3 +673,29 @@ def load_sprite_set(
     report.kept = len(sprites)
     arr = np.stack(sprites).astype(np.float32)  # [N, size, size, 3] in [0, 1]
     return torch.from_numpy(arr).permute(0, 3, 1, 2).mul(2.0).sub(1.0).contiguous(), report
+
+
+BUILTIN_SPRITES = 1000  # the stand-in set when the user gives no sprites: procedural, a small-data size
+
+
+def sprites_or_builtin(
+    path: str | os.PathLike = "", tile=None, spacing: int = 0, margin: int = 0, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The user's sprites (`load_sprites`), or without a path the built-in stand-in (1,000 procedural
+    sprites), shuffled by `seed` and split into training [N - H, 3, 32, 32] and held-out [H, 3, 32, 32]
+    sprites (H: a tenth, at least 32), with a sentence saying which set it is."""
+    if path:
+        images = load_sprites(path, tile=tile, spacing=spacing, margin=margin)
+        what = f"your sprites from {Path(path).name}: {len(images)} after cleaning"
+    else:
+        images = make_sprites(BUILTIN_SPRITES, seed=DATA_SEED).images
+        what = (
+            f"no sprites given: the built-in stand-in, {BUILTIN_SPRITES} procedural sprites (set SPRITES to use yours)"
+        )
+    held = max(32, len(images) // 10)
+    if len(images) < held + 64:
+        raise ValueError(
+            f"{len(images)} sprites are too few to train and to check for memorising; bring at least {held + 64}"
+        )
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    return images[order[held:]], images[order[:held]], what

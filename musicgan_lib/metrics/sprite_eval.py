@@ -313,3 +313,17 @@ def comparison_table(evaluations: Mapping[str, SpriteEvaluation], targets: Mappi
         f" {'':9s} {'':8s} {'':7s} {'<= ' + format(targets['fd_over_floor'], '.0f'):>9s}"
     )
     return "\n".join(lines)
+
+
+@torch.no_grad()
+def critic_on_real(critic: torch.nn.Module, images: torch.Tensor) -> tuple[float, float]:
+    """The critic's view of real images [N, 3, H, W], without augmentation: the share it calls real
+    (logit > 0) and its mean probability of "real". On held-out sprites both fall below their
+    values on training sprites when the critic memorises the training set."""
+    plain = getattr(critic, "critic", critic)  # an AugmentedCritic's own critic
+    was = plain.training
+    plain.eval()
+    n = len(images) - len(images) % getattr(plain, "pack", 1)
+    logits = plain(images[:n]).reshape(-1).float()
+    plain.train(was)
+    return float((logits > 0).float().mean()), float(torch.sigmoid(logits).mean())
