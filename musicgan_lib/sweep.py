@@ -270,7 +270,7 @@ def _plot_metrics(folder: Path, rows: list[dict[str, Any]], metrics: list[str]) 
         dict.fromkeys(", ".join(f"{k}={v}" for k, v in r["point"].items() if k != "SEED") or "all" for r in rows)
     )
     for metric in metrics:
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(settings) + 2), 3.0), dpi=100)
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(settings) + 2), 3.0), dpi=100, layout="constrained")
         for x, setting in enumerate(settings):
             values = [
                 r["metrics"][metric]
@@ -293,6 +293,5 @@ def _plot_metrics(folder: Path, rows: list[dict[str, Any]], metrics: list[str]) 
             xticks=range(len(settings)), xlim=(-0.5, len(settings) - 0.5), title=metric, ylabel=metric.split(":", 1)[-1]
         )
         ax.set_xticklabels(settings, rotation=15, fontsize=9)
-        fig.tight_layout()
         fig.savefig(folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', metric)}.png")
         plt.close(fig)
