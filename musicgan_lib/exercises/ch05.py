@@ -13,7 +13,7 @@ import torch
 
 from ..audio.analysis import Partials
 from ..audio.synth import sine
-from .core import Verdict, call_answer, unanswered
+from .core import Verdict, call_for_tensor, unanswered
 
 
 def solution_sine_wave(freq_hz: float, phase: float, duration_s: float, sr: int) -> torch.Tensor:
@@ -50,13 +50,9 @@ def check_sine_wave(sine_wave: Callable[[float, float, float, int], torch.Tensor
     if (missing := unanswered(sine_wave)) is not None:
         return missing
     for freq_hz, phase, duration_s, sr in [(440.0, math.pi / 3, 0.01, 16000), (1000.0, 1.0, 0.004, 8000)]:
-        result, problem = call_answer(sine_wave, freq_hz, phase, duration_s, sr)
+        got, problem = call_for_tensor(sine_wave, freq_hz, phase, duration_s, sr, what="samples")
         if problem is not None:
             return problem
-        try:
-            got = torch.as_tensor(result, dtype=torch.float64).reshape(-1)
-        except (TypeError, ValueError, RuntimeError):
-            return Verdict(False, f"return a tensor of samples, got {type(result).__name__}")
         want = sine(freq_hz, duration_s, sr, phase=phase).double()
         if got.numel() != want.numel():
             return Verdict(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ..audio.synth import midi_to_hz
-from .core import Verdict, call_answer, unanswered
+from .core import Verdict, call_for_tensor, unanswered
 
 # the measures where a row is a distance from the real clips (smaller wins); on the others the row
 # closest to the real audio's value wins, as in the chapter's "where does the GAN win" cell
@@ -28,13 +28,9 @@ def check_midi_to_hz(pitch_to_hz: Callable[[torch.Tensor], torch.Tensor] | None)
     if (missing := unanswered(pitch_to_hz)) is not None:
         return missing
     pitch = torch.tensor([69.0, 81.0, 57.0, 60.0, 40.0, 96.0])  # A4, A5, A3, C4, the GAN's lowest and highest
-    result, problem = call_answer(pitch_to_hz, pitch)
+    got, problem = call_for_tensor(pitch_to_hz, pitch, what="frequencies")
     if problem is not None:
         return problem
-    try:
-        got = torch.as_tensor(result, dtype=torch.float64).reshape(-1)
-    except (TypeError, ValueError, RuntimeError):
-        return Verdict(False, f"return a tensor of frequencies, got {type(result).__name__}")
     want = midi_to_hz(pitch.double())
     if got.shape != want.shape:
         return Verdict(False, f"expected one frequency per pitch, {want.numel()} of them; got {got.numel()}")

@@ -52,3 +52,17 @@ def call_answer(fn: Callable, *args) -> tuple[object, Verdict | None]:
     if result is None:
         return None, Verdict(False, "no answer yet: your function returns None; write its body")
     return result, None
+
+
+def call_for_tensor(fn: Callable, *args, what: str = "values") -> tuple[object, Verdict | None]:
+    """The learner's function's result as a flat float64 tensor, or a verdict saying why not (it
+    raised, returned None, or returned something that is not a tensor of `what`)."""
+    import torch
+
+    result, problem = call_answer(fn, *args)
+    if problem is not None:
+        return None, problem
+    try:
+        return torch.as_tensor(result, dtype=torch.float64).reshape(-1), None
+    except (TypeError, ValueError, RuntimeError):
+        return None, Verdict(False, f"return a tensor of {what}, got {type(result).__name__}")
