@@ -184,10 +184,15 @@ def run_sweep(
         if row["status"] == "failed":
             print(f"  point {row['folder']} failed ({row['error']}): see {out / row['folder'] / 'log.txt'}")
     for group in over_seeds(metric_rows(ordered)):
-        setting = ", ".join(f"{k}={v}" for k, v in group["setting"].items()) or "all points"
+        setting = setting_label(group["setting"])
         stats = "; ".join(f"{m} {v['mean']:.4g} ± {v['std']:.2g}" for m, v in group["metrics"].items())
         print(f"  {setting} ({group['seeds']} seeds): {stats or 'no metrics'}")
     return ordered
+
+
+def setting_label(point: dict[str, str]) -> str:
+    """A point's parameters other than SEED, e.g. "STEPS=2000" ("all points" when only SEED varies)."""
+    return ", ".join(f"{k}={v}" for k, v in point.items() if k != "SEED") or "all points"
 
 
 def metric_rows(results: list[PointResult]) -> list[dict[str, Any]]:
@@ -213,7 +218,8 @@ def metric_rows(results: list[PointResult]) -> list[dict[str, Any]]:
 
 
 def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std (sample std; 0 for one seed) of every metric, grouping points that differ only in SEED."""
+    """Mean ± std (sample std; 0 for one seed) and the values of every metric, grouping points that
+    differ only in SEED."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         key = tuple((k, v) for k, v in row["point"].items() if k != "SEED")
@@ -225,7 +231,7 @@ def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for name in names:
             values = [row["metrics"][name] for row in members if name in row["metrics"]]
             std = statistics.stdev(values) if len(values) > 1 else 0.0
-            stats[name] = {"mean": statistics.fmean(values), "std": std, "n": len(values)}
+            stats[name] = {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": values}
         out.append({"setting": dict(key), "seeds": len(members), "metrics": stats})
     return out
 
@@ -248,47 +254,33 @@ def write_sweep_summary(out: Path, results: list[PointResult], names: list[str])
     lines += ["", "## Mean ± std over seeds", "", "| setting | seeds | " + " | ".join(metrics) + " |"]
     lines.append("|---|---|" + "---|" * len(metrics))
     for group in summary:
-        setting = ", ".join(f"{k}={v}" for k, v in group["setting"].items()) or "(all)"
+        setting = setting_label(group["setting"])
         cells = [
             f"{group['metrics'][m]['mean']:.4g} ± {group['metrics'][m]['std']:.2g}" if m in group["metrics"] else "-"
             for m in metrics
         ]
         lines.append(f"| {setting} | {group['seeds']} | " + " | ".join(cells) + " |")
     (out / "sweep.md").write_text("\n".join(lines) + "\n")
-    _plot_metrics(out / "plots", rows, metrics)
+    _plot_metrics(out / "plots", summary, metrics)
 
 
-def _plot_metrics(folder: Path, rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    """One small plot per metric: each point's value, grouped by setting (seeds side by side)."""
+def _plot_metrics(folder: Path, summary: list[dict[str, Any]], metrics: list[str]) -> None:
+    """One small plot per metric: each seed's value (dots) and mean ± std (square), per setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder.mkdir(exist_ok=True)
-    settings = list(
-        dict.fromkeys(", ".join(f"{k}={v}" for k, v in r["point"].items() if k != "SEED") or "all" for r in rows)
-    )
+    settings = [setting_label(group["setting"]) for group in summary]
     for metric in metrics:
         fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(settings) + 2), 3.0), dpi=100, layout="constrained")
-        for x, setting in enumerate(settings):
-            values = [
-                r["metrics"][metric]
-                for r in rows
-                if metric in r["metrics"]
-                and (", ".join(f"{k}={v}" for k, v in r["point"].items() if k != "SEED") or "all") == setting
-            ]
-            values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        for x, group in enumerate(summary):
+            stats = group["metrics"].get(metric)
+            values = [v for v in (stats["values"] if stats else []) if math.isfinite(v)]
             if values:
                 ax.plot([x] * len(values), values, "o", alpha=0.6, color="tab:blue")
-                ax.errorbar(
-                    x + 0.15,
-                    statistics.fmean(values),
-                    yerr=statistics.stdev(values) if len(values) > 1 else 0,
-                    fmt="s",
-                    color="k",
-                    capsize=4,
-                )
+                ax.errorbar(x + 0.15, stats["mean"], yerr=stats["std"], fmt="s", color="k", capsize=4)
         ax.set(
             xticks=range(len(settings)), xlim=(-0.5, len(settings) - 0.5), title=metric, ylabel=metric.split(":", 1)[-1]
         )

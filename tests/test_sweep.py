@@ -76,8 +76,14 @@ def test_over_seeds_groups_points_that_differ_only_in_seed():
     ]
     groups = sweep.over_seeds(rows)
     assert groups[0]["setting"] == {"STEPS": "3"} and groups[0]["seeds"] == 2
-    assert groups[0]["metrics"]["01:answer"] == {"mean": 8.0, "std": pytest.approx(7.0711, abs=1e-4), "n": 2}
-    assert groups[1]["metrics"]["01:answer"] == {"mean": 5.0, "std": 0.0, "n": 1}
+    assert groups[0]["metrics"]["01:answer"] == {
+        "mean": 8.0,
+        "std": pytest.approx(7.0711, abs=1e-4),
+        "n": 2,
+        "values": [3.0, 13.0],
+    }
+    assert groups[1]["metrics"]["01:answer"] == {"mean": 5.0, "std": 0.0, "n": 1, "values": [5.0]}
+    assert sweep.setting_label(groups[0]["setting"]) == "STEPS=3" and sweep.setting_label({"SEED": "1"}) == "all points"
 
 
 @pytest.mark.slow
