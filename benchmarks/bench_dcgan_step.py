@@ -232,7 +232,7 @@ def make_core(
     images = data.contiguous(memory_format=torch.channels_last)
     trainer = GANTrainer(
         g, d, NonSaturatingLoss(), g_opt, d_opt, tensor_sampler(images), latent_sampler(100),
-        batch_size=batch, rng=torch.Generator().manual_seed(0), device=device, amp=amp, cpu_amp=amp, description="bench",
+        batch_size=batch, rng=torch.Generator().manual_seed(0), device=device, autocast=amp, description="bench",
         reuse_fakes=reuse_fakes,
     )  # fmt: skip
 

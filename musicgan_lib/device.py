@@ -16,6 +16,23 @@ def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
+def cpu_has_bf16() -> bool:
+    """True on CPUs with native bf16 (AVX512-BF16 / AMX), where bf16 autocast makes steps ~1.5x faster."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def bf16_autocast_pays(device: torch.device | str) -> bool:
+    """Whether bf16 autocast is worth turning on for `device`: CUDA, or a CPU with native bf16.
+
+    Elsewhere (a CPU without AVX512-BF16 / AMX, MPS) bf16 is emulated and slower than fp32.
+    """
+    kind = torch.device(device).type
+    return kind == "cuda" or (kind == "cpu" and cpu_has_bf16())
+
+
 def pick_device(requested: str | torch.device = "auto") -> torch.device:
     """Return the device to train on: cuda, then mps, then cpu for "auto"; check explicit requests.
 

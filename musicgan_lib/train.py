@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .checkpoint import NonFiniteTensorError, load_checkpoint, save_checkpoint
 from . import distributed
 from .checks import require_int, require_number
-from .device import is_batch_run
+from .device import bf16_autocast_pays, is_batch_run
 
 StepFn = Callable[["TrainLoop"], Mapping[str, Tensor | float]]
 
@@ -299,12 +299,11 @@ class GANTrainer:
         n_critic: int = 1,
         ema_decay: float | None = None,
         ema_warmup: int = 0,
-        amp: bool = False,
+        autocast: bool = False,
         checkpoint_path: str | Path | None = None,
         checkpoint_every: int = 0,
         callbacks: Iterable[Every] = (),
         description: str = "GAN",
-        cpu_amp: bool = False,
         reuse_fakes: bool = False,
     ) -> None:
         require_int("batch_size", batch_size)
@@ -321,8 +320,9 @@ class GANTrainer:
         # and the critic is called as critic(x, labels)
         self.conditional = hasattr(generator, "labels_of") and hasattr(generator, "with_labels")
         self.device = torch.device(device)
-        # bf16 autocast: `amp` on CUDA; `cpu_amp` also on CPUs (pays off with AVX512-BF16 / AMX).
-        self.amp = (amp and self.device.type == "cuda") or (cpu_amp and self.device.type == "cpu")
+        # bf16 autocast where it pays (CUDA, or a CPU with native bf16: device.bf16_autocast_pays);
+        # elsewhere bf16 would be emulated, slower than fp32, so `autocast` is quietly off there.
+        self.autocast = autocast and bf16_autocast_pays(self.device)
         # ema_warmup > 0 ramps the decay up (see `ema_with_warmup`); 0 keeps it fixed from step 1.
         self.ema = None
         if ema_decay:
@@ -343,7 +343,7 @@ class GANTrainer:
         )
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
     def _latent(self, n: int) -> Tensor:
         """This rank's share of n latents (all of them when not distributed)."""
@@ -379,7 +379,7 @@ class GANTrainer:
                     fake = self.generator(z)
             with self._autocast():
                 d_loss, logs = self.loss.critic_loss(
-                    judged(self.critic, labels), real, fake.float() if self.amp else fake
+                    judged(self.critic, labels), real, fake.float() if self.autocast else fake
                 )
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()

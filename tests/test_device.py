@@ -31,3 +31,14 @@ def test_seeding_repeats_torch_streams():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     with pytest.raises(ValueError, match="non-negative integer"):
         dev.seed_everything(-1)
+
+
+def test_bf16_autocast_pays_only_where_bf16_is_native(monkeypatch):
+    from musicgan_lib import device as dev
+
+    assert dev.bf16_autocast_pays("cuda")
+    assert not dev.bf16_autocast_pays("meta")
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: False)
+    assert not dev.bf16_autocast_pays("cpu")
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert dev.bf16_autocast_pays("cpu")

@@ -234,14 +234,6 @@ def build_models(
     return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)
 
 
-def cpu_has_bf16() -> bool:
-    """True on CPUs with native bf16 (AVX512-BF16 / AMX), where bf16 autocast makes steps ~1.5x faster."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def make_loss(recipe: str | RecipeSpec):
     """The recipe's loss object (`losses.py`); with `aux_classifier` the hinge game gains the AC term."""
     spec = get_recipe(recipe)
@@ -367,7 +359,7 @@ def make_run(
     trainer = GANTrainer(
         g, d, make_loss(spec), g_opt, d_opt, sampler, latent_sampler(g.latent_dim),
         batch_size=config.batch_size, rng=rng, device=device, ema_decay=spec.ema_decay,
-        amp=config.bf16, cpu_amp=config.bf16 and cpu_has_bf16(),
+        autocast=config.bf16,
         callbacks=[Every(1, maybe_frame, at_end=False), *tracking, *callbacks],
         checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
         description=f"{spec.name} seed {seed}",
