@@ -14,7 +14,7 @@ LAYERS = {
     "models": 2, "kernels": 2, "losses": 2, "losses_audio": 2,
     "train": 3,
     "metrics": 4,
-    "record": 5, "exercises": 5, "viz": 5, "toyplots": 5, "noteplots": 5, "songplots": 5,
+    "record": 5, "exercises": 5, "viz": 5, "toyplots": 5, "spriteplots": 5, "noteplots": 5, "songplots": 5,
     "recipes": 6,
     "course": 7, "cli": 7, "sweep": 7, "train_cli": 7,
 }  # fmt: skip
