@@ -18,8 +18,10 @@ and adapt on their own:
   rank's slice, as with DDP by default. Where that matters (small slices) convert to
   SyncBatchNorm on GPUs; the equivalence tests use networks without batch norm.
 * **Only rank 0 writes** checkpoints and progress (`is_main`); every rank loads the same file.
-* **No hangs:** the process group gets a timeout, so a rank whose peer died fails with an error
-  instead of waiting forever, and torchrun then stops the job.
+* **No hangs:** a rank whose peer died fails at its next collective with `PeerLostError`, which
+  says so and points at the other rank's traceback (gloo notices the closed connection at once;
+  the process group's timeout covers a peer that is alive but stuck), and torchrun then stops
+  the job. `tests/test_distributed.py` kills a rank mid-run and times the survivor's exit.
 
 NCCL on GPUs, gloo on CPUs.
 """
@@ -33,6 +35,23 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+
+
+class PeerLostError(RuntimeError):
+    """A collective failed because another rank stopped (crashed, was killed) or stalled past the timeout."""
+
+
+def _collective(what: str, op, *args) -> None:
+    """Run a collective; turn a backend's failure into one error that says what happened and what to do."""
+    try:
+        op(*args)
+    except RuntimeError as exc:  # gloo / NCCL report a dead peer or a timeout as RuntimeError subclasses
+        raise PeerLostError(
+            f"rank {world().rank}: {what} failed because another rank stopped or stalled ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no message'}). The cause is that rank's own error: see "
+            "its traceback above or torchrun's summary. This rank stops too, so the job ends instead of hanging; "
+            "fix the cause and start again, and training resumes from the last checkpoint."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,7 @@ def average_gradients(module: nn.Module, w: World | None = None) -> None:
     if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
+    _collective("averaging the gradients", dist.all_reduce, flat)
     flat /= w.size
     offset = 0
     for g in grads:
@@ -115,14 +134,14 @@ def average_scalars(values: dict[str, Tensor], w: World | None = None) -> dict[s
     stacked = torch.stack(
         [torch.as_tensor(values[n], dtype=torch.float32, device=device).detach().reshape(()) for n in names]
     )
-    dist.all_reduce(stacked)
+    _collective("averaging the logged scalars", dist.all_reduce, stacked)
     stacked /= w.size
     return dict(zip(names, stacked.unbind()))
 
 
 def barrier() -> None:
     if world().size > 1:
-        dist.barrier()
+        _collective("waiting for every rank (barrier)", dist.barrier)
 
 
 def teardown() -> None:

@@ -9,6 +9,7 @@ toy GAN (no batch norm, no minibatch statistics), whose losses are means over sa
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import torch.multiprocessing as mp
 from musicgan_lib import distributed
 from musicgan_lib.data.toy2d import ring
 from musicgan_lib.recipes import gan_basics as ch1
+from musicgan_lib.train import Every
 
 GLOBAL_BATCH = 64
 
@@ -97,3 +99,43 @@ def test_a_two_rank_checkpoint_resumes_on_one_rank(tmp_path):
     straight = toy_trainer(6)
     straight.run(6)
     assert close(resumed.generator.state_dict(), straight.generator.state_dict())
+
+
+def _crashing_rank_main(rank: int, port: int, out: str) -> None:
+    """Rank 1 raises at step 3; rank 0 writes what it got, and how long after the start."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2")
+    torch.set_num_threads(1)
+    distributed.setup(backend="gloo", timeout_s=120)
+    trainer = toy_trainer(50)
+    if rank == 1:
+
+        def crash(loop):
+            if loop.step == 3:
+                raise ValueError("rank 1 ran out of data (a deliberate crash)")
+
+        trainer.loop.callbacks.append(Every(1, crash))
+    start = time.monotonic()
+    try:
+        trainer.run(50)
+    except distributed.PeerLostError as exc:
+        Path(out, "rank0.txt").write_text(f"{time.monotonic() - start:.1f}\n{exc}")
+        raise
+    finally:
+        distributed.teardown()
+
+
+@pytest.mark.slow
+def test_a_crashed_rank_stops_the_others_with_a_clear_error_instead_of_a_hang(tmp_path):
+    context = mp.start_processes(
+        _crashing_rank_main, args=(free_port(), str(tmp_path)), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 90  # far below the process group's 120 s timeout: no waiting it out
+    with pytest.raises(mp.ProcessRaisedException, match="deliberate crash"):
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "the surviving rank hangs"
+    for process in context.processes:
+        process.join(timeout=30)
+    seconds, message = (tmp_path / "rank0.txt").read_text().split("\n", 1)
+    assert float(seconds) < 60
+    assert message.startswith("rank 0: averaging the") and "another rank stopped" in message
+    assert "traceback" in message and "resumes from the last checkpoint" in message
