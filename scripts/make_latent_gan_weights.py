@@ -9,7 +9,7 @@ What it does:
 2. trains the conditional WGAN-GP (`recipes.latent_gan`) for the profile's steps, taking the
    latent FD of the EMA generator every 250 steps; a training checkpoint every 500 steps
    lets a killed run resume;
-3. measures it exactly as the notebook does (N notes per row, the three floors) and prints
+3. measures it exactly as the notebook does (`metrics.latent_eval`: N notes per row, the three floors) and prints
    the table and the targets;
 4. stores the EMA generator (fp16), the latents it was trained on (fp16, with the
    autoencoder's fingerprint, so the notebook need not encode 6,000 notes), the training
@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from musicgan_lib.data.note_sets import choose_note_data  # noqa: E402
 from musicgan_lib.metrics.audio_classifier import load_note_classifier  # noqa: E402
+from musicgan_lib.metrics.latent_eval import Evaluator  # noqa: E402
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder  # noqa: E402
+from musicgan_lib.models.note_latents import load_chapter_data  # noqa: E402
 from musicgan_lib.recipes import latent_gan as ch7  # noqa: E402
 
 
@@ -76,7 +78,7 @@ def main(argv: list[str]) -> int:
     classifier = load_note_classifier(args.device)
     notes = choose_note_data(args.data, args.soundfont)
     log(notes.describe())
-    data = ch7.load_chapter_data(ae, config, cache_dir=ROOT / "runs" / "07", notes=notes)
+    data = load_chapter_data(ae, config, cache_dir=ROOT / "runs" / "07", notes=notes)
     log(f"data ready ({data.seconds:.0f} CPU s); autoencoder {data.fingerprint}")
     if args.fresh and args.checkpoint.exists():
         args.checkpoint.unlink()
@@ -93,7 +95,7 @@ def main(argv: list[str]) -> int:
         f"trained {result.steps} steps in {result.seconds:.0f} CPU s; latent FD curve "
         f"{[round(v, 3) for v in result.latent_fd]}"
     )
-    evaluator = ch7.Evaluator(ae, classifier, data, config, seed=args.seed)
+    evaluator = Evaluator(ae, classifier, data, config, seed=args.seed)
     evaluator.evaluate(result.generator)
     print(evaluator.table())
     for _, text, ok in evaluator.targets():

@@ -23,15 +23,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from musicgan_lib.data.note_sets import choose_note_data, note_set  # noqa: E402
+from musicgan_lib.data.note_sets import HELD_OUT_OFFSET, choose_note_data, note_set  # noqa: E402
 from musicgan_lib.metrics.audio_classifier import (  # noqa: E402
     ASSET_PATH as CLASSIFIER_PATH,
     note_accuracy,
     save_note_classifier,
     train_note_classifier,
 )
-
-HELD_OUT_OFFSET = 5_000_000  # never used for training (training streams start at index 0)
+from musicgan_lib.models.ddsp_autoencoder import ASSET_PATH as AUTOENCODER_PATH, save_autoencoder  # noqa: E402
 
 
 def make_classifier(args: argparse.Namespace) -> int:
@@ -61,6 +60,9 @@ def make_classifier(args: argparse.Namespace) -> int:
     path = save_note_classifier(
         model,
         args.classifier_out,
+        steps=args.classifier_steps,
+        train_seconds=round(seconds, 1),
+        data=data.key(),
         extra_meta={
             "held_out_accuracy": acc,
             "held_out": {
@@ -69,13 +71,10 @@ def make_classifier(args: argparse.Namespace) -> int:
                 "index_offset": HELD_OUT_OFFSET,
                 "unseen_by": args.classifier_notes,
             },
-            "data": data.key(),
             "train": {
-                "steps": args.classifier_steps,
                 "batch_size": 64,
                 "notes": args.classifier_notes,
                 "seed": args.seed,
-                "seconds": round(seconds, 1),
                 "cpu_seconds": round(cpu, 1),
             },
         },
@@ -85,6 +84,7 @@ def make_classifier(args: argparse.Namespace) -> int:
 
 
 def make_autoencoder(args: argparse.Namespace) -> int:
+    from musicgan_lib.metrics.note_autoencoder_eval import evaluate
     from musicgan_lib.recipes import autoencoder as ch6
 
     config = ch6.replace_config(
@@ -99,23 +99,23 @@ def make_autoencoder(args: argparse.Namespace) -> int:
     run = ch6.train_autoencoder(config, seed=args.seed, device=args.device, log=True, checkpoint_path=args.checkpoint)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    report = ch6.evaluate(run.model, config, n=args.held_out_ae, device=args.device)
+    report = evaluate(run.model, config, n=args.held_out_ae, device=args.device)
     print(f"autoencoder: {config.steps} steps in {seconds:.0f} s ({cpu:.0f} CPU-s)")
     print(report.summary())
     every = max(1, len(run.history["step"]) // 300)  # a loss curve for the notebook, ~300 points
     history = {k: [round(float(v), 4) for v in vals[::every]] for k, vals in run.history.items()}
-    path = ch6.save_autoencoder(
+    path = save_autoencoder(
         run.model,
-        args.autoencoder_out or ch6.AUTOENCODER_PATH,
+        args.autoencoder_out or AUTOENCODER_PATH,
+        steps=config.steps,
+        train_seconds=round(seconds, 1),
+        data=data.key(),
         extra_meta={
             "held_out_report": report.as_dict(),
-            "data": data.key(),
             "history": history,
             "train": {
                 "profile": args.profile,
-                "steps": config.steps,
                 "seed": args.seed,
-                "seconds": round(seconds, 1),
                 "cpu_seconds": round(cpu, 1),
                 "machine": f"{args.device}, {args.threads} thread(s)",
             },

@@ -214,3 +214,21 @@ def test_training_moves_the_loss_and_resumes_exactly(tmp_path):
         assert torch.allclose(a, b, atol=1e-6), name
     assert all(math.isfinite(v) for v in straight.history["mss"])
     assert set(straight.history) >= {"mss", "pitch_ce", "f0_offset_l1", "loudness_l1", "z_rms"}
+
+
+@shipped
+def test_load_or_train_gives_an_autoencoder_run_either_way():
+    """Chapter 6's one call: the shipped model (with its metadata's steps and curve) or a run here."""
+    from musicgan_lib.recipes import autoencoder as ch6
+
+    got = ch6.load_or_train(ch6.AutoencoderConfig(), "quick")
+    assert got.shipped and isinstance(got.value, ch6.AutoencoderRun) and got.value.loop is None
+    assert got.value.model.meta["steps"] == 2000 and got.value.history["mss"]
+    assert "note_autoencoder.safetensors" in str(got) and "2000 steps" in str(got)
+    small = DDSPConfig(latent_dim=4, n_harmonics=32, hidden=16, frame_hidden=16, decoder_layers=1,
+                       encoder_channels=16, n_mels=16, time_features=2)  # fmt: skip
+    cfg = ch6.AutoencoderConfig(steps=2, batch_size=2, model=small, warmup_steps=1, source="synthetic")
+    here = ch6.load_or_train(cfg, "full")
+    assert not here.shipped and isinstance(here.value, ch6.AutoencoderRun) and here.value.history["step"] == [1, 2]
+    assert "full profile ships no weights" in str(here)
+    assert not any(p.requires_grad for p in here.value.model.parameters())

@@ -20,14 +20,20 @@ import torch
 from torch import nn
 
 from musicgan_lib.audio.synth import hz_to_midi
+from musicgan_lib.metrics.latent_eval import Evaluator, gaussian_fd
 from musicgan_lib.models.latent_gan import (
+    GaussianBaseline,
     LatentCritic,
     LatentGenerator,
     conditional_samplers,
+    generate_song,
     interpolate,
     pack_conditions,
+    pitch_height,
     slerp,
+    timbre_morph,
 )
+from musicgan_lib.models.note_latents import decode_latents, load_chapter_data
 from musicgan_lib.recipes import latent_gan as ch7
 from musicgan_lib.songs import tune
 from musicgan_lib.weights import MissingWeightsError
@@ -121,7 +127,7 @@ def autoencoder():
 @pytest.fixture(scope="module")
 def data(autoencoder, tmp_path_factory):
     torch.set_num_threads(1)
-    return ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=tmp_path_factory.mktemp("cache"), verbose=False)
+    return load_chapter_data(autoencoder, CONFIG, cache_dir=tmp_path_factory.mktemp("cache"), verbose=False)
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +224,9 @@ def test_chapter_data_sets_are_disjoint_and_cached(data, autoencoder, tmp_path):
     assert torch.allclose(z.mean(0), torch.zeros(6), atol=1e-4) and torch.allclose(z.std(0), torch.ones(6), atol=1e-4)
     # a second load reads the cache and gives identical latents
     cache = tmp_path / "c"
-    first = ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
+    first = load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
     assert len(list(cache.glob("latents_*.safetensors"))) == 1
-    again = ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
+    again = load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
     assert torch.equal(first.train.z, again.train.z) and torch.equal(first.held_out.z, again.held_out.z)
     # a damaged cache (NaN latents) is said and rebuilt, never trusted
     from safetensors.torch import load_file, save_file
@@ -230,7 +236,7 @@ def test_chapter_data_sets_are_disjoint_and_cached(data, autoencoder, tmp_path):
     next(v for v in tensors.values() if v.is_floating_point()).view(-1)[0] = float("nan")
     save_file(tensors, str(cached))
     with pytest.warns(UserWarning, match="ignoring the damaged latent cache .* holds NaN or inf"):
-        rebuilt = ch7.load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
+        rebuilt = load_chapter_data(autoencoder, CONFIG, cache_dir=cache, verbose=False)
     assert torch.equal(first.train.z, rebuilt.train.z)
 
 
@@ -267,26 +273,26 @@ def test_gaussian_baseline_recovers_a_linear_gaussian_model():
     b = torch.randn(8, dim, generator=g)
     cov = torch.tensor([[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 0.25]])
     noise = torch.randn(n, dim, generator=g) @ torch.linalg.cholesky(cov).T
-    z = a[family] + ch7.pitch_height(pitch).unsqueeze(1) * b[family] + noise
-    base = ch7.GaussianBaseline(z, pitch, family)
+    z = a[family] + pitch_height(pitch).unsqueeze(1) * b[family] + noise
+    base = GaussianBaseline(z, pitch, family)
     assert torch.allclose(base.coef[:, 0].float(), a, atol=0.15)
     assert torch.allclose(base.cov.float(), cov, atol=0.08)
     s = base.sample(pitch, family, torch.Generator().manual_seed(1))
     assert s.shape == (n, dim)
-    assert ch7.gaussian_fd(z, s) < 0.05
-    assert ch7.gaussian_fd(z, s + 1.0) > 2.9  # a shift of 1 in 3 dims adds 3
+    assert gaussian_fd(z, s) < 0.05
+    assert gaussian_fd(z, s + 1.0) > 2.9  # a shift of 1 in 3 dims adds 3
 
 
 def test_gaussian_fd_matches_the_closed_form():
     x = torch.randn(3000, 4, generator=torch.Generator().manual_seed(0))
     y = torch.randn(3000, 4, generator=torch.Generator().manual_seed(1)) * 2 + 1
     # N(0, I) vs N(1, 4I): |mu|^2 + tr(I + 4I - 2*2I) = 4 + 4
-    assert ch7.gaussian_fd(x, y) == pytest.approx(8.0, rel=0.1)
+    assert gaussian_fd(x, y) == pytest.approx(8.0, rel=0.1)
 
 
 @pytest.fixture(scope="module")
 def evaluator(autoencoder, data):
-    return ch7.Evaluator(autoencoder, StandInClassifier(), data, CONFIG, verbose=False)
+    return Evaluator(autoencoder, StandInClassifier(), data, CONFIG, verbose=False)
 
 
 def test_evaluator_floors_and_records(evaluator, trained):
@@ -348,23 +354,23 @@ def test_evaluator_scores_a_copying_generator_as_a_copier(evaluator, data):
 
 def test_generated_song_and_timbre_morph(autoencoder, trained):
     song = tune("c_major_scale", bpm=240)
-    audio, played = ch7.generate_song(trained.generator, autoencoder, song, "flute", seed=1)
+    audio, played = generate_song(trained.generator, autoencoder, song, "flute", seed=1)
     assert played.pitches.tolist() == song.pitches.tolist()
     assert audio.ndim == 1 and torch.isfinite(audio).all()
     assert audio.abs().max() == pytest.approx(0.9, abs=1e-5)
     last = song.notes[-1]
     ring = min(last.duration + 0.06, autoencoder.n_samples / SR)  # a note sounds at most as long as it was decoded
     assert abs(audio.shape[0] / SR - (last.start + ring + 0.05)) < 0.001
-    again, _ = ch7.generate_song(trained.generator, autoencoder, song, "flute", seed=1)
+    again, _ = generate_song(trained.generator, autoencoder, song, "flute", seed=1)
     assert torch.equal(audio, again)
     with pytest.warns(UserWarning, match="octave"):
-        _, moved = ch7.generate_song(trained.generator, autoencoder, song.transpose(36), 2, seed=1)
+        _, moved = generate_song(trained.generator, autoencoder, song.transpose(36), 2, seed=1)
     assert max(moved.pitches.tolist()) <= 84
     for space in ("latent", "noise"):
-        morph, t, _ = ch7.timbre_morph(trained.generator, autoencoder, song, ("flute", 1), ("brass", 2), space=space)
+        morph, t, _ = timbre_morph(trained.generator, autoencoder, song, ("flute", 1), ("brass", 2), space=space)
         assert torch.isfinite(morph).all() and t[0] == 0 and t[-1] == 1 and len(t) == len(song)
     with pytest.raises(ValueError, match="space"):
-        ch7.timbre_morph(trained.generator, autoencoder, song, ("flute", 1), ("brass", 2), space="audio")
+        timbre_morph(trained.generator, autoencoder, song, ("flute", 1), ("brass", 2), space="audio")
 
 
 def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
@@ -390,10 +396,33 @@ def test_weights_round_trip_and_status(tmp_path, autoencoder, data, trained):
     with pytest.raises(MissingWeightsError, match="missing.*make_latent_gan_weights"):
         ch7.shipped_weights_status(autoencoder, CONFIG, path=tmp_path / "gone.safetensors")
     # the asset carries the latents: loading from it skips encoding and gives the same numbers
-    loaded = ch7.load_chapter_data(autoencoder, CONFIG, asset=path, verbose=False)
+    loaded = load_chapter_data(autoencoder, CONFIG, asset=path, verbose=False)
     assert torch.equal(loaded.train.z, data.train.z) and torch.equal(loaded.reference.z, data.reference.z)
     with pytest.raises(FileNotFoundError, match="make_latent_gan_weights"):
         ch7.load_latent_gan(tmp_path / "missing.safetensors")
+
+
+def test_load_or_train_gives_a_train_result_either_way(tmp_path, autoencoder, data, trained):
+    path = ch7.save_latent_gan(
+        trained.generator, tmp_path / "lg.safetensors", CONFIG, data,
+        meta={"steps": 6, "train_seconds": 1.0, "history": trained.history,
+              "latent_fd": {"step": trained.fd_steps, "fd": trained.latent_fd}},
+    )  # fmt: skip
+    got = ch7.load_or_train(autoencoder, data, CONFIG, path=path)
+    assert got.shipped and isinstance(got.value, ch7.TrainResult) and got.value.steps == 6
+    assert got.value.fd_steps == trained.fd_steps and "lg.safetensors" in str(got) and "6 generator steps" in str(got)
+    with redirect_stdout(io.StringIO()):
+        here = ch7.load_or_train(autoencoder, data, CONFIG, retrain=True, path=path, save_dir=tmp_path)
+    assert not here.shipped and isinstance(here.value, ch7.TrainResult) and "RETRAIN = True" in str(here)
+    assert (
+        here.value.steps == CONFIG.steps
+        and ch7.load_latent_gan(tmp_path / "latent_gan_quick.safetensors")[1]["steps"] == 6
+    )
+    other = StandInAutoencoder()
+    with torch.no_grad():
+        other.proj.weight.add_(0.1)
+    with pytest.raises(MissingWeightsError, match="another autoencoder"):
+        ch7.load_or_train(other, data, CONFIG, path=path)
 
 
 def test_profiles():
@@ -425,5 +454,5 @@ def test_shipped_weights_fit_the_shipped_autoencoder():
     g, meta = ch7.load_latent_gan()
     assert g.latent_dim == ae.latent_dim
     z = g.sample(torch.tensor([60, 72]), torch.tensor([0, 4]), generator=torch.Generator().manual_seed(0))
-    audio = ch7.decode_latents(ae, z, torch.tensor([60, 72]))
+    audio = decode_latents(ae, z, torch.tensor([60, 72]))
     assert audio.shape == (2, ae.n_samples) and torch.isfinite(audio).all()

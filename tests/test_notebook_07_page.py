@@ -1,12 +1,11 @@
 """Chapter 7's page and library agree: the notebook's `critic_score` is `LatentCritic.score`, and its
-`generate_note` is `recipes.latent_gan.generate_notes` (same noise, same decoder)."""
+`generate_note` is `models.latent_gan.generate_notes` (same noise, same decoder)."""
 
 import torch
 from notebook_page import page_definitions
 
 from musicgan_lib.models.ddsp_autoencoder import NoteAutoencoder
-from musicgan_lib.models.latent_gan import LatentCritic, LatentGenerator
-from musicgan_lib.recipes import latent_gan as ch7
+from musicgan_lib.models.latent_gan import LatentCritic, LatentGenerator, generate_notes
 
 
 def page(marker: str):
@@ -41,7 +40,7 @@ def test_the_page_generated_note_is_the_library_note():
     noise = torch.randn(3, 8, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         audio = generate_note(gan, autoencoder, pitch, family, noise)
-    library = ch7.generate_notes(gan, autoencoder, pitch, family, seed=4)
+    library = generate_notes(gan, autoencoder, pitch, family, seed=4)
     assert audio.shape == library.shape == (3, autoencoder.n_samples)
     assert torch.allclose(audio, library, atol=1e-4)
     with torch.no_grad():

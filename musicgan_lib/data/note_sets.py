@@ -23,10 +23,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .notes import FRAME_RATE, SAMPLE_RATE, NoteBatch, make_notes
 from .soundfont import SoundFontError, find_soundfont, fluidsynth_path, installed_soundfonts, make_soundfont_notes
 
 NOTE_DATA_CHOICES = ("auto", "soundfont", "synthetic")
+HELD_OUT_OFFSET = 5_000_000  # stream position of chapter 6's evaluation notes: no training set gets there
 
 FALLBACK_WARNING = (
     "NO SOUNDFONT: this run uses the library's SYNTHETIC notes (sums of sines), not real instruments. "
@@ -118,6 +121,42 @@ def note_set(
     return make_notes(n, duration, seed=seed, index_offset=index_offset, sr=sr, frame_rate=frame_rate)
 
 
+class NoteSource:
+    """Training notes for step t: a batch [batch_size] drawn from a fixed set, or fresh synthetic notes.
+
+    With `fixed` (a rendered SoundFont set) a step samples batch_size notes of it with the training
+    loop's generator, so a resumed run draws exactly the batches an uninterrupted one would.
+    Without it, step t is notes t·B .. t·B + B - 1 of the synthetic stream (`make_notes`).
+    """
+
+    def __init__(self, data: NoteData, batch_size: int, seed: int, fixed: NoteBatch | None = None) -> None:
+        self.data, self.batch_size, self.seed, self.fixed = data, batch_size, seed, fixed
+
+    def __call__(self, step: int, rng: torch.Generator) -> NoteBatch:
+        if self.fixed is None:
+            return make_notes(self.batch_size, seed=self.seed, index_offset=step * self.batch_size)
+        idx = torch.randint(len(self.fixed), (self.batch_size,), generator=rng)
+        return self.fixed[idx]
+
+
+def held_out_notes(
+    n: int, data: NoteData, seed: int = 0, unseen_by: int = 0, cache_dir: str | os.PathLike | None = None
+) -> NoteBatch:
+    """Evaluation notes nobody trained on: index offset HELD_OUT_OFFSET of the seed's stream and,
+    with `unseen_by` = the training set's size, no (program, pitch, velocity) the model heard.
+    Audio [n, S]; SoundFont sets are cached in `cache_dir` (default `runs/06/`)."""
+    from ..paths import output_dir
+
+    return note_set(
+        data,
+        n,
+        seed=seed,
+        index_offset=HELD_OUT_OFFSET,
+        unseen_by=unseen_by,
+        cache_dir=(cache_dir or output_dir("06")) if data.real else None,
+    )
+
+
 def other_soundfont(training: NoteData, explicit: str | os.PathLike | None = None) -> Path | None:
     """A font the models never saw, to test how the encoding generalises: `explicit`, else the
     first installed font that is not the training font (Debian's MuseScore General Lite, ...)."""
@@ -130,9 +169,12 @@ def other_soundfont(training: NoteData, explicit: str | os.PathLike | None = Non
 
 __all__ = [
     "FALLBACK_WARNING",
+    "HELD_OUT_OFFSET",
     "NOTE_DATA_CHOICES",
     "NoteData",
+    "NoteSource",
     "choose_note_data",
+    "held_out_notes",
     "note_set",
     "other_soundfont",
     "SoundFontError",

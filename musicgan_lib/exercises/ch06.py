@@ -57,7 +57,7 @@ def check_harmonics_below_nyquist(answer: int | None) -> Verdict:
 
 
 def check_worst_phase(answer: str | None, phases: dict[str, dict[str, float]]) -> Verdict:
-    """Chapter 6, exercise 3: from the measured `phases` (`recipes.autoencoder.phase_errors`), which
+    """Chapter 6, exercise 3: from the measured `phases` (`metrics.note_autoencoder_eval.phase_errors`), which
     phase of a note does the decoder keep worst, relative to the mean-note baseline?"""
     if (missing := unanswered(answer)) is not None:
         return missing

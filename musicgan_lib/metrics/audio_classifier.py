@@ -38,13 +38,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from musicgan_lib.data.note_sets import NoteData, note_set
 from musicgan_lib.data.notes import FAMILIES, PITCH_RANGE, SAMPLE_RATE, make_notes
+from musicgan_lib.device import pick_device
 from musicgan_lib.metrics.frechet import PenultimateFeatures
+from musicgan_lib.weights import load_weights, read_weights_meta, save_weights, weights_path
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "note_classifier.safetensors"
+ASSET_PATH = weights_path("note_classifier", None)  # one shipped judge serves every profile
 MAKE_SCRIPT = "scripts/make_note_models.py"
+KIND = "note_classifier"
 N_PITCHES = PITCH_RANGE[1] - PITCH_RANGE[0] + 1  # 37
 LOWEST_PITCH = PITCH_RANGE[0]  # pitch class 0 is MIDI 48
 
@@ -245,43 +247,47 @@ def note_accuracy(
 
 
 def save_note_classifier(
-    model: NoteClassifier, path: str | Path = ASSET_PATH, extra_meta: Mapping[str, Any] | None = None, half: bool = True
+    model: NoteClassifier,
+    path: str | Path = ASSET_PATH,
+    extra_meta: Mapping[str, Any] | None = None,
+    half: bool = True,
+    *,
+    steps: int = 0,
+    train_seconds: float = 0.0,
+    data: Mapping[str, Any] | str = "unrecorded notes",
 ) -> Path:
-    """Write the classifier (fp16 weights by default: half the size, same predictions) with its config."""
-    meta = {
-        "kind": "note_classifier",
-        "config": dict(model.config),
-        "families": list(FAMILIES),
-        "pitch_range": list(PITCH_RANGE),
-        "dtype": "float16" if half else "float32",
-    }
-    meta.update(extra_meta or {})
-    module = model
-    if half:
-        import copy
-
-        module = copy.deepcopy(model).half()
-    return save_checkpoint(path, {"classifier": module}, meta=meta)
+    """Write the classifier (fp16 weights by default: half the size, same predictions) with its config,
+    the standard metadata (steps, train_seconds, the `data` it learned from) and the label sets it knows."""
+    meta = {"families": list(FAMILIES), "pitch_range": list(PITCH_RANGE), **(extra_meta or {})}
+    return save_weights(
+        path,
+        {"classifier": model},
+        kind=KIND,
+        config=dict(model.config),
+        steps=steps,
+        train_seconds=train_seconds,
+        data=data,
+        half=half,
+        meta=meta,
+    )
 
 
 def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | None = None) -> NoteClassifier:
-    """The shipped note classifier, frozen, float32, in eval mode, on `device` ("auto" allowed)."""
-    from musicgan_lib.device import pick_device
+    """The shipped note classifier, frozen, float32, in eval mode, on `device` ("auto" allowed).
 
+    Its metadata is `model.meta` (files from before the weights API keep steps and seconds under "train").
+    """
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(
-        path,
-        "note classifier",
-        f"Build it once with `.venv/bin/python {MAKE_SCRIPT} --only classifier` (a few minutes on a CPU), then retry.",
-        kind="note_classifier",
-    )
+    make = f"{MAKE_SCRIPT} --only classifier"  # a few minutes on a CPU
+    meta = read_weights_meta(path, kind=KIND, make_script=make, what="note classifier")
     if tuple(meta.get("families", ())) != FAMILIES or tuple(meta.get("pitch_range", ())) != PITCH_RANGE:
         raise ValueError(
             f"{path} was trained for families {meta.get('families')} / pitches {meta.get('pitch_range')}, "
             f"but the note data now has {FAMILIES} / {PITCH_RANGE}; rebuild it with `.venv/bin/python {MAKE_SCRIPT}`."
         )
     model = NoteClassifier(**meta["config"])
-    load_checkpoint(path, {"classifier": model})  # float16 weights are cast into the float32 model
+    meta, _ = load_weights(path, {"classifier": model}, kind=KIND, make_script=make, device=pick_device(device))
+    meta.setdefault("steps", meta.get("train", {}).get("steps", 0))
+    meta.setdefault("train_seconds", meta.get("train", {}).get("seconds", 0.0))
     model.meta = meta  # type: ignore[attr-defined]
-    model.eval().requires_grad_(False)
-    return model.to(pick_device(device))
+    return model.requires_grad_(False)

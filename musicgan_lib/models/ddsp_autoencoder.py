@@ -52,6 +52,7 @@ Design choices
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
@@ -62,14 +63,16 @@ from torch import Tensor, nn
 
 from ..audio.analysis import loudness_db as measure_loudness_db
 from ..audio.synth import hz_to_midi, midi_to_hz
-from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
+from ..device import pick_device, torch_threads
 from ..kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
+from ..weights import load_weights, read_weights_meta, save_weights, weights_path
 from .ddsp_synth import FilteredNoise, ddsp_scale, frames_to_samples
 
 _frames_to_samples = frames_to_samples  # the name chapter 6's tests and benchmarks know
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "note_autoencoder.safetensors"
+ASSET_PATH = weights_path("note_autoencoder", None)  # one shipped model serves every profile
 MAKE_SCRIPT = "scripts/make_note_models.py"
+KIND = "note_autoencoder"
 LOWEST_PITCH, HIGHEST_PITCH = 48, 84
 N_PITCH_CLASSES = HIGHEST_PITCH - LOWEST_PITCH + 1
 MAX_LATENT_DIM = 16
@@ -347,36 +350,53 @@ def f0_supervision_loss(
     return ce, l1
 
 
-# ------------------------------------------------------------------------------ checkpoints
+def cpu_threads_for(cpu_threads: int | None, device: str | torch.device | None) -> AbstractContextManager:
+    """Run a block with `cpu_threads` torch threads when on the CPU (None: leave torch's setting).
+
+    One thread by default in chapter 6: this model is many small ops, and on a busy 2-core
+    machine every op's OpenMP barrier waits for a descheduled thread (measured several times
+    slower with 2 threads while other processes ran); on an idle machine 1 and 2 are close.
+    """
+    on_cpu = device is None or torch.device(device).type == "cpu"
+    return torch_threads(cpu_threads) if (on_cpu and cpu_threads) else nullcontext()
+
+
+# ------------------------------------------------------------------------------ weights (musicgan_lib.weights)
 def save_autoencoder(
     model: NoteAutoencoder,
     path: str | Path = ASSET_PATH,
     extra_meta: Mapping[str, Any] | None = None,
     half: bool = True,
+    *,
+    steps: int = 0,
+    train_seconds: float = 0.0,
+    data: Mapping[str, Any] | str = "unrecorded notes",
 ) -> Path:
-    """Write the model (fp16 weights by default, to keep the shipped file small) with its config."""
-    import copy
-
-    meta = {"kind": "note_autoencoder", "config": dict(model.config), "dtype": "float16" if half else "float32"}
-    meta.update(extra_meta or {})
-    module = copy.deepcopy(model).half() if half else model
-    return save_checkpoint(path, {"autoencoder": module}, meta=meta)
+    """Write the model (fp16 weights by default, to keep the shipped file small) with its config and
+    the standard metadata (steps, train_seconds, the `data` it learned from) plus `extra_meta`."""
+    return save_weights(
+        path,
+        {"autoencoder": model},
+        kind=KIND,
+        config=dict(model.config),
+        steps=steps,
+        train_seconds=train_seconds,
+        data=data,
+        half=half,
+        meta=extra_meta,
+    )
 
 
 def load_autoencoder(device: str | torch.device = "cpu", path: str | Path | None = None) -> NoteAutoencoder:
-    """The shipped autoencoder, frozen, float32, in eval mode (deterministic noise), on `device`."""
-    from ..device import pick_device
+    """The shipped autoencoder, frozen, float32, in eval mode (deterministic noise), on `device`.
 
+    Its metadata is `model.meta` (files from before the weights API keep steps and seconds under "train").
+    """
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(
-        path,
-        "note autoencoder",
-        f"Build it with `.venv/bin/python {MAKE_SCRIPT} --only autoencoder` (10-25 minutes on a "
-        "2-core CPU), or retrain in notebook 06 with RETRAIN = True.",
-        kind="note_autoencoder",
-    )
-    model = NoteAutoencoder(DDSPConfig(**meta["config"]))
-    load_checkpoint(path, {"autoencoder": model})  # float16 weights are cast into the float32 model
+    make = f"{MAKE_SCRIPT} --only autoencoder"  # 10-25 minutes on a 2-core CPU, or RETRAIN = True in notebook 06
+    model = NoteAutoencoder(DDSPConfig(**read_weights_meta(path, kind=KIND, make_script=make)["config"]))
+    meta, _ = load_weights(path, {"autoencoder": model}, kind=KIND, make_script=make, device=pick_device(device))
+    meta.setdefault("steps", meta.get("train", {}).get("steps", 0))
+    meta.setdefault("train_seconds", meta.get("train", {}).get("seconds", 0.0))
     model.meta = meta  # type: ignore[attr-defined]
-    model.eval().requires_grad_(False)
-    return model.to(pick_device(device))
+    return model.requires_grad_(False)

@@ -31,18 +31,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.notes import FAMILIES, PITCH_RANGE
+from ..songs import Tune, fit_to_range, render_song
+from .note_latents import decode_latents
+
 __all__ = [
+    "GaussianBaseline",
     "LatentCritic",
     "LatentGenerator",
     "conditional_samplers",
+    "generate_notes",
+    "generate_song",
     "interpolate",
     "pack_conditions",
+    "pitch_height",
     "slerp",
+    "timbre_morph",
+    "timbre_noise",
 ]
 
 PITCH_LO, PITCH_HI = 48, 84  # the notes data set's range (chapter 5)
@@ -242,3 +253,148 @@ def interpolate(a: Tensor, b: Tensor, steps: int, mode: str = "slerp") -> Tensor
     if mode == "slerp":
         return slerp(a.unsqueeze(0).expand(steps, -1), b.unsqueeze(0).expand(steps, -1), t)
     raise ValueError(f"unknown interpolation mode {mode!r}: use 'slerp' or 'linear'")
+
+
+# --------------------------------------------------------------------------- the trivial baseline
+PITCH_HEIGHT_CENTRE, PITCH_HEIGHT_SCALE = 66.0, 18.0  # MIDI: h(p) = (p - 66) / 18 spans about -1..1 over 48..84
+
+
+class GaussianBaseline:
+    """The trivial sampler a latent GAN must beat: z | (pitch p, family f) ~ N(a_f + b_f * h(p), Sigma).
+
+    Fitted on standardised training latents z_std [N, Z] with their pitch [N] (MIDI) and family
+    [N]: a mean linear in the pitch height h(p) = (p - 66) / 18 for each family (least squares),
+    and one full covariance Sigma [Z, Z] shared by all conditions (the pooled residuals). A GAN
+    that cannot beat this has learnt nothing a mean and a covariance do not already say.
+    """
+
+    def __init__(self, z_std: Tensor, pitch: Tensor, family: Tensor, n_families: int = len(FAMILIES)) -> None:
+        z = z_std.double()
+        h = pitch_height(pitch).double()
+        dim = z.shape[1]
+        self.coef = torch.zeros(n_families, 2, dim, dtype=torch.float64)
+        residuals = []
+        for f in range(n_families):
+            m = family == f
+            if int(m.sum()) < 3:
+                raise ValueError(f"family {FAMILIES[f]} has fewer than 3 training notes; cannot fit the baseline")
+            x = torch.stack([torch.ones_like(h[m]), h[m]], dim=1)
+            sol = torch.linalg.lstsq(x, z[m]).solution  # [2, dim]
+            self.coef[f] = sol
+            residuals.append(z[m] - x @ sol)
+        r = torch.cat(residuals)
+        self.cov = (r.T @ r) / (r.shape[0] - 2 * n_families)
+        self.chol = torch.linalg.cholesky(self.cov + 1e-6 * torch.eye(dim, dtype=torch.float64))
+
+    def mean(self, pitch: Tensor, family: Tensor) -> Tensor:
+        """pitch [N], family [N] -> the conditional means [N, Z] (float32)."""
+        c = self.coef[family.long()]  # [N, 2, dim]
+        return (c[:, 0] + pitch_height(pitch).double().unsqueeze(1) * c[:, 1]).float()
+
+    def sample(self, pitch: Tensor, family: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """pitch [N], family [N] -> standardised latents [N, Z] drawn from the fitted model."""
+        eps = torch.randn(len(pitch), self.chol.shape[0], generator=generator, dtype=torch.float64)
+        return self.mean(pitch, family) + (eps @ self.chol.T).float()
+
+
+def pitch_height(pitch: Tensor) -> Tensor:
+    """MIDI pitch [N] -> "how high" [N]: (pitch - 66) / 18, about -1..1 over the notes' range."""
+    return (pitch.float() - PITCH_HEIGHT_CENTRE) / PITCH_HEIGHT_SCALE
+
+
+# --------------------------------------------------------------------------- notes and songs
+
+
+def generate_notes(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    pitch: Tensor,
+    family: Tensor,
+    noise: Tensor | None = None,
+    seed: int = 0,
+) -> Tensor:
+    """Audio [N, S] of generated notes for pitch [N] (MIDI) and family [N]; noise [N, noise_dim] or
+    drawn from `seed`. The latents are decoded at a constant f0 (`note_latents.decode_latents`)."""
+    g = torch.Generator().manual_seed(seed)
+    z = generator.sample(pitch, family, noise, generator=g).cpu()
+    return decode_latents(autoencoder, z, pitch)
+
+
+def _family_index(family: int | str) -> int:
+    """A family by name ("flute") or index -> its index in FAMILIES."""
+    return FAMILIES.index(family) if isinstance(family, str) else int(family)
+
+
+def timbre_noise(noise_dim: int, seed: int) -> Tensor:
+    """One noise vector [noise_dim]: with a family, it names a timbre (an instrument) the GAN invents."""
+    return torch.randn(noise_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def generate_song(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    song: Tune,
+    family: int | str,
+    *,
+    seed: int = 0,
+    same_timbre: bool = True,
+    **render_kw: Any,
+) -> tuple[Tensor, Tune]:
+    """Render a tune with one generated instrument (same_timbre) or a fresh timbre per note.
+
+    Notes outside the GAN's pitch range are moved by octaves first (with a warning). Returns
+    (audio [samples], the tune as played).
+    """
+    song = fit_to_range(song, *PITCH_RANGE)
+    pitch = song.pitches
+    fam = torch.full_like(pitch, _family_index(family))
+    if same_timbre:
+        noise = timbre_noise(generator.noise_dim, seed).expand(len(pitch), -1)
+    else:
+        noise = torch.randn(len(pitch), generator.noise_dim, generator=torch.Generator().manual_seed(seed))
+    notes = generate_notes(generator, autoencoder, pitch, fam, noise)
+    return render_song(song, notes, autoencoder.sample_rate, **render_kw), song
+
+
+def timbre_morph(
+    generator: LatentGenerator,
+    autoencoder: Any,
+    song: Tune,
+    timbre_a: tuple[int | str, int],
+    timbre_b: tuple[int | str, int],
+    *,
+    space: str = "latent",
+    **render_kw: Any,
+) -> tuple[Tensor, Tensor, Tune]:
+    """A phrase whose notes slide from timbre A = (family, seed) to timbre B, note by note.
+
+    space="latent": each note's two endpoint latents are generated at the note's own pitch and
+    mixed linearly in the (standardised) autoencoder latent space, so A and B may be of
+    different families. space="noise": the GAN's noise is slerped and its family input mixed
+    (soft one-hot), so the GAN itself produces every in-between timbre.
+    Returns (audio [samples], the interpolation weights t [n_notes], the tune as played).
+    """
+    song = fit_to_range(song, *PITCH_RANGE)
+    pitch = song.pitches
+    n = len(pitch)
+    t = torch.linspace(0, 1, n) if n > 1 else torch.zeros(1)
+    fa, fb = _family_index(timbre_a[0]), _family_index(timbre_b[0])
+    na, nb = timbre_noise(generator.noise_dim, timbre_a[1]), timbre_noise(generator.noise_dim, timbre_b[1])
+    dev = generator.head.weight.device
+    with torch.no_grad():
+        generator.eval()
+        if space == "latent":
+            za = generator.generate(na.expand(n, -1).to(dev), pitch.to(dev), torch.full_like(pitch, fa).to(dev))
+            zb = generator.generate(nb.expand(n, -1).to(dev), pitch.to(dev), torch.full_like(pitch, fb).to(dev))
+            w = t.to(dev).unsqueeze(1)
+            z = generator.to_autoencoder((1 - w) * za + w * zb)
+        elif space == "noise":
+            noise = slerp(na.expand(n, -1), nb.expand(n, -1), t)
+            onehot = torch.zeros(n, len(FAMILIES))
+            onehot[:, fa] += 1 - t
+            onehot[:, fb] += t
+            z = generator.to_autoencoder(generator.generate(noise.to(dev), pitch.to(dev), onehot.to(dev)))
+        else:
+            raise ValueError(f"unknown space {space!r}: use 'latent' or 'noise'")
+    audio = render_song(song, decode_latents(autoencoder, z.cpu(), pitch), autoencoder.sample_rate, **render_kw)
+    return audio, t, song

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from musicgan_lib.audio import midi_to_hz, play, plot_spectrogram, plot_waveform, upsample_frames
-from musicgan_lib.data.note_sets import NoteData, note_set, other_soundfont
+from musicgan_lib.data.note_sets import HELD_OUT_OFFSET, NoteData, held_out_notes, note_set, other_soundfont
 from musicgan_lib.data.notes import FAMILIES
 from musicgan_lib.data.soundfont import GM_NAMES
 from musicgan_lib.exercises import run_check
@@ -53,6 +53,7 @@ from musicgan_lib.kernels.harmonic_synth import harmonic_synth, normalize_harmon
 from musicgan_lib.losses_audio import FFT_SIZES, MultiScaleSpectralLoss, hop_for
 from musicgan_lib.metrics.audio import mss_distance
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
+from musicgan_lib.metrics.note_autoencoder_eval import evaluate, phase_errors, reconstruct
 from musicgan_lib.models.ddsp_autoencoder import FilteredNoise, NoteAutoencoder, ddsp_scale
 from musicgan_lib.noteplots import best_and_worst, plot_note_pairs, plot_phase_errors
 from musicgan_lib.recipes import autoencoder as ch6
@@ -308,24 +309,10 @@ print(
 # `RETRAIN = True` the run checkpoints into `runs/06/` and resumes if interrupted.
 
 # %%
-model, run = ch6.load_or_train(
-    config,
-    PROFILE,
-    seed=SEED,
-    device=device,
-    retrain=RETRAIN,
-    checkpoint_path=OUT / f"autoencoder_{PROFILE}_{notes_data.kind}.safetensors",
-)
-if run is not None:
-    curve = run.history
-    print(f"trained {len(curve['step'])} steps in {run.seconds:.0f} s")
-else:
-    curve = model.meta.get("history", {})
-    trained = model.meta["train"]
-    print(
-        f"loaded the shipped model: {trained['steps']} steps, {trained.get('cpu_seconds', 0) / 60:.0f} CPU-minutes "
-        f"({trained.get('machine', 'cpu')}), trained on {model.meta.get('data', {}).get('font', 'synthetic notes')}"
-    )
+checkpoint = OUT / f"autoencoder_{PROFILE}_{notes_data.kind}.safetensors"  # a run here resumes from it
+result = ch6.load_or_train(config, PROFILE, seed=SEED, device=device, retrain=RETRAIN, checkpoint_path=checkpoint)
+print(result)
+model, curve = result.value.model, result.value.history
 if curve:
     plt.figure(figsize=(9, 3))
     plt.plot(curve["step"], curve["mss"], lw=0.8)
@@ -352,11 +339,9 @@ if curve:
 
 # %%
 classifier = load_note_classifier(device)
-eval_notes = ch6.held_out_notes(config.eval_notes, notes_data, seed=SEED, unseen_by=config.soundfont_notes)
-recon, f0_pred, z_all = ch6.reconstruct(model, eval_notes.audio)  # decoded with the encoder's own f0
-report = ch6.evaluate(
-    model, config, notes=eval_notes, classifier=classifier, seed=SEED, outputs=(recon, f0_pred, z_all)
-)
+eval_notes = held_out_notes(config.eval_notes, notes_data, seed=SEED, unseen_by=config.soundfont_notes)
+recon, f0_pred, z_all = reconstruct(model, eval_notes.audio)  # decoded with the encoder's own f0
+report = evaluate(model, config, notes=eval_notes, classifier=classifier, seed=SEED, outputs=(recon, f0_pred, z_all))
 print(report.summary())
 for name, value in report.records().items():
     record(name, value)
@@ -403,7 +388,7 @@ for i in picks:
 # same phase, says how much of each the decoder keeps (1 = no better than the mean note).
 
 # %%
-phases = ch6.phase_errors(eval_notes, recon, config, notes_data, seed=SEED)
+phases = phase_errors(eval_notes, recon, config, notes_data, seed=SEED)
 for phase, r in phases.items():
     print(f"{phase:8s} MSS model {r['model']:.3f} | mean-note baseline {r['baseline']:.3f} | ratio {r['ratio']:.3f}")
     record(f"mss_ratio_{phase}", r["ratio"])
@@ -454,15 +439,15 @@ if other_font is None:
     print("no second SoundFont installed (or no SoundFont at all): skipping the other-font check")
 else:
     other_notes = note_set(
-        NoteData("soundfont", other_font), config.eval_notes, seed=SEED, index_offset=ch6.HELD_OUT_OFFSET
+        NoteData("soundfont", other_font), config.eval_notes, seed=SEED, index_offset=HELD_OUT_OFFSET
     )
-    other_recon = ch6.reconstruct(model, other_notes.audio)
-    other_report = ch6.evaluate(model, config, notes=other_notes, classifier=classifier, seed=SEED, outputs=other_recon)
+    other_recon = reconstruct(model, other_notes.audio)
+    other_report = evaluate(model, config, notes=other_notes, classifier=classifier, seed=SEED, outputs=other_recon)
     print(f"{'':24s} {notes_data.font.name:>22s} {other_font.name:>26s}")
     for (name, value), other_value in zip(report.records().items(), other_report.records().values()):
         print(f"{name:24s} {value:22.3f} {other_value:26.3f}")
         record(f"{name}_other_font", other_value)
-    other_phases = ch6.phase_errors(other_notes, other_recon[0], config, notes_data, seed=SEED)
+    other_phases = phase_errors(other_notes, other_recon[0], config, notes_data, seed=SEED)
     plot_phase_errors({notes_data.font.name: phases, other_font.name: other_phases})
     plt.show()
     worse = [

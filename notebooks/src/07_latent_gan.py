@@ -58,7 +58,11 @@ from musicgan_lib.exercises import run_check
 from musicgan_lib.exercises.ch07 import check_gan_beats_gaussian, check_nn_ratio
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.metrics.audio_classifier import load_note_classifier
+from musicgan_lib.metrics.latent_eval import Evaluator, gaussian_fd
 from musicgan_lib.models.ddsp_autoencoder import load_autoencoder
+from musicgan_lib.models.latent_gan import generate_notes, generate_song, timbre_morph, timbre_noise
+from musicgan_lib.models.note_latents import decode_latents, load_chapter_data
+from musicgan_lib.noteplots import plot_latent_map, plot_ndb_bins, plot_nn_check, plot_training
 from musicgan_lib.recipes import latent_gan as ch7
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.viz import readable_figures, spectrogram_grid
@@ -100,9 +104,9 @@ print(
 # %%
 print(notes_data.describe())
 record("real_notes", int(notes_data.real))
-data = ch7.load_chapter_data(autoencoder, config, cache_dir=OUT, asset=ch7.ASSET_PATH, notes=notes_data)
+data = load_chapter_data(autoencoder, config, cache_dir=OUT, asset=ch7.ASSET_PATH, notes=notes_data)
 train_std = data.standardise(data.train.z)
-fig = ch7.plot_latent_map({"training latents": train_std}, {"training latents": data.train.family}, train_std)
+fig = plot_latent_map({"training latents": train_std}, {"training latents": data.train.family}, train_std)
 plt.show()
 
 # %% [markdown]
@@ -163,41 +167,25 @@ print(
 # "full" profile (or `RETRAIN = True`) trains the whole thing here.
 
 # %%
-usable, why = ch7.shipped_weights_status(autoencoder, config, retrain=RETRAIN, notes=notes_data)
-print(why)
-tracker_floor = ch7.gaussian_fd(data.standardise(data.held_out.z), data.standardise(data.reference.z))
-if usable:
-    gan, meta = ch7.load_latent_gan(device=device)
-    curves = meta["history"]
-    fig = ch7.plot_training(
-        curves,
-        (meta["latent_fd"]["step"], meta["latent_fd"]["fd"]),
-        title=f"shipped run: {meta['steps']} steps",
-        floor=tracker_floor,
+result = ch7.load_or_train(autoencoder, data, config, retrain=RETRAIN, seed=SEED, device=device, save_dir=OUT)
+print(result)
+
+# %%
+tracker_floor = gaussian_fd(data.standardise(data.held_out.z), data.standardise(data.reference.z))
+runs = {"shipped run" if result.shipped else "this run": result.value}
+if result.shipped:  # the live run: a fresh GAN for a few steps, so you see the loop move
+    t0 = time.perf_counter()
+    runs["live run"] = ch7.train_latent_gan(
+        data, config, steps=config.live_steps, seed=SEED, device=device, track_every=max(config.live_steps // 6, 25)
+    )
+    print(f"live run: {runs['live run'].steps} generator steps in {time.perf_counter() - t0:.0f} s")
+for name, run in runs.items():
+    fig = plot_training(
+        run.history, (run.fd_steps, run.latent_fd), title=f"{name}: {run.steps} steps", floor=tracker_floor
     )
     plt.show()
-    live_steps = config.live_steps
-else:
-    live_steps = config.steps
-t0 = time.perf_counter()
-live = ch7.train_latent_gan(
-    data, config, steps=live_steps, seed=SEED, device=device, track_every=max(live_steps // 6, 25)
-)
-print(f"live run: {live.steps} generator steps in {time.perf_counter() - t0:.0f} s")
-fig = ch7.plot_training(
-    live.history, (live.fd_steps, live.latent_fd), title=f"live run: {live.steps} steps", floor=tracker_floor
-)
-plt.show()
-if not usable:
-    gan = live.generator
-    ch7.save_latent_gan(
-        gan,
-        OUT / f"latent_gan_{PROFILE}.safetensors",
-        config,
-        data,
-        meta={"steps": live.steps, "train_seconds": live.seconds},
-    )
-gan = gan.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
+live = runs.get("live run", result.value)
+gan = result.value.generator.cpu().eval()  # a tiny MLP: sampling on the CPU is instant
 
 # %% [markdown]
 # The critic's Wasserstein estimate rises quickly (it learns to tell real from fake latents) and
@@ -233,7 +221,7 @@ with torch.no_grad():
     noise = torch.randn(len(pitches), gan.noise_dim, generator=torch.Generator().manual_seed(SEED))
     notes = generate_note(gan, autoencoder.cpu(), pitches, families, noise)  # the page's version runs on the CPU
 autoencoder.to(device)
-library_notes = ch7.generate_notes(gan, autoencoder, pitches, families, seed=SEED)
+library_notes = generate_notes(gan, autoencoder, pitches, families, seed=SEED)
 print(f"the page's notes are the library's: {torch.allclose(notes, library_notes, atol=1e-4)}")
 fig = spectrogram_grid(
     list(notes), SR, ncols=4, titles=[f"{FAMILIES[int(f)]} {int(p)}" for f, p in zip(families, pitches)]
@@ -266,7 +254,7 @@ play(showcase, SR, name="07_families", folder=OUT)
 # ≈ 1: as new as fresh real data).
 
 # %%
-evaluator = ch7.Evaluator(autoencoder, classifier, data, config, seed=SEED)
+evaluator = Evaluator(autoencoder, classifier, data, config, seed=SEED)
 evaluator.evaluate(gan, "gan")
 if live.generator is not gan:
     evaluator.evaluate(live.generator, f"live run ({live.steps} steps)")
@@ -317,11 +305,11 @@ print(
 # training share; red bins differ significantly. Below, the latent maps of the three samplers.
 
 # %%
-fig = ch7.plot_nn_check(evaluator)
+fig = plot_nn_check(evaluator)
 plt.show()
-fig = ch7.plot_ndb_bins(evaluator, "gan")
+fig = plot_ndb_bins(evaluator, "gan")
 plt.show()
-fig = ch7.plot_latent_map(
+fig = plot_latent_map(
     {
         "held-out real": evaluator.latents["reconstruction"],
         "Gaussian": evaluator.latents["gaussian"],
@@ -353,7 +341,7 @@ print(
 # with one family is one *instrument*: the same timbre plays every note.
 
 # %%
-ode, played = ch7.generate_song(gan, autoencoder, songs.tune("ode_to_joy"), "bowed_string", seed=3)
+ode, played = generate_song(gan, autoencoder, songs.tune("ode_to_joy"), "bowed_string", seed=3)
 print(played.describe())
 songs.write_song(ode, OUT / "ode_to_joy_bowed_string.wav", SR)
 fig, ax = plt.subplots(figsize=(9, 2.8))
@@ -362,7 +350,7 @@ plt.show()
 play(ode, SR, name="07_ode_to_joy", folder=OUT)
 
 # %%
-chords, _ = ch7.generate_song(gan, autoencoder, songs.tune("pop_chords"), "organ", seed=5)
+chords, _ = generate_song(gan, autoencoder, songs.tune("pop_chords"), "organ", seed=5)
 songs.write_song(chords, OUT / "pop_chords_organ.wav", SR)
 play(chords, SR, name="07_pop_chords", folder=OUT)
 
@@ -389,7 +377,7 @@ else:
     mid.save(str(midi_path))
 user_song = songs.read_midi(midi_path, pitch_range=(48, 84), max_notes=200)
 print(user_song.describe(), "|", "; ".join(user_song.remarks))
-user_audio, _ = ch7.generate_song(gan, autoencoder, user_song, "plucked_string", seed=7)
+user_audio, _ = generate_song(gan, autoencoder, user_song, "plucked_string", seed=7)
 songs.write_song(user_audio, OUT / "midi_song.wav", SR)
 play(user_audio, SR, name="07_midi_song", folder=OUT)
 
@@ -409,7 +397,7 @@ up_down = songs.Tune(
     scale.notes
     + tuple(songs.SongNote(n.pitch, scale.seconds + i * 0.4, 0.4) for i, n in enumerate(reversed(scale.notes[:-1]))),
 )
-morph, t, _ = ch7.timbre_morph(gan, autoencoder, up_down, ("flute", 1), ("brass", 2), space="latent")
+morph, t, _ = timbre_morph(gan, autoencoder, up_down, ("flute", 1), ("brass", 2), space="latent")
 songs.write_song(morph, OUT / "timbre_morph.wav", SR)
 fig, ax = plt.subplots(figsize=(9, 2.8))
 plot_spectrogram(morph, SR, ax=ax, log_freq=True, title="flute → brass over a phrase")
@@ -425,11 +413,11 @@ steps = torch.linspace(0, 1, 5)
 one_pitch = songs.Tune("A4", tuple(songs.SongNote(69, 0.0, 1.0) for _ in steps))
 with torch.no_grad():
     p = torch.full((5,), 69)
-    za = gan.generate(ch7.timbre_noise(gan.noise_dim, 1).expand(5, -1), p, torch.full((5,), FAMILIES.index("flute")))
-    zb = gan.generate(ch7.timbre_noise(gan.noise_dim, 2).expand(5, -1), p, torch.full((5,), FAMILIES.index("brass")))
+    za = gan.generate(timbre_noise(gan.noise_dim, 1).expand(5, -1), p, torch.full((5,), FAMILIES.index("flute")))
+    zb = gan.generate(timbre_noise(gan.noise_dim, 2).expand(5, -1), p, torch.full((5,), FAMILIES.index("brass")))
     z_path = gan.to_autoencoder((1 - steps[:, None]) * za + steps[:, None] * zb)
 fig = spectrogram_grid(
-    list(ch7.decode_latents(autoencoder, z_path, p)),
+    list(decode_latents(autoencoder, z_path, p)),
     SR,
     ncols=5,
     titles=[f"t = {float(s):.2f}" for s in steps],
