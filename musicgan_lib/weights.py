@@ -143,14 +143,17 @@ def read_weights_meta(path: str | Path, *, kind: str, make_script: str, what: st
 
     A missing file, a file of another kind and a damaged header each raise an error that names
     the file and `make_script`. Older files' key names are read as today's (`step` as
-    `steps`, `seconds` as `train_seconds`), so one name per fact whatever wrote the file.
+    `steps`, `seconds` as `train_seconds`, also from the note models' nested "train" entry), so one
+    name per fact whatever wrote the file.
     """
     meta = read_asset_meta(
         path, what or kind.replace("_", " "), f"Make it with `.venv/bin/python {make_script}`. {RETRAIN_HINT}", kind
     )
-    for old, new in LEGACY_META_KEYS.items():
-        if old in meta and new not in meta:
-            meta[new] = meta[old]
+    nested = meta.get("train") if isinstance(meta.get("train"), Mapping) else {}
+    for old, new in LEGACY_META_KEYS.items():  # `step`, or {"train": {"steps", "seconds"}} in the note models
+        for where in (meta, nested):
+            if new not in meta and (old in where or (where is nested and new in where)):
+                meta[new] = where.get(new, where.get(old))
     return meta
 
 

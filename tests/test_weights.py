@@ -75,6 +75,11 @@ def test_older_metadata_names_read_as_todays(tmp_path):
     )
     meta = read_weights_meta(path, kind="tiny", make_script="s.py")
     assert (meta["steps"], meta["train_seconds"]) == (9, 2)
+    nested = save_checkpoint(
+        tmp_path / "nested.safetensors", {"net": tiny()}, meta={"kind": "tiny", "train": {"steps": 4, "seconds": 3.5}}
+    )
+    meta = read_weights_meta(nested, kind="tiny", make_script="s.py")
+    assert (meta["steps"], meta["train_seconds"]) == (4, 3.5)
 
 
 def test_load_or_train_returns_the_same_object_either_way(tmp_path):

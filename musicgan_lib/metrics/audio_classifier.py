@@ -275,7 +275,7 @@ def save_note_classifier(
 def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | None = None) -> NoteClassifier:
     """The shipped note classifier, frozen, float32, in eval mode, on `device` ("auto" allowed).
 
-    Its metadata is `model.meta` (files from before the weights API keep steps and seconds under "train").
+    Its metadata is `model.meta` (steps and train_seconds read as today's keys from older files too: `weights.read_weights_meta`).
     """
     path = Path(path) if path is not None else ASSET_PATH
     make = f"{MAKE_SCRIPT} --only classifier"  # a few minutes on a CPU
@@ -287,7 +287,5 @@ def load_note_classifier(device: str | torch.device = "cpu", path: str | Path | 
         )
     model = NoteClassifier(**meta["config"])
     meta, _ = load_weights(path, {"classifier": model}, kind=KIND, make_script=make, device=pick_device(device))
-    meta.setdefault("steps", meta.get("train", {}).get("steps", 0))
-    meta.setdefault("train_seconds", meta.get("train", {}).get("seconds", 0.0))
     model.meta = meta  # type: ignore[attr-defined]
     return model.requires_grad_(False)

@@ -390,13 +390,11 @@ def save_autoencoder(
 def load_autoencoder(device: str | torch.device = "cpu", path: str | Path | None = None) -> NoteAutoencoder:
     """The shipped autoencoder, frozen, float32, in eval mode (deterministic noise), on `device`.
 
-    Its metadata is `model.meta` (files from before the weights API keep steps and seconds under "train").
+    Its metadata is `model.meta` (steps and train_seconds read as today's keys from older files too: `weights.read_weights_meta`).
     """
     path = Path(path) if path is not None else ASSET_PATH
     make = f"{MAKE_SCRIPT} --only autoencoder"  # 10-25 minutes on a 2-core CPU, or RETRAIN = True in notebook 06
     model = NoteAutoencoder(DDSPConfig(**read_weights_meta(path, kind=KIND, make_script=make)["config"]))
     meta, _ = load_weights(path, {"autoencoder": model}, kind=KIND, make_script=make, device=pick_device(device))
-    meta.setdefault("steps", meta.get("train", {}).get("steps", 0))
-    meta.setdefault("train_seconds", meta.get("train", {}).get("seconds", 0.0))
     model.meta = meta  # type: ignore[attr-defined]
     return model.requires_grad_(False)
