@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_song_generation.py [--seconds 60] [--rounds 3] [--device cpu]
 
 "one pass" runs the generator once over the whole anchor sequence and decodes the song in one
-call (what `recipes.song_gan.generate_song` + `decode_frames(batch=...)` do); "per window" is the
+call (what `models.song_gan.generate_song` + `decode_frames(batch=...)` do); "per window" is the
 loop a first version would write: generate each 8-s window from its own latents and decode it
 alone. Both give the same frames (the seam test); the speed-up is the ratio of their times, and
 "x real time" is the song's length over the time taken. Uses the shipped models when they exist,
@@ -21,16 +21,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from musicgan_lib.models.song_autoencoder import SongEncoding  # noqa: E402
-from musicgan_lib.models.song_gan import FrameCodec, ShippedSongGAN, SongGenerator, song_anchors, window_latents  # noqa: E402
+from musicgan_lib.models.song_autoencoder import SongAutoencoder, SongEncoding, load_song_autoencoder  # noqa: E402
+from musicgan_lib.models.song_gan import FrameCodec, ShippedSongGAN, SongGenerator, load_song_gan  # noqa: E402
+from musicgan_lib.models.song_gan import song_anchors, window_latents  # noqa: E402
 from musicgan_lib.recipes import song_gan as ch8  # noqa: E402
 
 
 def models(device: str) -> tuple:
     config = ch8.SongConfig()
     if ch8.AE_PATH.exists() and ch8.GAN_PATH.exists():
-        return ch8.load_song_autoencoder(device=device), ch8.load_song_gan(device=device), "shipped"
-    ae = ch8.SongAutoencoder(config.model).eval().to(device)
+        return load_song_autoencoder(device=device), load_song_gan(device=device), "shipped"
+    ae = SongAutoencoder(config.model).eval().to(device)
     z = torch.zeros(config.gan.latent_dim)
     return (
         ae,

@@ -395,7 +395,7 @@ def render_song(
 
 
 def write_song(audio: Tensor, path: str | Path, sr: int) -> Path:
-    """Write a mono song to a 16-bit WAV file (atomically, via `audio.io.write_wav`)."""
+    """Write a mono song [samples] to a 16-bit WAV file (atomically, via `audio.io.write_wav`)."""
     from .audio.io import write_wav
 
     return write_wav(path, audio, sr)

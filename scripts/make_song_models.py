@@ -10,7 +10,8 @@ Tunes come from the music21 corpus (Essen folk songs), split by tune; the traini
 played by SoundFont instruments (fluidsynth). The autoencoder learns from 2-s clips; the GAN
 from the autoencoder's encodings of 8-s windows of the same performances. Each run
 checkpoints every `checkpoint_every` steps into --work and resumes from there, so a killed run
-loses at most that much; the finished model is written (float16) with what it was trained on.
+loses at most that much; the finished model is written (float16) with what it was trained on, through the
+one weights API (`weights.save_weights`, via `save_song_autoencoder` / `save_song_gan`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from musicgan_lib.data.song_clips import SongData, load_song_data  # noqa: E402
 from musicgan_lib.data.soundfont import find_soundfont  # noqa: E402
+from musicgan_lib.metrics.song_report import evaluate as evaluate_songs  # noqa: E402
+from musicgan_lib.models.song_autoencoder import load_song_autoencoder, save_song_autoencoder  # noqa: E402
+from musicgan_lib.models.song_gan import gan_windows, load_song_gan, save_song_gan  # noqa: E402
 from musicgan_lib.recipes import song_gan as ch8  # noqa: E402
+from musicgan_lib.train import Every  # noqa: E402
 
 
 def data_meta(config: ch8.SongConfig, **extra) -> dict:
@@ -42,7 +48,7 @@ def data_meta(config: ch8.SongConfig, **extra) -> dict:
     }
 
 
-def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
+def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -> int:
     steps = args.steps or config.ae_steps
     model, loop = ch8.train_song_autoencoder(
         config, data.clips, args.seed, checkpoint_path=args.work / "autoencoder.ckpt", steps=steps, log_every=50
@@ -50,11 +56,11 @@ def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: ch8
     if loop.step < config.ae_steps:
         print(f"stopped at step {loop.step} of {config.ae_steps}; run again to continue")
         return 0
-    path = ch8.save_song_autoencoder(
+    path = save_song_autoencoder(
         model,
         args.ae_out,
         steps=loop.step,
-        seconds=round(loop.seconds, 1),
+        train_seconds=round(loop.seconds, 1),
         seed=args.seed,
         profile=config.profile,
         history=loop.history,
@@ -69,10 +75,10 @@ def _variant(args: argparse.Namespace) -> str:
     return ("_hard_pitch" if args.hard_pitch else "") + ("_continuous" if args.pitch_mode == "continuous" else "")
 
 
-def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
-    ae = ch8.load_song_autoencoder(args.ae_out)
+def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -> int:
+    ae = load_song_autoencoder(args.ae_out)
     t0 = time.perf_counter()
-    encoded, clips = ch8.gan_windows(config, data.train_tunes, ae, step_s=config.window_step_s)
+    encoded, clips = gan_windows(config, data.train_tunes, ae, step_s=config.window_step_s)
     codec = ch8.frame_codec(config, encoded)
     frames = codec.to_frames(encoded.f0_hz, encoded.loudness_db, encoded.z)
     print(
@@ -97,18 +103,20 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
             flush=True,
         )
 
-    trainer.loop.callbacks.append(ch8.Every(50, show))
+    trainer.loop.callbacks.append(Every(50, show))
     trainer.run(args.steps or config.gan_steps)
     if trainer.step < config.gan_steps:
         print(f"stopped at step {trainer.step} of {config.gan_steps}; run again to continue")
         return 0
-    path = ch8.save_song_gan(
-        trainer,
+    gan = ch8.trained_song_gan(trainer, codec)
+    path = save_song_gan(
+        gan.generator,
         codec,
         args.gan_out,
+        history=trainer.history,
         autoencoder=args.ae_out.name,
         steps=trainer.step,
-        seconds=round(trainer.loop.seconds, 1),
+        train_seconds=round(trainer.loop.seconds, 1),
         seed=args.seed,
         profile=config.profile,
         data=data_meta(config, windows=len(frames), window_step_s=config.window_step_s),
@@ -120,12 +128,12 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongDat
     return 0
 
 
-def evaluate(args: argparse.Namespace, config: ch8.SongConfig, data: ch8.SongData) -> int:
+def evaluate(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -> int:
     from musicgan_lib.metrics.audio_classifier import load_note_classifier
 
     t0 = time.perf_counter()
-    ae, gan = ch8.load_song_autoencoder(args.ae_out), ch8.load_song_gan(args.gan_out)
-    result = ch8.evaluate(config, data, ae, gan, load_note_classifier(), n=args.eval_n, seed=args.seed, progress=True)
+    ae, gan = load_song_autoencoder(args.ae_out), load_song_gan(args.gan_out)
+    result = evaluate_songs(config, data, ae, gan, load_note_classifier(), n=args.eval_n, seed=args.seed, progress=True)
     result.update(
         seconds=round(time.perf_counter() - t0, 1),
         gan=args.gan_out.name,
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pitch_mode:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
     t0 = time.perf_counter()
-    data = ch8.load_song_data(config, cache_dir=args.work / "cache")
+    data = load_song_data(config, cache_dir=args.work / "cache")
     print(
         f"{len(data.train_tunes)} training tunes, {len(data.held_out_tunes)} held out; {len(data.clips)} clips of "
         f"{config.ae_clip_s} s ({time.perf_counter() - t0:.0f} s)",

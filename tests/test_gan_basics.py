@@ -45,6 +45,21 @@ def test_profiles():
         ch1.ToyConfig.for_profile("fast")
 
 
+def test_quick_is_the_defaults_and_full_a_short_list_of_overrides():
+    assert ch1.ToyConfig.for_profile("quick") == ch1.ToyConfig()
+    assert ch1.ToyConfig.for_profile("full") == replace(ch1.ToyConfig(), **ch1.FULL)
+    quick = ch1.ToyConfig()
+    assert (quick.steps_for("ring"), quick.steps_for("grid"), quick.steps_for("other")) == (1200, 4000, 3000)
+    assert ch1.ToyConfig(steps=60).steps_for("ring") == 60  # an explicit `steps` holds for every mixture
+
+
+def test_build_models_gives_the_networks_a_method_trains():
+    g, d = ch1.build_models(ch1.ToyConfig(hidden=16), "pacgan4")
+    assert g(torch.randn(8, 2)).shape == (8, 2) and d(torch.randn(8, 2)).shape == (2, 1)
+    g, _ = ch1.build_models(ch1.ToyConfig(hidden=16), "vanilla")
+    assert g.latent_dim == 256  # the unrolled-GAN paper's networks, whatever the config says
+
+
 def test_packed_and_minibatch_std_discriminators():
     x = torch.randn(8, 2)
     assert MLPDiscriminator(16, 2, pack=4)(x).shape == (2, 1)

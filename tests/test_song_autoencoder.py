@@ -9,7 +9,13 @@ import torch
 from musicgan_lib.data.melodies import Melody
 from musicgan_lib.data.song_clips import INSTRUMENT_NAMES, SongClips, render_clips
 from musicgan_lib.data.soundfont import soundfont_available
-from musicgan_lib.models.song_autoencoder import SongAEConfig, SongAutoencoder, fill_unvoiced
+from musicgan_lib.models.song_autoencoder import (
+    SongAEConfig,
+    SongAutoencoder,
+    fill_unvoiced,
+    load_song_autoencoder,
+    save_song_autoencoder,
+)
 from musicgan_lib.recipes import song_gan as ch8
 
 SMALL = SongAEConfig(latent_dim=4, n_mels=16, encoder_channels=16, hidden=24, n_harmonics=8, n_noise_bands=9)
@@ -68,11 +74,11 @@ def test_training_lowers_the_loss_and_resumes_exactly(tmp_path):
     longer = dataclasses.replace(config, ae_steps=40)
     _, trained = ch8.train_song_autoencoder(longer, clips, seed=1)
     assert np.mean(trained.history["mss"][-5:]) < 0.9 * np.mean(trained.history["mss"][:5])
-    path = ch8.save_song_autoencoder(straight, tmp_path / "ae.safetensors", steps=6)
-    loaded = ch8.load_song_autoencoder(path)
+    path = save_song_autoencoder(straight, tmp_path / "ae.safetensors", steps=6, train_seconds=0.0, data="tones")
+    loaded = load_song_autoencoder(path)
     assert loaded.meta["steps"] == 6 and not loaded.training and loaded.latent_dim == 4
     with pytest.raises(FileNotFoundError, match="song autoencoder.*make_song_models.py"):
-        ch8.load_song_autoencoder(tmp_path / "missing.safetensors")
+        load_song_autoencoder(tmp_path / "missing.safetensors")
 
 
 @pytest.mark.skipif(not soundfont_available(), reason="no SoundFont or fluidsynth installed")

@@ -11,6 +11,8 @@ from musicgan_lib.models.song_gan import (
     SongCritic,
     SongGANConfig,
     SongGenerator,
+    load_song_gan,
+    save_song_gan,
     song_anchors,
     window_latents,
 )
@@ -91,8 +93,11 @@ def test_wgan_gp_steps_are_finite_and_resume_exactly(tmp_path):
     for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
         assert torch.equal(a, b)
     codec = FrameCodec(SMALL, torch.zeros(3), torch.ones(3))
-    path = ch8.save_song_gan(straight, codec, tmp_path / "song_gan.safetensors", steps=4)
-    shipped = ch8.load_song_gan(path)
+    gan = ch8.trained_song_gan(straight, codec)
+    path = save_song_gan(
+        gan.generator, codec, tmp_path / "song_gan.safetensors", steps=4, train_seconds=0.0, data="noise"
+    )
+    shipped = load_song_gan(path)
     assert shipped.meta["steps"] == 4 and torch.equal(shipped.codec.z_std, codec.z_std)
     latents = torch.randn(2, SMALL.latent_size)
     with torch.no_grad():
@@ -176,3 +181,31 @@ def test_continuous_generator_writes_voicing_in_0_1_and_joins_windows_exactly():
 def test_pitch_mode_is_checked():
     with pytest.raises(ValueError, match="pitch_mode"):
         dataclasses.replace(SMALL, pitch_mode="midi")
+
+
+def test_profiles_are_the_defaults_and_a_short_list_of_overrides():
+    assert ch8.SongConfig.for_profile("quick") == ch8.SongConfig()
+    full = ch8.SongConfig.for_profile("full")
+    assert full == dataclasses.replace(ch8.SongConfig(), profile="full", **ch8.FULL) and full.gan_steps > 10_000
+    with pytest.raises(ValueError, match="unknown PROFILE"):
+        ch8.SongConfig.for_profile("fast")
+
+
+def test_load_or_train_gives_the_same_models_either_way(monkeypatch):
+    shipped = ch8.load_or_train(ch8.SongConfig(), retrain=False)
+    assert shipped.shipped and "song_autoencoder.safetensors, song_gan.safetensors" in str(shipped)
+    models = shipped.value
+    assert isinstance(models, ch8.SongModels) and not models.autoencoder.training
+    assert models.gan.meta["steps"] == 3000 and models.gan.meta["train_seconds"] > 0  # old files' `seconds`
+    monkeypatch.setattr(ch8, "train_song_models", lambda config, seed, work_dir: models)
+    trained = ch8.load_or_train(ch8.SongConfig(), retrain=True)
+    assert not trained.shipped and trained.value is models and "RETRAIN = True" in str(trained)
+
+
+def test_a_trained_gan_is_what_the_loader_gives():
+    config = dataclasses.replace(ch8.SongConfig(), gan=SMALL, gan_batch=4, n_critic=2)
+    trainer = ch8.make_gan_trainer(config, torch.randn(6, SMALL.frame_channels, SMALL.window_frames), seed=0)
+    trainer.run(2)
+    gan = ch8.trained_song_gan(trainer, FrameCodec(SMALL, torch.zeros(3), torch.ones(3)))
+    assert gan.generator is trainer.ema.module and not gan.generator.training
+    assert gan.meta["steps"] == 2 and set(gan.meta["history"]) >= {"w_distance", "gp"}

@@ -53,7 +53,8 @@ def _as_tensor(audio) -> torch.Tensor:
 
 
 def spectrum(audio, sr: int, *, window: str = "hann", n_fft: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude spectrum of a whole signal: (frequencies in Hz, magnitude in dB re. a full-scale sine).
+    """Magnitude spectrum of a whole signal [samples]: (frequencies in Hz [n_fft // 2 + 1], magnitude in dB
+    re. a full-scale sine [n_fft // 2 + 1]).
 
     The window's coherent gain is divided out, so a sine of amplitude A shows a peak at
     20 log10(A) dB whatever the signal length.
@@ -113,7 +114,7 @@ def mel_spectrogram(
 
 
 def a_weighting_db(freqs_hz: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """IEC 61672 A-weighting in dB: how much quieter the ear finds each frequency than 1 kHz."""
+    """IEC 61672 A-weighting in dB [...] of frequencies [...]: how much quieter the ear finds each than 1 kHz."""
     lib = torch if isinstance(freqs_hz, torch.Tensor) else np
     f2 = freqs_hz**2
     num = (12194.0**2) * f2**2
@@ -198,7 +199,7 @@ def loudness_db(
 def plot_waveform(
     audio, sr: int, *, ax=None, seconds: tuple[float, float] | None = None, title: str | None = None, **kw
 ):
-    """Waveform against time in seconds, optionally only the window `seconds=(start, end)`."""
+    """Waveform [samples] against time in seconds, optionally only the window `seconds=(start, end)`."""
     import matplotlib.pyplot as plt
 
     x = _as_numpy(audio)
@@ -226,7 +227,7 @@ def plot_spectrum(
     title: str | None = None,
     **kw,
 ):
-    """Magnitude spectrum in dB; log_freq puts octaves at equal distances (how pitch is heard)."""
+    """Magnitude spectrum of audio [samples] in dB; log_freq puts octaves at equal distances (how pitch is heard)."""
     import matplotlib.pyplot as plt
 
     freqs, mag = spectrum(audio, sr)
@@ -268,7 +269,7 @@ def plot_spectrogram(
     fmin: float = 40.0,
     colors: int | None = None,
 ):
-    """Spectrogram image (time x frequency, colour = dB); log_freq for a log-frequency axis.
+    """Spectrogram image of audio [samples] (time x frequency, colour = dB); log_freq for a log-frequency axis.
 
     colors: quantise the colour map to that many levels (much smaller PNGs in notebooks).
 
@@ -343,7 +344,7 @@ class Partials:
         return len(self.freqs_hz)
 
     def energy(self) -> np.ndarray:
-        """Energy of each partial under the decay model (amp^2 / 2 integrated over its decay)."""
+        """Energy of each partial [K] under the decay model (amp^2 / 2 integrated over its decay)."""
         return self.amps**2 / (4.0 * np.maximum(self.decays, 1e-3))
 
     def strongest(self, k: int) -> Partials:
@@ -370,7 +371,7 @@ class Partials:
 
 
 def snr_db(reference, estimate) -> float:
-    """Signal-to-noise ratio of an estimate in dB: 10 log10(sum ref^2 / sum (ref - est)^2)."""
+    """Signal-to-noise ratio of an estimate [...] in dB: 10 log10(sum ref^2 / sum (ref - est)^2); same shapes."""
     r = _as_numpy(reference)
     e = _as_numpy(estimate)
     if r.shape != e.shape:
@@ -523,7 +524,7 @@ def _linear_amplitudes(x, t, f, d):
 
 
 def envelope_knots(n: int, sr: int, step_s: float, first_s: float = 0.004, growth: float = 1.5) -> np.ndarray:
-    """Sample positions of envelope knots: dense at the onset (the attack changes fast),
+    """Sample positions [knots] of envelope knots: dense at the onset (the attack changes fast),
     widening by `growth` per knot up to one every step_s seconds; the last knot is at n - 1."""
     step_max = max(int(round(step_s * sr)), 1)
     step = min(max(int(round(first_s * sr)), 1), step_max)
@@ -645,7 +646,7 @@ def decompose_partials(
     refine_steps: int = 0,
     max_seconds: float | None = None,
 ) -> Partials:
-    """Decompose a recorded note into its k strongest partials (frequency, amplitude, decay, phase).
+    """Decompose a recorded note [samples] into its k strongest partials (frequency, amplitude, decay, phase [k]).
 
     1. the k highest peaks of the spectrum (from the onset on) give starting frequencies;
     2. `rounds` passes of partial tracking refine each frequency and measure its decay;

@@ -47,7 +47,7 @@ def _prepare(audio, normalize: bool) -> np.ndarray:
 
 
 def wav_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
-    """The audio as the bytes of a 16-bit WAV file (for ipywidgets.Audio and friends)."""
+    """The audio ([samples] or [channels, samples]) as the bytes of a 16-bit WAV file (for ipywidgets.Audio)."""
     import soundfile as sf
 
     x = _prepare(audio, normalize)
@@ -57,7 +57,7 @@ def wav_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
 
 
 def mp3_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
-    """The audio as an MP3 (libsndfile's LAME encoder): about a fifth of a 16-bit WAV's size for music."""
+    """The audio ([samples] or [channels, samples]) as an MP3 (libsndfile's LAME): a fifth of a 16-bit WAV's size."""
     import soundfile as sf
 
     x = _prepare(audio, normalize)
@@ -67,8 +67,9 @@ def mp3_bytes(audio, sr: int, *, normalize: bool = True) -> bytes:
 
 
 def player_widget(x: np.ndarray, sr: int):
-    """An IPython audio player embedding `x` compressed (MP3) when libsndfile can, so a notebook with a
-    few minutes of music stays a few MB; a 16-bit WAV otherwise. The WAV written to disk is never compressed."""
+    """An IPython audio player embedding `x` ([samples] or [channels, samples]) compressed (MP3) when libsndfile
+    can, so a notebook with a few minutes of music stays a few MB; a 16-bit WAV otherwise. The WAV written to disk
+    is never compressed."""
     from IPython.display import Audio
 
     import soundfile as sf

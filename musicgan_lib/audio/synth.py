@@ -74,7 +74,7 @@ def _alias_hz(freq: float, sr: float) -> float:
 
 
 def midi_to_hz(pitch: float | torch.Tensor) -> float | torch.Tensor:
-    """Equal-tempered frequency of a MIDI note number (69 = A4 = 440 Hz).
+    """Equal-tempered frequency of a MIDI note number (69 = A4 = 440 Hz): a number, or a tensor [...] of any shape.
 
     A number must be finite; tensor values are not checked (this runs inside training).
     """
@@ -84,7 +84,7 @@ def midi_to_hz(pitch: float | torch.Tensor) -> float | torch.Tensor:
 
 
 def hz_to_midi(freq_hz: float | torch.Tensor) -> float | torch.Tensor:
-    """MIDI note number (fractional) of a frequency in Hz.
+    """MIDI note number (fractional) of a frequency in Hz: a number, or a tensor [...] of any shape.
 
     A number must be finite and > 0; tensor values are not checked (this runs inside training,
     where callers clamp f0 first): 0 Hz gives -inf there.

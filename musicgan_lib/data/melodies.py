@@ -288,6 +288,8 @@ def render_melody(
 ) -> RenderedMelody:
     """Play `melody` with a General MIDI instrument through fluidsynth, keeping the score per frame.
 
+    Returns audio [S] at `sr` and the score per frame, score_f0_hz [F] and onsets [F] (F = S // hop).
+
     Each note sounds for `legato` of its written length (so repeated notes are heard as two),
     and `release_s` of audio follows the last note for its release. Without a SoundFont or
     fluidsynth the tune is played by `synthetic_performance` instead, with a warning that says so.

@@ -6,20 +6,26 @@ clips of `clip_s` seconds. Clips with too little music in them (under `min_voice
 frames inside a note) are dropped. Every clip keeps its score f0 per frame, the instrument
 and the tune it came from, so a split by tune stays a split by tune.
 
+`split_tunes` and `load_song_data` make the chapter's data set from its config: the tunes,
+parsed (cached) and split by tune content, and the training clips (cached too).
+
 Shapes: audio [N, S] with S = clip_s * sr; f0_hz [N, F] with F = clip_s * frame_rate.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..checkpoint import read_tensor_file
 from ..checks import require_int, require_number
-from .melodies import INSTRUMENTS, Melody, fitting_transpositions, render_melody
+from .melodies import INSTRUMENTS, Melody, fitting_transpositions, load_melodies, render_melody, split_by_tune
 
 INSTRUMENT_NAMES = tuple(INSTRUMENTS)
 
@@ -45,11 +51,12 @@ class SongClips:
         return SongClips(*(getattr(self, f.name)[index] for f in fields(self)[:6]), self.sr, self.frame_rate)
 
     def tensors(self) -> dict[str, Tensor]:
-        """The tensors by name, for a cache file."""
+        """The tensors by name (audio [N, S], f0_hz [N, F], the labels [N]), for a cache file."""
         return {f.name: getattr(self, f.name).contiguous() for f in fields(self)[:6]}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, Tensor], sr: int, frame_rate: int) -> SongClips:
+        """The clips back from `tensors()`' dict (audio [N, S], f0_hz [N, F], the labels [N])."""
         return cls(*(tensors[f.name] for f in fields(cls)[:6]), sr, frame_rate)
 
 
@@ -69,6 +76,8 @@ def render_clips(
     progress: bool = True,
 ) -> SongClips:
     """Play every melody once (instrument, tempo, transposition from `seed`) and cut it into clips.
+
+    Returns N clips: audio [N, clip_s * sr], f0_hz [N, clip_s * frame_rate], the labels [N].
 
     Clips start every `step_s` seconds (default `clip_s`: back to back; less: overlapping).
     The draws per tune do not depend on the clip lengths, so the same seed plays each tune the
@@ -131,3 +140,66 @@ def render_clips(
         sr,
         frame_rate,
     )
+
+
+@dataclass
+class SongData:
+    """The chapter's tunes (split by tune) and the training clips rendered from the training tunes."""
+
+    train_tunes: list[Melody]
+    held_out_tunes: list[Melody]
+    clips: SongClips
+
+
+def split_tunes(config: Any, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[list, list]:
+    """(train, held_out) tunes: the config's tunes parsed (cached in `cache_dir`) and split by tune content.
+
+    `config` is chapter 8's `SongConfig` (read: collection, n_tunes, held_out, data_seed).
+    """
+    tunes = load_melodies(config.collection, config.n_tunes, cache_dir=cache_dir, progress=progress)
+    return split_by_tune(tunes, config.held_out, config.data_seed)
+
+
+def load_song_data(config: Any, cache_dir: str | Path | None = None, progress: bool = True) -> SongData:
+    """Parse (cached), split by tune and render the training clips (cached in `cache_dir` too).
+
+    `config` is chapter 8's `SongConfig`; the clips are audio [N, ae_clip_s * sr] and f0 [N, ae_clip_s * frame_rate].
+    """
+    train, held = split_tunes(config, cache_dir, progress)
+    cache = None
+    if cache_dir is not None:
+        key = (
+            f"{config.collection}_{config.n_tunes}_{config.held_out}_{config.data_seed}_{config.ae_clip_s}_"
+            f"{config.ae_clips_per_tune}_{config.tempo_range}_{config.model.sample_rate}_{config.model.frame_rate}"
+        )
+        cache = Path(cache_dir) / f"song_clips_{_stable_hash(key)}.safetensors"
+        if cache.exists():
+            tensors, meta = read_tensor_file(cache)
+            clips = SongClips.from_tensors(
+                {k: v.float() if k == "audio" else v for k, v in tensors.items()},
+                int(meta["sr"]),
+                int(meta["frame_rate"]),
+            )
+            return SongData(train, held, clips)
+    clips = render_clips(
+        train,
+        config.ae_clip_s,
+        seed=config.data_seed,
+        tempo_range=config.tempo_range,
+        max_clips_per_tune=config.ae_clips_per_tune,
+        sr=config.model.sample_rate,
+        frame_rate=config.model.frame_rate,
+        progress=progress,
+    )
+    if cache is not None:
+        from safetensors.torch import save_file
+
+        tensors = clips.tensors()
+        tensors["audio"] = tensors["audio"].half()  # half the disk; rendered audio peaks well under 1
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(cache), metadata={"sr": str(clips.sr), "frame_rate": str(clips.frame_rate)})
+    return SongData(train, held, clips)
+
+
+def _stable_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]

@@ -329,6 +329,8 @@ def render_notes(
 ) -> NoteBatch:
     """Render NSynth-style notes (program, pitch, velocity, duration) through a SoundFont.
 
+    Returns a NoteBatch: audio [N, duration * sr]; f0_hz, loudness_db [N, frames] (duration * frame_rate, rounded up).
+
     Each note is `duration` seconds long, held for `hold` seconds (default 3/4 of it) and
     then released; the slot starts at the note-on (fluidsynth adds ~5 ms of latency). With
     `cache_dir`, the rendered batch is stored there and reused on the next call with the

@@ -57,7 +57,8 @@ def check_sine_wave(sine_wave: Callable[[float, float, float, int], torch.Tensor
         if got.numel() != want.numel():
             return Verdict(
                 False,
-                f"{duration_s} s at {sr} Hz is round(duration_s * sr) = {want.numel()} samples; you returned {got.numel()}",
+                f"{duration_s} s at {sr} Hz is round(duration_s * sr) = {want.numel()} samples; "
+                f"you returned {got.numel()}",
             )
         if not torch.allclose(got, want, atol=1e-4):
             return Verdict(False, f"at {freq_hz:g} Hz, phase {phase:.3f}: " + _diagnose_sine(got, freq_hz, phase, sr))

@@ -119,6 +119,9 @@ def results_table(summaries: list[MethodSummary]) -> str:
             if s is None:
                 row += f"| {'not trained':>16s} {'':>9s} {'':>6s} "
                 continue
-            row += f"| {s.modes_mean:6.2f}/{s.n_modes:<2d} ({s.modes_min}-{s.modes_max}) {100 * s.high_quality_mean:8.1f}% {balance_score(s):6.3f} "
+            row += (
+                f"| {s.modes_mean:6.2f}/{s.n_modes:<2d} ({s.modes_min}-{s.modes_max}) "
+                f"{100 * s.high_quality_mean:8.1f}% {balance_score(s):6.3f} "
+            )
         lines.append(row)
     return "\n".join(lines)

@@ -7,6 +7,9 @@ metrics are averaged over clips; the pooled pitch-class and note-length histogra
 with the held-out corpus's *score* (JS distances). Clip features for FD/KID come from the note
 classifier trained in this project (64 features of each 1-s chunk, averaged over the clip).
 
+`evaluate` measures every row of the chapter's table for a pair of song models; `encode_audio_file`
+encodes a recording with the f0 the same tracker hears.
+
 Shapes: audio [N, S] float at `sr`; features [N, 64].
 """
 
@@ -14,17 +17,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..audio.io import read_wav
 from ..data.melodies import Melody
-from ..data.song_clips import SongClips
+from ..data.song_clips import SongClips, SongData, render_clips
 from ..losses_audio import MultiScaleSpectralLoss
-from ..models.song_autoencoder import SongAutoencoder, SongEncoding
-from .music import NoteSeq, distribution_distances, frames_to_notes, markov1_melodies, melody_metrics, transcribe
+from ..models.song_autoencoder import SongAutoencoder, SongEncoding, reconstruct
+from ..models.song_gan import (
+    ShippedSongGAN,
+    decode_frames,
+    gaussian_frames,
+    gan_windows,
+    generate_song,
+    generate_windows,
+)
+from .music import (
+    NoteSeq,
+    distribution_distances,
+    frames_to_notes,
+    hz_to_midi,
+    markov1_melodies,
+    melody_metrics,
+    seam_ratio,
+    spectral_flux,
+    transcribe,
+)
 
 ROW_METRICS = ("in_tune_rate", "scale_consistency", "pitch_class_entropy", "step_ratio", "pc_js", "onset_rate_js")
 
@@ -216,3 +239,101 @@ def autoencoder_report(ae: SongAutoencoder, clips: SongClips, recon: Tensor, tra
     )
     mss = MultiScaleSpectralLoss()
     return {"ae_loudness_l1_db": loud_l1, "ae_mss_ratio": float(mss(recon, clips.audio) / mss(plain, clips.audio))}
+
+
+@torch.no_grad()
+def encode_audio_file(ae: SongAutoencoder, path: str | Path, max_seconds: float = 30.0) -> tuple[Tensor, SongEncoding]:
+    """A WAV of a monophonic instrument (any rate, mono or stereo) -> (its audio [1, S] at 16 kHz, its encoding).
+
+    f0 comes from CREPE (tiny) at twice the frame rate, read at each frame's centre; unvoiced is 0.
+    The encoding is f0 [1, F], loudness [1, F], z [1, F, Z] with F = S / hop.
+    """
+    audio, sr = read_wav(path, sr=ae.sample_rate)
+    audio = audio[: int(max_seconds * ae.sample_rate)]
+    audio = audio[: len(audio) // ae.hop * ae.hop][None]
+    if audio.shape[-1] == 0:
+        raise ValueError(f"{path} is shorter than one frame ({ae.hop} samples at {ae.sample_rate} Hz)")
+    f0, _, rate = transcribe(audio[0].numpy(), ae.sample_rate, hop_s=0.5 / ae.frame_rate)
+    centres = np.arange(audio.shape[-1] // ae.hop) * 2 + 1  # frame i's centre is tracker frame 2i + 1
+    f0 = torch.from_numpy(f0[np.minimum(centres, len(f0) - 1)]).float()[None]
+    return audio, ae.encode(audio, f0)
+
+
+@torch.no_grad()
+def evaluate(
+    config: Any,
+    data: SongData,
+    ae: SongAutoencoder,
+    gan: ShippedSongGAN,
+    classifier,
+    n: int = 48,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Every row of the chapter's table on `n` 8-s clips each, plus floors, the seam and the copying check.
+
+    `config` is chapter 8's `SongConfig`. Rows: the held-out score itself, its rendered audio
+    ("real"), the autoencoder's reconstruction (the ceiling of this approach), the GAN, and two
+    baselines decoded through the same autoencoder (a per-frame Gaussian over the encodings;
+    Markov-1 tunes played and re-encoded). FD/KID compare clip features with `n` real clips; the
+    real-vs-real floor uses `n` other held-out clips.
+    """
+    window_s = config.gan.window_frames / config.model.frame_rate
+    play = dict(seed=config.data_seed, tempo_range=config.tempo_range, min_voiced=0.3, progress=progress)
+    held = render_clips(data.held_out_tunes, window_s, **play)
+    order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
+    real, other = held[order[:n]], held[order[n : 2 * n]]
+    reference = score_notes(real)
+    train_enc, train_clips = gan_windows(config, data.train_tunes[:60], ae, progress=progress)
+    codec = gan.codec
+    train_frames = codec.to_frames(train_enc.f0_hz, train_enc.loudness_db, train_enc.z)
+    markov = render_clips(markov_tunes(data.train_tunes, n, seed=seed), window_s, **play)[:n]
+    sets = {
+        "real": real.audio,
+        "reconstruction": reconstruct(ae, real),
+        "GAN": decode_frames(ae, codec, generate_windows(gan, n, seed)),
+        "Gaussian": decode_frames(ae, codec, gaussian_frames(train_frames, n, torch.Generator().manual_seed(seed))),
+        "Markov-1": reconstruct(ae, markov),
+    }
+    sr = config.model.sample_rate
+    rows = {"corpus": reference_row("corpus (score)", reference).as_dict()}
+    feats = {k: clip_features(classifier, v, sr=sr) for k, v in sets.items()}
+    other_feats = clip_features(classifier, other.audio, sr=sr)
+    heard_real = transcribe_clips(real.audio, sr)
+    ae_report = autoencoder_report(ae, real, sets["reconstruction"], train_enc)
+    for name, audio in sets.items():
+        row = measure_row(name, audio, sr, reference, heard=heard_real if name == "real" else None)
+        row.fd, row.kid = (
+            frechet(feats["real"], feats[name] if name != "real" else other_feats),
+            kid(feats["real"], feats[name] if name != "real" else other_feats),
+        )
+        rows[name] = row.as_dict()
+    train_feats = clip_features(classifier, train_clips.audio[: 4 * n], sr=sr)
+    song = decode_frames(ae, codec, generate_song(gan, 64.0, seed))[0]
+    joins = [window_s * k for k in range(1, int(len(song) / sr / window_s))]
+    flux = spectral_flux(song.numpy(), sr)
+    heard = transcribe_clips(song[None], sr)[0]
+    return {
+        "n": n,
+        "rows": rows,
+        **ae_report,
+        "nn_ratio": nn_ratio(feats["GAN"], train_feats, other_feats),
+        "seam_ratio": seam_ratio(flux, 100.0, joins),
+        "seam_ratio_pitch": seam_ratio(
+            np.abs(np.diff(np.nan_to_num(hz_to_midi(np.where(heard[1] > 0, heard[1], np.nan))), prepend=0.0)),
+            heard[2],
+            joins,
+        ),
+        **dict(
+            zip(
+                ("ae_f0_within_50c", "ae_f0_voicing_recall"),
+                np.nanmean(
+                    [
+                        f0_within(f0, rate, score.numpy(), config.model.frame_rate)
+                        for (_, f0, rate), score in zip(heard_real, real.f0_hz)
+                    ],
+                    axis=0,
+                ).tolist(),
+            )
+        ),
+    }

@@ -30,19 +30,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ..audio.analysis import loudness_db as measure_loudness_db
 from ..audio.synth import hz_to_midi
-from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
+from ..data.song_clips import SongClips
 from ..kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
+from ..weights import load_weights, read_weights_meta, save_weights, weights_path
 from .ddsp_synth import FilteredNoise, ddsp_scale, frames_to_samples
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "song_autoencoder.safetensors"
+ASSET_PATH = weights_path("song_autoencoder", None)  # one shipped model for every profile
 MAKE_SCRIPT = "scripts/make_song_models.py"
+KIND = "song_autoencoder"
 MAX_LATENT_DIM = 16
 
 
@@ -129,6 +131,7 @@ class SongEncoder(nn.Module):
         )  # fmt: skip
 
     def forward(self, audio: Tensor, loudness_db: Tensor) -> Tensor:
+        """audio [B, S], loudness_db [B, F] -> z [B, F, Z]."""
         n_frames = loudness_db.shape[-1]
         mel = 10.0 * torch.log10(self.mel(audio) + 1e-8)[..., :n_frames]  # [B, M, F]
         x = torch.cat([(mel + 40.0) / 40.0, (loudness_db.unsqueeze(1) + 40.0) / 40.0], dim=1)
@@ -150,6 +153,7 @@ class SongDecoder(nn.Module):
         )  # fmt: skip
 
     def forward(self, f0_hz: Tensor, loudness_db: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """f0_hz [B, F], loudness_db [B, F], z [B, F, Z] -> amplitude [B, F], harmonic [B, F, H], noise [B, F, N]."""
         pitch = (hz_to_midi(f0_hz.clamp(min=20.0)) - 66.0) / 24.0  # about -1..1 over MIDI 42..90
         loud = (loudness_db.clamp(min=-100.0) + 40.0) / 30.0
         x = self.inp(torch.cat([pitch.unsqueeze(-1), loud.unsqueeze(-1), z], dim=-1))
@@ -223,22 +227,55 @@ class SongAutoencoder(nn.Module):
         return self.decode(enc), enc
 
 
-def save_song_autoencoder(model: SongAutoencoder, path: str | Path = ASSET_PATH, **meta) -> Path:
-    """The model's weights in float16 with its config and `meta` (steps, seconds, data...)."""
-    import copy
+@torch.no_grad()
+def encode_clips(model: SongAutoencoder, clips: SongClips, batch: int = 16) -> SongEncoding:
+    """The autoencoder's encoding of every clip: f0 [N, F] (the score's), loudness [N, F], z [N, F, Z]."""
+    parts = [model.encode(clips.audio[i : i + batch], clips.f0_hz[i : i + batch]) for i in range(0, len(clips), batch)]
+    return SongEncoding(*(torch.cat([getattr(p, k) for p in parts]) for k in SongEncoding._fields))
 
-    half = copy.deepcopy(model).cpu().half()
-    return save_checkpoint(
-        path, {"autoencoder": half}, meta={"kind": "song_autoencoder", "config": model.config, **meta}
+
+@torch.no_grad()
+def reconstruct(ae: SongAutoencoder, clips: SongClips, batch: int = 8) -> Tensor:
+    """The autoencoder's reconstruction of every clip, audio [N, S] (encoded with the score's f0)."""
+    return torch.cat(
+        [ae(clips.audio[i : i + batch], clips.f0_hz[i : i + batch])[0] for i in range(0, len(clips), batch)]
+    )
+
+
+@torch.no_grad()
+def mean_timbre(ae: SongAutoencoder, clips: SongClips) -> Tensor:
+    """The average z [Z] over the sounding frames of `clips`: one instrument's timbre, without its melody."""
+    enc = encode_clips(ae, clips)
+    return enc.z[enc.f0_hz > 0].mean(0)
+
+
+def save_song_autoencoder(
+    model: SongAutoencoder,
+    path: str | Path = ASSET_PATH,
+    *,
+    steps: int,
+    train_seconds: float,
+    data: Mapping[str, Any] | str,
+    **meta: Any,
+) -> Path:
+    """The model's weights in float16 with the standard metadata (`weights.save_weights`) and `meta` (seed...)."""
+    return save_weights(
+        path,
+        {"autoencoder": model},
+        kind=KIND,
+        config=model.config,
+        steps=steps,
+        train_seconds=train_seconds,
+        data=data,
+        half=True,
+        meta=meta,
     )
 
 
 def load_song_autoencoder(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> SongAutoencoder:
-    """A saved song autoencoder, float32, frozen, in eval mode (deterministic noise)."""
-    meta = read_asset_meta(
-        path, "song autoencoder", f"Make it with `.venv/bin/python {MAKE_SCRIPT}`.", kind="song_autoencoder"
-    )
+    """A saved song autoencoder, float32, frozen, in eval mode (deterministic noise); its metadata as `.meta`."""
+    meta = read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT)
     model = SongAutoencoder(SongAEConfig(**meta["config"]))
-    load_checkpoint(path, {"autoencoder": model})
+    load_weights(path, {"autoencoder": model}, kind=KIND, make_script=MAKE_SCRIPT, device=device)
     model.meta = meta  # type: ignore[attr-defined]
-    return model.eval().requires_grad_(False).to(device)
+    return model.requires_grad_(False)

@@ -24,19 +24,24 @@ Shapes: anchors [B, A, anchor_dim] with A = window_frames / anchor_every + 3; st
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..audio.synth import hz_to_midi, midi_to_hz
-from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
-from .song_autoencoder import fill_unvoiced
+from ..data.melodies import Melody
+from ..data.song_clips import SongClips, render_clips
+from ..weights import load_weights, read_weights_meta, save_weights, weights_path
+from .song_autoencoder import SongAutoencoder, SongEncoding, encode_clips, fill_unvoiced
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "song_gan.safetensors"
-MAKE_SCRIPT = "scripts/make_song_models.py"
+ASSET_PATH = weights_path("song_gan", None)  # one shipped model for every profile
+MAKE_SCRIPT = "scripts/make_song_models.py --only gan"
+KIND = "song_gan"
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,7 @@ class SongGenerator(nn.Module):
         return torch.cat([probs, out[:, k:]], dim=1)
 
     def forward(self, latents: Tensor) -> Tensor:
+        """latents [B, latent_size] -> frames [B, C, window_frames]."""
         return self.frames_from(*self.split(latents))
 
 
@@ -246,6 +252,7 @@ class SongCritic(nn.Module):
         self.out = nn.Linear(c, 1)
 
     def forward(self, frames: Tensor) -> Tensor:
+        """frames [B, C, T] -> score [B]."""
         return self.out(self.net(frames).mean(-1)).squeeze(-1)
 
 
@@ -288,29 +295,91 @@ class ShippedSongGAN:
 
 
 def save_song_gan(
-    generator: SongGenerator, codec: FrameCodec, path: str | Path = ASSET_PATH, history: dict | None = None, **meta
+    generator: SongGenerator,
+    codec: FrameCodec,
+    path: str | Path = ASSET_PATH,
+    *,
+    steps: int,
+    train_seconds: float,
+    data: Mapping[str, Any] | str,
+    history: dict | None = None,
+    **meta: Any,
 ) -> Path:
-    """The generator in float16, the codec's z statistics, training curves (thinned to ~500 points) and `meta`."""
-    import copy
-
-    g = copy.deepcopy(generator).cpu().half()
+    """The generator in float16, the codec's z statistics, training curves (thinned to ~500 points) and `meta`,
+    with the standard metadata of `weights.save_weights`."""
     history = {k: v[:: max(1, len(v) // 500)] for k, v in (history or {}).items()}
-    return save_checkpoint(
+    return save_weights(
         path,
-        {"generator": g},
+        {"generator": generator},
+        kind=KIND,
+        config=codec.cfg,
+        steps=steps,
+        train_seconds=train_seconds,
+        data=data,
+        half=True,
         tensors={"z_mean": codec.z_mean, "z_std": codec.z_std},
-        meta={"kind": "song_gan", "config": asdict(codec.cfg), "history": history, **meta},
+        meta={"history": history, **meta},
     )
 
 
 def load_song_gan(path: str | Path = ASSET_PATH, device: str | torch.device = "cpu") -> ShippedSongGAN:
-    """A saved song GAN in float32, eval mode."""
-    meta = read_asset_meta(
-        path, "song GAN", f"Make it with `.venv/bin/python {MAKE_SCRIPT} --only gan`.", kind="song_gan"
-    )
+    """A saved song GAN in float32, eval mode, frozen."""
+    meta = read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT, what="song GAN")
     cfg = SongGANConfig(**meta["config"])
     g = SongGenerator(cfg)
-    _, extras = load_checkpoint(path, {"generator": g})
-    return ShippedSongGAN(
-        g.eval().requires_grad_(False).to(device), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta
+    _, extras = load_weights(path, {"generator": g}, kind=KIND, make_script=MAKE_SCRIPT, device=device)
+    return ShippedSongGAN(g.requires_grad_(False), FrameCodec(cfg, extras["z_mean"], extras["z_std"]), meta)
+
+
+# ---- from the GAN to sound, and the GAN's training windows --------------------------------------------
+@torch.no_grad()
+def decode_frames(ae: SongAutoencoder, codec: FrameCodec, frames: Tensor, batch: int = 8) -> Tensor:
+    """GAN frames [N, C, T] -> audio [N, T * hop] through the frozen decoder."""
+    parts = []
+    for chunk in frames.split(batch):
+        f0, loud, z = codec.from_frames(chunk)
+        parts.append(ae.decode(SongEncoding(f0, loud, z)))
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def generate_windows(gan: ShippedSongGAN, n: int, seed: int = 0) -> Tensor:
+    """n independent 8-s windows of frames [n, C, window_frames] from fresh random anchors."""
+    latents = torch.randn(n, gan.generator.cfg.latent_size, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([gan.generator(x) for x in latents.split(64)])
+
+
+@torch.no_grad()
+def generate_song(gan: ShippedSongGAN, seconds: float, seed: int = 0) -> Tensor:
+    """One song of about `seconds` (whole windows) as frames [1, C, T]: one pass over a long anchor sequence."""
+    cfg = gan.generator.cfg
+    n_windows = max(1, math.ceil(seconds * 50 / cfg.window_frames))
+    return gan.generator.frames_from(*song_anchors(n_windows, cfg, torch.Generator().manual_seed(seed)))
+
+
+def gan_windows(
+    config: Any,
+    tunes: list[Melody],
+    model: SongAutoencoder,
+    *,
+    step_s: float | None = None,
+    progress: bool = True,
+) -> tuple[SongEncoding, SongClips]:
+    """Play `tunes` as the autoencoder's data was played (same seed) and encode 8-s windows of them.
+
+    `config` is chapter 8's `SongConfig`. Returns the encoding (f0 [N, T], loudness [N, T],
+    z [N, T, Z], T = config.gan.window_frames) and the clips (audio [N, T * hop]).
+    """
+    window_s = config.gan.window_frames / config.model.frame_rate
+    clips = render_clips(
+        tunes,
+        window_s,
+        step_s=step_s,
+        seed=config.data_seed,
+        tempo_range=config.tempo_range,
+        sr=config.model.sample_rate,
+        frame_rate=config.model.frame_rate,
+        min_voiced=0.3,
+        progress=progress,
     )
+    return encode_clips(model, clips), clips

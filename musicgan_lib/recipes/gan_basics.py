@@ -80,55 +80,47 @@ METHODS: dict[str, MethodSpec] = {
 }
 
 
+# the ring gets the collapse and every remedy; the grid the two best remedies
+RING_METHODS = ("vanilla", "vanilla+bn", "minimax", "non-saturating", "minibatch-std")
+UNLISTED_MIXTURE_STEPS = 3000  # quick-profile steps of a mixture `mixture_steps` does not name
+
+
 @dataclass(frozen=True)
 class ToyConfig:
-    """Sizes of the toy runs. `steps` is the default; `steps_for` gives harder mixtures more, and
-    `methods_for` says which methods each mixture is trained with."""
+    """Sizes of the toy runs. The defaults ARE the quick profile (under 2 minutes on 2 cores); `FULL` lists
+    what the full profile changes. `steps_for` gives each mixture its steps, `methods_for` its methods."""
 
-    steps: int
-    mixture_steps: tuple[tuple[str, int], ...] = ()
-    batch_size: int = 256
-    # the stabilised networks every method uses unless its MethodSpec names others
-    latent_dim: int = 2
-    hidden: int = 128
-    layers: int = 3
-    batchnorm: bool = True
-    lr: float = 1e-3
-    final_lr_fraction: float = 0.1
-    seeds: tuple[int, ...] = (0, 1, 2)
-    snapshot_every: int = 0  # keep 1,000 fixed-noise samples every this many steps (0: none), for pictures
-    track_points: int = 0  # measure modes this many times over training (0: only at the end)
-    methods: tuple[str, ...] = ("minimax", "non-saturating", "minibatch-std")
+    # -- how long
+    # generator steps of every run; None: each mixture's own from `mixture_steps`
+    steps: int | None = None
+    # the ring's collapse shows within 1,200 steps; the grid's 25 modes need 4,000 to be found
+    mixture_steps: tuple[tuple[str, int], ...] = (("ring", 1200), ("grid", 4000))
+    batch_size: int = 256  # real and generated points per step (2-D points: a big batch is cheap)
+    # -- the stabilised networks every method uses unless its MethodSpec names others
+    latent_dim: int = 2  # noise numbers per sample: 2-d noise for 2-d data
+    hidden: int = 128  # units per hidden layer
+    layers: int = 3  # hidden layers of the generator and of the discriminator
+    batchnorm: bool = True  # in the generator's hidden layers: it spreads the samples over the modes
+    lr: float = 1e-3  # Adam's learning rate, both players (the unrolled-GAN paper's networks too)
+    final_lr_fraction: float = 0.1  # the learning rate decays linearly to this share of itself, to settle
+    # -- which runs
+    seeds: tuple[int, ...] = (0, 1, 2)  # each (mixture, method) once per seed: the evaluation protocol's >= 3
+    methods: tuple[str, ...] = ("non-saturating", "minibatch-std")  # trained on every mixture
     # per-mixture method lists, overriding `methods` (the collapse is shown on the ring only)
-    mixture_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    mixture_methods: tuple[tuple[str, tuple[str, ...]], ...] = (("ring", RING_METHODS),)
+    # -- what each run keeps for the figures
+    snapshot_every: int = 400  # keep 1,000 fixed-noise samples every this many steps (0: none)
+    track_points: int = 20  # measure modes this many times over training (0: only at the end)
 
     @classmethod
     def for_profile(cls, profile: str) -> "ToyConfig":
-        """quick: 1,200 ring / 4,000 grid steps, 3 seeds (under 2 minutes on 2 cores); full: longer, wider,
-        5 seeds, + PacGAN. The ring gets the collapse and every remedy; the grid the two best remedies."""
-        check_profile(profile)
-        ring_methods = ("vanilla", "vanilla+bn", "minimax", "non-saturating", "minibatch-std")
-        if profile == "full":
-            return cls(
-                steps=20000,
-                hidden=256,
-                seeds=(0, 1, 2, 3, 4),
-                snapshot_every=1000,
-                track_points=40,
-                methods=("non-saturating", "minibatch-std", "pacgan4"),
-                mixture_methods=(("ring", (*ring_methods, "pacgan4")),),
-            )
-        return cls(
-            steps=3000,
-            mixture_steps=(("ring", 1200), ("grid", 4000)),
-            snapshot_every=400,
-            track_points=20,
-            methods=("non-saturating", "minibatch-std"),
-            mixture_methods=(("ring", ring_methods),),
-        )
+        """quick: the defaults; full: the defaults with `FULL`'s overrides."""
+        return replace(cls(), **FULL) if check_profile(profile) == "full" else cls()
 
     def steps_for(self, mixture: str) -> int:
-        return dict(self.mixture_steps).get(mixture, self.steps)
+        if self.steps is not None:
+            return self.steps
+        return dict(self.mixture_steps).get(mixture, UNLISTED_MIXTURE_STEPS)
 
     def methods_for(self, mixture: str) -> tuple[str, ...]:
         return dict(self.mixture_methods).get(mixture, self.methods)
@@ -138,6 +130,18 @@ class ToyConfig:
         return spec.networks or Networks(
             self.latent_dim, self.layers, self.layers, self.batchnorm, self.final_lr_fraction
         )
+
+
+# a GPU: 20,000 steps on every mixture, wider networks, 5 seeds, denser pictures, + PacGAN
+FULL = dict(
+    steps=20000,
+    hidden=256,
+    seeds=(0, 1, 2, 3, 4),
+    snapshot_every=1000,
+    track_points=40,
+    methods=("non-saturating", "minibatch-std", "pacgan4"),
+    mixture_methods=(("ring", (*RING_METHODS, "pacgan4")),),
+)
 
 
 @dataclass
@@ -166,6 +170,18 @@ def method_spec(method: str | MethodSpec) -> MethodSpec:
     return METHODS[method]
 
 
+def build_models(
+    config: ToyConfig, method: str | MethodSpec, device: torch.device | str = "cpu"
+) -> tuple[MLPGenerator, MLPDiscriminator]:
+    """The generator (noise [B, latent_dim] -> points [B, 2]) and discriminator (points [B, 2] -> logits
+    [B / pack, 1]) a method trains: its own networks, or the config's stabilised ones; on `device`."""
+    spec = method_spec(method)
+    nets = config.networks_for(spec)
+    generator = MLPGenerator(nets.latent_dim, config.hidden, nets.generator_layers, nets.batchnorm).to(device)
+    critic = MLPDiscriminator(config.hidden, nets.critic_layers, pack=spec.pack, minibatch_std=spec.minibatch_std)
+    return generator, critic.to(device)
+
+
 def make_toy_trainer(
     mixture: GaussianMixture2D,
     method: str | MethodSpec,
@@ -177,9 +193,7 @@ def make_toy_trainer(
     spec = method_spec(method)
     nets = config.networks_for(spec)
     rng = seed_everything(seed)
-    generator = MLPGenerator(nets.latent_dim, config.hidden, nets.generator_layers, nets.batchnorm).to(device)
-    critic = MLPDiscriminator(config.hidden, nets.critic_layers, pack=spec.pack, minibatch_std=spec.minibatch_std)
-    critic = critic.to(device)
+    generator, critic = build_models(config, spec, device)
     # fused Adam: one kernel per step instead of a loop over tensors (~12 % faster for these tiny MLPs)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=spec.betas, fused=True)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=spec.betas, fused=True)

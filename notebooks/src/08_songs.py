@@ -47,21 +47,27 @@ import torch
 from musicgan_lib.audio import play
 from musicgan_lib.audio.io import write_wav
 from musicgan_lib.data.melodies import INSTRUMENTS, SYNTHETIC_WARNING, fitting_transpositions, render_melody
-from musicgan_lib.data.song_clips import INSTRUMENT_NAMES, render_clips
+from musicgan_lib.data.song_clips import INSTRUMENT_NAMES, render_clips, split_tunes
 from musicgan_lib.data.soundfont import find_soundfont
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.exercises import run_check
 from musicgan_lib.exercises.ch08 import check_gan_beats_markov, check_midi_to_hz, check_song_frames
 from musicgan_lib.kernels.harmonic_synth import normalize_harmonic_distribution
 from musicgan_lib.metrics.music import NoteSeq, melody_metrics
-from musicgan_lib.metrics.song_report import transcribe_clips
+from musicgan_lib.metrics.song_report import encode_audio_file, transcribe_clips
 from musicgan_lib.models.ddsp_synth import ddsp_scale
-from musicgan_lib.models.song_autoencoder import fill_unvoiced
-from musicgan_lib.models.song_gan import anchor_coordinates, song_anchors, window_latents
+from musicgan_lib.models.song_autoencoder import SongEncoding, fill_unvoiced, mean_timbre
+from musicgan_lib.models.song_gan import (
+    anchor_coordinates,
+    decode_frames,
+    gan_windows,
+    generate_song,
+    song_anchors,
+    window_latents,
+)
 from musicgan_lib.recipes import song_gan as ch8
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib import songplots
-from musicgan_lib.weights import should_load_shipped
 
 t_chapter = time.perf_counter()
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})  # 9-inch figures: 900 px, a JupyterLab column
@@ -77,9 +83,9 @@ if font is None:  # the fallback: say so loudly, and record it
         "shipped models were trained on real instrument samples, so expect them to do worse.\n" + "!" * 100
     )
 record("real_instruments", int(font is not None))
-use_shipped = should_load_shipped(
-    [ch8.AE_PATH, ch8.GAN_PATH], profile=PROFILE, retrain=RETRAIN, make_script="scripts/make_song_models.py"
-)
+models = ch8.load_or_train(config, retrain=RETRAIN, seed=SEED, work_dir=OUT)  # shipped, or both trained here
+print(models)
+ae, gan = models.value.autoencoder, models.value.gan
 SR, RATE = config.model.sample_rate, config.model.frame_rate
 
 # %%
@@ -92,7 +98,7 @@ print(
     f"encoding: {RATE} frames/s of f0 + loudness + z({config.model.latent_dim}); "
     f"GAN windows of {config.gan.window_frames / RATE:.0f} s, anchors every {config.gan.anchor_every / RATE:.0f} s"
 )
-print("models:", "shipped (assets/song_*.safetensors) + a short live GAN run" if use_shipped else "trained here")
+print("models:", "shipped (assets/song_*.safetensors) + a short live GAN run" if models.shipped else "trained here")
 
 # %% [markdown]
 # ## 1. Real tunes, played by real instruments
@@ -104,7 +110,7 @@ print("models:", "shipped (assets/song_*.safetensors) + a short live GAN run" if
 # tune that the corpus holds twice, or in two keys, lands on one side only.
 
 # %%
-train_tunes, held_tunes = ch8.split_tunes(config, cache_dir=OUT, progress=False)
+train_tunes, held_tunes = split_tunes(config, cache_dir=OUT, progress=False)
 print(
     f"{len(train_tunes)} training tunes, {len(held_tunes)} held-out tunes; "
     f"{'SoundFont ' + font.name if font else 'SYNTHETIC instrument (no SoundFont)'}"
@@ -133,12 +139,6 @@ for tune, instrument in zip([held_tunes[0], held_tunes[3]], ("clarinet", "nylon 
 # the note's onset. A song has no single onset: its timbre vector has to move with time.
 
 # %%
-ae = ch8.load_song_autoencoder(device="cpu") if use_shipped else None
-if ae is None:
-    data = ch8.load_song_data(config, cache_dir=OUT)
-    ae, _ = ch8.train_song_autoencoder(
-        config, data.clips, SEED, checkpoint_path=OUT / "song_autoencoder.ckpt", log_every=100
-    )
 held = render_clips(
     held_tunes, config.gan.window_frames / RATE, seed=config.data_seed, min_voiced=0.3, progress=False, soundfont=font
 )
@@ -230,9 +230,9 @@ other = next(
     for n in ("trumpet", "violin", "flute", "organ")
     if n in by_instrument and n != INSTRUMENT_NAMES[int(example.instrument)]
 )
-timbre = ch8.mean_timbre(ae, by_instrument[other][:8])
+timbre = mean_timbre(ae, by_instrument[other][:8])
 with torch.no_grad():
-    moved = ae.decode(ch8.SongEncoding(enc.f0_hz, enc.loudness_db, timbre.expand_as(enc.z)))
+    moved = ae.decode(SongEncoding(enc.f0_hz, enc.loudness_db, timbre.expand_as(enc.z)))
 print(f"the same 8 s with the average z of the {other}:")
 play(moved[0], SR, name=f"08_transfer_{other}", folder=OUT)
 
@@ -243,10 +243,10 @@ play(moved[0], SR, name=f"08_transfer_{other}", folder=OUT)
 
 # %%
 path = AUDIO_FILE or str(write_wav(OUT / "held_out_tune.wav", held.audio[1], SR))
-audio_in, own = ch8.encode_audio_file(ae, path)
+audio_in, own = encode_audio_file(ae, path)
 with torch.no_grad():
     resynth = ae.decode(own)
-    transfer = ae.decode(ch8.SongEncoding(own.f0_hz, own.loudness_db, timbre.expand_as(own.z)))
+    transfer = ae.decode(SongEncoding(own.f0_hz, own.loudness_db, timbre.expand_as(own.z)))
 voiced = float((own.f0_hz > 0).float().mean())
 print(
     f"{path}: {audio_in.shape[-1] / SR:.1f} s, pitched in {voiced:.0%} of its frames; resynthesis, then as the {other}:"
@@ -280,14 +280,6 @@ def anchor_lines(anchors, gap):
 # same frames — there is no join to hear.
 
 # %%
-gan = ch8.load_song_gan() if use_shipped else None
-if gan is None:
-    encoded, _ = ch8.gan_windows(config, train_tunes, ae, step_s=config.window_step_s)
-    codec = ch8.frame_codec(config, encoded)
-    trainer_full = ch8.make_gan_trainer(config, codec.to_frames(*encoded), SEED, checkpoint_path=OUT / "song_gan.ckpt")
-    trainer_full.loop.resume()
-    trainer_full.run(config.gan_steps)
-    gan = ch8.ShippedSongGAN(trainer_full.ema.module.eval(), codec, {"history": trainer_full.history})
 anchors, style = song_anchors(3, gan.generator.cfg, torch.Generator().manual_seed(SEED))
 page = anchor_lines(anchors[0], gan.generator.cfg.anchor_every // 4)
 library = anchor_coordinates(anchors, gan.generator.cfg.anchor_every // 4)[0].T
@@ -310,10 +302,10 @@ if history:
         history,
         ["w_distance", "gp"],
         title=f"shipped run: {gan.meta.get('steps')} generator steps, "
-        f"{gan.meta.get('seconds', 0) / 60:.0f} CPU-minutes",
+        f"{gan.meta.get('train_seconds', 0) / 60:.0f} CPU-minutes",
     )
     plt.show()
-live_enc, _ = ch8.gan_windows(config, train_tunes[:12], ae, progress=False)
+live_enc, _ = gan_windows(config, train_tunes[:12], ae, progress=False)
 live_frames = gan.codec.to_frames(live_enc.f0_hz, live_enc.loudness_db, live_enc.z)
 live = ch8.make_gan_trainer(config, live_frames, SEED)
 t0 = time.perf_counter()
@@ -333,8 +325,8 @@ print(
 # %%
 songs_audio = []
 for k in range(3):
-    frames = ch8.generate_song(gan, 40.0, seed=SEED + 100 + k)
-    audio = ch8.decode_frames(ae, gan.codec, frames)[0]
+    frames = generate_song(gan, 40.0, seed=SEED + 100 + k)
+    audio = decode_frames(ae, gan.codec, frames)[0]
     songs_audio.append(audio)
     write_wav(OUT / f"song_{k + 1}.wav", audio, SR)
 heard = transcribe_clips(torch.stack(songs_audio), SR)
@@ -381,9 +373,9 @@ print(f"{'row':16s}" + "".join(f"{c[:14]:>15s}" for c in columns))
 for name, row in rows.items():
     print(f"{name:16s}" + "".join(f"{row[c]:15.3f}" for c in columns))
 print(
-    f"\nautoencoder on held-out clips: f0 within 50 cents {evaluation['ae_f0_within_50c']:.3f} of the frames CREPE hears "
-    f"a pitch in ({evaluation['ae_f0_voicing_recall']:.0%} of the score's sounding frames: decayed piano and mallet "
-    f"notes go quiet before their written end), loudness L1 {evaluation['ae_loudness_l1_db']:.2f} dB, "
+    f"\nautoencoder on held-out clips: f0 within 50 cents {evaluation['ae_f0_within_50c']:.3f} of the frames "
+    f"CREPE hears a pitch in ({evaluation['ae_f0_voicing_recall']:.0%} of the score's sounding frames: decayed piano "
+    f"and mallet notes go quiet before their written end), loudness L1 {evaluation['ae_loudness_l1_db']:.2f} dB, "
     f"MSS {evaluation['ae_mss_ratio']:.2f} x the mean-timbre resynthesis"
 )
 print(
@@ -478,8 +470,8 @@ check_targets(
 # silent, or stay a tune? The dashed lines are the held-out corpus's values.
 
 # %%
-long_frames = ch8.generate_song(gan, 180.0, seed=SEED + 7)
-long_audio = ch8.decode_frames(ae, gan.codec, long_frames)[0]
+long_frames = generate_song(gan, 180.0, seed=SEED + 7)
+long_audio = decode_frames(ae, gan.codec, long_frames)[0]
 segments = long_audio[: len(long_audio) // (8 * SR) * 8 * SR].view(-1, 8 * SR)
 per_segment = [melody_metrics(n, f) for n, f, _ in transcribe_clips(segments, SR)]
 keys = ("scale_consistency", "pitch_class_entropy", "step_ratio", "in_tune_rate")
