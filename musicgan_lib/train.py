@@ -3,7 +3,9 @@
 `TrainLoop` owns what every training run needs: the step counter, a progress bar, the
 NaN/Inf stop, atomic checkpoints with RNG state (so a resumed run equals an uninterrupted
 one), and callbacks for sampling and metrics. What happens inside a step comes from a
-step function; `GANTrainer` supplies the GAN one (n_critic, pluggable losses, EMA).
+step function; `GANTrainer` supplies the GAN one (n_critic, pluggable losses, EMA);
+`growing.GrowingGANTrainer` builds on it to grow the networks on a schedule (chapter 4).
+`CLOCKS`, `BudgetSpent` and `CurvePoint` serve every run trained for a time budget.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -40,6 +42,90 @@ CLOCKS: dict[str, Callable[[], float]] = {"process": time.process_time, "wall": 
 class BudgetSpent(Exception):
     """Raised by a step callback to end a run when its training-time budget is used up; the code
     that started the run catches it."""
+
+
+class TimeBudget:
+    """Ends a run after `seconds` of training time on `clock` (a name in `CLOCKS`), the time spent in
+    `on_mark` excluded; `on_mark(loop, used)` runs once the time used passes each fraction in `marks`
+    (several passed at once: one call). Add `callback()` to the loop's callbacks, then `run(train)`.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: str = "process",
+        marks: Iterable[float] = (),
+        on_mark: Callable[["TrainLoop", float], None] | None = None,
+    ) -> None:
+        self.seconds, self.tick, self.on_mark = seconds, CLOCKS[clock], on_mark
+        self.todo = sorted(marks)
+        self.start = self.excluded = self.used = 0.0
+
+    def _each_step(self, loop: "TrainLoop") -> None:
+        self.used = used = self.tick() - self.start - self.excluded
+        t0 = self.tick()
+        if self.todo and used >= self.todo[0] * self.seconds:
+            while self.todo and used >= self.todo[0] * self.seconds:
+                self.todo.pop(0)
+            if self.on_mark is not None:
+                self.on_mark(loop, used)
+        self.excluded += self.tick() - t0
+        if used >= self.seconds:
+            raise BudgetSpent
+
+    def callback(self) -> "Every":
+        return Every(1, self._each_step, at_end=False)
+
+    def run(self, train: Callable[[], object]) -> float:
+        """Start the clock, call `train()` until the budget stops it; the training time used."""
+        self.start = self.tick()
+        try:
+            train()
+        except BudgetSpent:
+            pass
+        return self.used
+
+
+@dataclass
+class CurvePoint:
+    """One point of a training curve: what was measured at `step`, after `seconds` of training time
+    (on the run's budget clock, evaluations excluded).
+
+    One record for every chapter's curves: a progressive run (chapter 4) also says where the
+    growing networks were, a run that reads its critic (chapter 3) adds the critic's estimate and
+    more scores. Fields a run does not measure stay None and `to_meta()` leaves them out.
+    """
+
+    step: int
+    # where a progressive run was (chapter 4)
+    images: int | None = None  # real images shown so far
+    resolution: int | None = None  # pixels per side the networks were at
+    alpha: float | None = None  # fade weight of the newest block (1 outside a fade)
+    kind: str | None = None  # the phase: "stable" or "fade"
+    seconds: float = 0.0  # training time so far
+    fd: float = math.nan  # Fréchet distance at the curve's fixed N
+    # what else a run may measure (chapter 3)
+    critic_estimate: float | None = None  # median of the critic's estimate over the last steps
+    coverage: float | None = None
+    high_quality: float | None = None
+    grad_norm: float | None = None  # mean per-sample critic gradient norm at interpolates
+    fd_ema: float | None = None  # the same measurements for the EMA generator
+    coverage_ema: float | None = None
+
+    def to_meta(self) -> dict:
+        """The measured fields as a JSON-able dict (what checkpoints and shipped files store)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Snapshot:
+    """Fixed-latent samples [n, 3, R, R] of the EMA generator at one point of a progressive run."""
+
+    step: int
+    resolution: int
+    alpha: float
+    kind: str
+    images: Tensor
 
 
 @dataclass
@@ -328,6 +414,9 @@ class GANTrainer:
         if ema_decay:
             ema_fn = ema_with_warmup(ema_decay, ema_warmup) if ema_warmup else get_ema_multi_avg_fn(ema_decay)
             self.ema = AveragedModel(generator, multi_avg_fn=ema_fn, use_buffers=True)
+        # a subclass may prepare this rank's real images before they go to the device
+        # (GrowingGANTrainer: pool them to the current resolution and fade them)
+        self.prepare_real: Callable[[Tensor], Tensor] | None = None
         modules = {"generator": generator, "critic": critic}
         if self.ema is not None:
             modules["generator_ema"] = self.ema
@@ -358,9 +447,11 @@ class GANTrainer:
                 "a conditional generator (one with labels_of / with_labels) needs sample_real to return "
                 "(images, labels), and an unconditional one plain images; e.g. tensor_sampler(images, labels)"
             )
-        if not self.conditional:
-            return batch.to(self.device, non_blocking=True), None
-        images, labels = batch
+        images, labels = batch if self.conditional else (batch, None)
+        if self.prepare_real is not None:
+            images = self.prepare_real(images)
+        if labels is None:
+            return images.to(self.device, non_blocking=True), None
         return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
     def _step(self, loop: TrainLoop) -> dict[str, Tensor]:
@@ -400,9 +491,19 @@ class GANTrainer:
         self.g_optimizer.step()
         for p in self.critic.parameters():
             p.requires_grad_(True)
+        self._update_ema(loop)
+        return distributed.average_scalars({"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs})
+
+    def _update_ema(self, loop: TrainLoop) -> None:
+        """After each generator step: move the EMA generator towards the generator."""
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
-        return distributed.average_scalars({"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **logs})
+
+    def set_optimizers(self, g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer) -> None:
+        """Train with new optimizers from the next step on (ProGAN restarts Adam when the networks grow)."""
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.loop.optimizers.clear()
+        self.loop.optimizers.update({"generator": g_optimizer, "critic": d_optimizer})
 
     # ---- conveniences ------------------------------------------------------------------
     @property

@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    chapter = (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY)
-    p.add_argument("--recipes", default=",".join(chapter), help=f"comma-separated, from {list(ch2.RECIPES)}")
+    p.add_argument(
+        "--recipes", default=",".join(ch2.CHAPTER_RECIPES), help=f"comma-separated, from {list(ch2.RECIPES)}"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=0, help="override the profile's number of steps")

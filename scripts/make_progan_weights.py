@@ -36,8 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from musicgan_lib.checkpoint import read_checkpoint_meta  # noqa: E402
+from musicgan_lib.metrics.progan_fd import FDTracker, evaluate, growth_spikes, resolution_floors  # noqa: E402
 from musicgan_lib.metrics.sprite_eval import reference_sprites  # noqa: E402
+from musicgan_lib.recipes import dcgan_pixels, wgan  # noqa: E402
 from musicgan_lib.recipes import progan as ch4  # noqa: E402
+
+CHAPTERS = ch4.BaselineChapters.of(dcgan_pixels, wgan)  # the baselines' chapters, handed to chapter 4
 
 
 def log(msg: str) -> None:
@@ -49,8 +53,8 @@ def _config(args: argparse.Namespace) -> ch4.ProGANConfig:
     return replace(config, budget_seconds=args.budget) if args.budget is not None else config
 
 
-def _tracker(config: ch4.ProGANConfig) -> ch4.FDTracker:
-    return ch4.FDTracker(reference_sprites(config.curve_n)[: config.curve_n])
+def _tracker(config: ch4.ProGANConfig) -> FDTracker:
+    return FDTracker(reference_sprites(config.curve_n)[: config.curve_n])
 
 
 def run_progan(args: argparse.Namespace) -> dict:
@@ -58,7 +62,7 @@ def run_progan(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     config = _config(args)
     tracker = _tracker(config)
-    floors = ch4.resolution_floors(config, config.curve_n, tracker)
+    floors = resolution_floors(config, config.curve_n, tracker)
     log("per-resolution FD floors (N=%d): %s" % (config.curve_n, {k: round(v, 2) for k, v in floors.items()}))
     trainer = ch4.ProGANTrainer(
         config,
@@ -81,9 +85,9 @@ def run_progan(args: argparse.Namespace) -> dict:
     log(
         f"ProGAN: {trainer.step} steps, {trainer.seconds:.0f} s training time ({time.perf_counter() - wall:.0f} s wall)"
     )
-    final = ch4.evaluate(trainer.generator_ema, n=config.eval_n)
+    final = evaluate(trainer.generator_ema, n=config.eval_n)
     log(f"ProGAN final: {final.summary()}")
-    spikes = ch4.growth_spikes(trainer.curve, trainer.schedule)
+    spikes = growth_spikes(trainer.curve, trainer.schedule)
     for s in spikes:
         log(
             f"growth to {s['resolution']}px at step {s['step']}: FD {s['fd_before']:.2f} -> max {s['fd_max_fade']:.2f} (x{s['ratio']:.2f})"
@@ -126,7 +130,7 @@ def _kept_baselines(path: Path, config: ch4.ProGANConfig, args: argparse.Namespa
         if (
             name in ch4.BASELINES
             and settings == wanted
-            and res.get("recipe") == ch4.baseline_recipe(name, config.profile)
+            and res.get("recipe") == ch4.baseline_recipe(name, CHAPTERS, config.profile)
         ):
             kept[name] = res
     return kept
@@ -136,7 +140,14 @@ def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
     torch.set_num_threads(args.threads)
     config = _config(args)
     res = ch4.train_baseline_for(
-        name, budget, _tracker(config), profile=args.profile, clock=config.clock, device=args.device, seed=args.seed
+        name,
+        budget,
+        _tracker(config),
+        profile=args.profile,
+        clock=config.clock,
+        device=args.device,
+        seed=args.seed,
+        chapters=CHAPTERS,
     )
     res.pop("generator")
     res.update(
@@ -144,7 +155,7 @@ def run_baseline(name: str, args: argparse.Namespace, budget: float) -> dict:
         threads=args.threads,
         device=str(args.device),
         budget_seconds=budget,
-        recipe=ch4.baseline_recipe(name, args.profile),
+        recipe=ch4.baseline_recipe(name, CHAPTERS, args.profile),
     )
     log(
         f"{name}: {res['steps']} steps in {res['seconds']:.0f} s -> FD {res['metrics']['fd']:.3f} "

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     path = save_sprite_classifier(
         model,
         args.out,
+        steps=args.steps,
+        train_seconds=round(seconds, 1),
         extra_meta={
             "held_out_accuracy": acc,
             "held_out_accuracy_noise_0.05": acc_noisy,
@@ -75,12 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": HELD_OUT_SEED,
                 "excludes": "sprites seen in training",
             },
-            "train": {
-                "steps": args.steps,
-                "batch_size": args.batch_size,
-                "seed": args.seed,
-                "seconds": round(seconds, 1),
-            },
+            "train": {"batch_size": args.batch_size, "seed": args.seed},
         },
     )
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

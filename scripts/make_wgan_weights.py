@@ -30,10 +30,11 @@ def train_one(
     import torch
 
     torch.set_num_threads(threads)
-    from musicgan_lib.recipes import wgan
+    from musicgan_lib.metrics.wgan_curves import curve_evaluator
+    from musicgan_lib.recipes import dcgan_pixels, wgan
 
     config = wgan.WGANConfig.for_profile(profile)
-    score, floor = wgan.curve_evaluator(config.curve_n)
+    score, floor = curve_evaluator(config.curve_n)
     start = time.perf_counter()
     snap_dir = Path(snapshots) if snapshots else None
 
@@ -51,6 +52,7 @@ def train_one(
     run = wgan.train_for_budget(
         method, config, seed=seed, budget_seconds=budget, on_checkpoint=snapshot,
         log=lambda s: print(f"[{time.perf_counter() - start:6.0f} s wall] {s}", flush=True), score=score,
+        make_dcgan_run=dcgan_pixels.make_run,
     )  # fmt: skip
     run.fd_floor_curve = floor
     return finish(
@@ -82,7 +84,9 @@ def finish(run, method: str, profile: str, out_dir: str | None, extra: dict) -> 
     if len(run.curve) >= 3:
         extra["critic_fd_spearman"] = run.critic_fd_spearman()
     path = (
-        wgan.asset_path(method, profile) if out_dir is None else Path(out_dir) / wgan.asset_path(method, profile).name
+        wgan.shipped_path(method, profile)
+        if out_dir is None
+        else Path(out_dir) / wgan.shipped_path(method, profile).name
     )
     wgan.save_run(run, path, extra_meta=extra)
     size = path.stat().st_size / 1e6

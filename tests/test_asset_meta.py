@@ -26,7 +26,7 @@ def test_kind_is_checked_and_meta_returned(tmp_path):
 
 def test_loaders_refuse_each_others_files(tmp_path):
     """A chapter-3 run passed to chapter 2's loader (and the reverse) is named, not half-loaded."""
-    ch3_file = wgan.asset_path("gp", "quick")
+    ch3_file = wgan.shipped_path("gp", "quick")
     with pytest.raises(ValueError, match=r"kind 'wgan_chapter3', not a DCGAN generator"):
         dcgan_pixels.load_generator(ch3_file)
     with pytest.raises(ValueError, match=r"kind 'dcgan_generator', not a chapter-3 run"):

@@ -8,7 +8,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from figure_text import smallest_text_pt  # noqa: E402
 
-from musicgan_lib.recipes.progan import CurvePoint, GrowthSchedule, plot_fd_curve, plot_schedule  # noqa: E402
+from musicgan_lib.models.progan_schedule import GrowthSchedule  # noqa: E402
+from musicgan_lib.spriteplots import plot_fd_curve, plot_schedule  # noqa: E402
+from musicgan_lib.train import CurvePoint  # noqa: E402
 from musicgan_lib.viz import MIN_FONT_PT, readable_figures, spectrogram_grid  # noqa: E402
 
 

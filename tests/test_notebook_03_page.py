@@ -40,7 +40,7 @@ def test_the_penalty_on_the_page_is_the_library_penalty():
     real, labels, fake = sprites_and_fakes()
     torch.manual_seed(0)
     plain = DCGANDiscriminator(16, norm="layer")
-    _, conditional = ch3.make_models(ch3.WGANConfig.for_profile("quick"))
+    _, conditional = ch3.build_models(ch3.WGANConfig.for_profile("quick"))
     for critic in (plain, judged(conditional, labels)):  # the chapter's own critic, as the trainer calls it
         page_penalty, page_norms = same_draws(gradient_penalty, critic, real, fake)
         lib_penalty, lib_norms = same_draws(losses.gradient_penalty, critic, real, fake)

@@ -1,13 +1,15 @@
 """Chapter 4's page and library agree: the notebook's fade-in (`faded_generator_output`), its alpha
 schedule (`fade_alpha`) and its real-image blend (`faded_real`) are `ProGenerator.forward`,
-`GrowthSchedule.at` and `recipes.progan.fade_real`."""
+`GrowthSchedule.at` and `data.progan_sprites.fade_real`."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from notebook_page import broken_page_definitions, page_definitions
 
+from musicgan_lib.data.progan_sprites import fade_real
 from musicgan_lib.models.progan import ProGenerator
+from musicgan_lib.models.progan_schedule import GrowthSchedule
 from musicgan_lib.recipes import progan as ch4
 
 MARKER = "def faded_generator_output("
@@ -52,7 +54,7 @@ def test_alpha_on_the_page_is_the_schedules_alpha():
     fade_alpha = page()["fade_alpha"]
     for schedule in (
         ch4.ProGANConfig.for_profile("quick").schedule(),
-        ch4.GrowthSchedule.build(4, 32, stable_images=100, fade_images=[50, 70, 90], batch_size=8),
+        GrowthSchedule.build(4, 32, stable_images=100, fade_images=[50, 70, 90], batch_size=8),
     ):
         fades = [p for p in schedule.phases if p.kind == "fade"]
         assert fades
@@ -66,8 +68,8 @@ def test_real_images_on_the_page_fade_like_the_library():
     faded_real = page()["faded_real"]
     x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     for alpha in ALPHAS:
-        assert torch.allclose(faded_real(x, alpha), ch4.fade_real(x, alpha), atol=1e-6), alpha
-    assert not torch.allclose(faded_real(x, 0.2), ch4.fade_real(x, 0.7), atol=1e-3)
+        assert torch.allclose(faded_real(x, alpha), fade_real(x, alpha), atol=1e-6), alpha
+    assert not torch.allclose(faded_real(x, 0.2), fade_real(x, 0.7), atol=1e-3)
 
 
 def test_a_page_with_a_wrong_blend_or_schedule_would_fail():

@@ -20,23 +20,24 @@ from musicgan_lib.models.progan import (
     ProjectionProCritic,
     channel_plan,
 )
+from musicgan_lib.data.progan_sprites import detailed_sprites_2x, fade_real, real_sampler, resize_real, to_eval_space
+from musicgan_lib.metrics.progan_fd import growth_spikes
+from musicgan_lib.models.progan_schedule import GrowthSchedule
+from musicgan_lib.recipes import dcgan_pixels, wgan
 from musicgan_lib.recipes.progan import (
-    baseline_recipe,
-    GrowthSchedule,
+    BaselineChapters,
     ProGANConfig,
     ProGANTrainer,
-    detailed_sprites_2x,
-    fade_real,
-    growth_spikes,
-    CurvePoint,
+    ShippedProGAN,
+    baseline_recipe,
     load_asset,
-    real_sampler,
-    resize_real,
     save_asset,
-    to_eval_space,
+    train_here,
 )
+from musicgan_lib.train import CurvePoint
 
 SMALL = channel_plan(64, 16, 8)
+CHAPTERS = BaselineChapters.of(dcgan_pixels, wgan)  # the chapter-2 and chapter-3 baselines, handed in
 
 
 def _tiny_config(**kw) -> ProGANConfig:
@@ -51,6 +52,7 @@ def _tiny_config(**kw) -> ProGANConfig:
         fade_images=(64, 64),
         n_data=256,
         evals_per_phase=1,
+        conditional=False,  # the quick profile's default is conditional; these tests start from a plain ProGAN
     )
     base.update(kw)
     return replace(ProGANConfig(), **base)
@@ -318,6 +320,27 @@ def test_asset_round_trip(tmp_path, conditional):
     assert torch.allclose(shipped.sample(3), t.sample(latents=z), atol=2e-2)  # fp16 storage
 
 
+def test_training_here_gives_what_loading_gives(tmp_path):
+    """`load_or_train`'s two ways return the same kind of object: a run trained here saves and loads back as one."""
+
+    class MeanTracker:  # stands in for FDTracker: any images -> a number, with .n
+        n = 16
+
+        def __call__(self, images):
+            return float(images.float().mean())
+
+    cfg = _tiny_config(max_resolution=8, batch_sizes=(8, 8), stable_images=(16, 16), fade_images=(16,))
+    trained = train_here(cfg, MeanTracker(), chapters=None)
+    assert isinstance(trained, ShippedProGAN) and trained.meta["baselines"] == {}
+    assert (
+        set(trained.meta["resolution_floors"]) == {"4", "8"} and trained.meta["steps"] == trained.schedule.total_steps
+    )
+    loaded = load_asset(save_asset(trained, tmp_path / "progan_test.safetensors"))
+    assert type(loaded) is type(trained) and loaded.config == trained.config and loaded.schedule == trained.schedule
+    assert loaded.curve == trained.curve and loaded.meta["resolution_floors"] == trained.meta["resolution_floors"]
+    assert torch.allclose(loaded.sample(4), trained.sample(4), atol=2e-2)  # fp16 storage
+
+
 def test_full_profile_builds_64px_networks_and_trains_a_few_steps():
     full = ProGANConfig.for_profile("full")
     # the full profile's architecture at a test-sized width and a schedule of a few steps per phase
@@ -494,7 +517,7 @@ def test_a_progan_only_retrain_keeps_only_baselines_trained_the_same_way(tmp_pat
     script = _weights_script()
     config = ProGANConfig.for_profile("quick")
     path = tmp_path / "progan_quick.safetensors"
-    recipe = {name: baseline_recipe(name) for name in ("dcgan-cond", "wgan-gp-cond", "dcgan")}
+    recipe = {name: baseline_recipe(name, CHAPTERS) for name in ("dcgan-cond", "wgan-gp-cond", "dcgan")}
     old_dcgan = {
         **recipe["dcgan"],
         "recipe": {**recipe["dcgan"]["recipe"], "ema_decay": 0.9},
@@ -564,13 +587,13 @@ def test_the_weights_script_runs_jobs_side_by_side_only_on_a_cpu_with_several_wo
 def test_a_baselines_recipe_record_changes_with_its_recipe_and_survives_a_json_round_trip():
     import json
 
-    recipe = baseline_recipe("dcgan-cond")
+    recipe = baseline_recipe("dcgan-cond", CHAPTERS)
     assert json.loads(json.dumps(recipe)) == recipe  # what comes back from a file's metadata compares equal
     assert recipe["recipe"]["aux_classifier"] == 1.0 and recipe["config"]["profile"] == "quick"
     assert (
-        baseline_recipe("wgan-gp-cond")["config"]["conditional"]
-        and not baseline_recipe("wgan-gp")["config"]["conditional"]
+        baseline_recipe("wgan-gp-cond", CHAPTERS)["config"]["conditional"]
+        and not baseline_recipe("wgan-gp", CHAPTERS)["config"]["conditional"]
     )
-    assert baseline_recipe("dcgan-cond", "full") != recipe
+    assert baseline_recipe("dcgan-cond", CHAPTERS, "full") != recipe
     with pytest.raises(ValueError, match="unknown baseline"):
-        baseline_recipe("dcgan-mbstd")
+        baseline_recipe("dcgan-mbstd", CHAPTERS)

@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from musicgan_lib.data.sprites import make_sprites
-from musicgan_lib.recipes import wgan
+from musicgan_lib.metrics.wgan_curves import critic_estimate, median_filter, spearman
+from musicgan_lib.recipes import dcgan_pixels, wgan
+from musicgan_lib.train import CurvePoint, judged
 
 
 @pytest.mark.parametrize(
@@ -20,7 +22,7 @@ def test_recipes_are_the_papers(method, clip, gp_weight, optimizer, lr, betas):
     spec = wgan.METHODS[method]
     assert spec.loss.clip == clip and spec.loss.gp_weight == gp_weight
     assert spec.n_critic == 5
-    g, c = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
+    g, c = wgan.build_models(wgan.WGANConfig(ngf=8, ndf=8, conditional=False))
     for opt in wgan.make_optimizers(spec, g, c):
         assert isinstance(opt, optimizer)
         assert opt.param_groups[0]["lr"] == pytest.approx(lr)
@@ -32,17 +34,17 @@ def test_recipes_are_the_papers(method, clip, gp_weight, optimizer, lr, betas):
 def test_critic_has_no_batch_norm_and_outputs_a_raw_score(conditional):
     config = wgan.WGANConfig.for_profile("quick")
     assert config.conditional  # the chapter's runs use chapter 2's conditional pair
-    generator, critic = wgan.make_models(wgan.WGANConfig(conditional=conditional))
+    generator, critic = wgan.build_models(wgan.WGANConfig(conditional=conditional))
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
     assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in critic.modules())
     assert not any(
         n.endswith("original") for n, _ in critic.named_parameters()
     )  # no spectral norm: the bound is clip / GP's
     x, y = make_sprites(6, seed=0)
-    judge = wgan.judged(critic, y if conditional else None)
+    judge = judged(critic, y if conditional else None)
     # per-sample: a sample's score does not depend on the rest of the batch (no batch statistics)
     critic.train()
-    alone = wgan.judged(critic, y[:1] if conditional else None)(x[:1])
+    alone = judged(critic, y[:1] if conditional else None)(x[:1])
     assert torch.allclose(alone, judge(x)[:1], atol=1e-5)
     # raw score: not squashed into (0, 1)
     last = critic.head if conditional else critic.net[-1]
@@ -55,7 +57,7 @@ def test_critic_has_no_batch_norm_and_outputs_a_raw_score(conditional):
 
 
 def test_clipping_bounds_every_critic_weight_after_a_step():
-    _, critic = wgan.make_models(wgan.WGANConfig(ngf=8, ndf=8))
+    _, critic = wgan.build_models(wgan.WGANConfig(ngf=8, ndf=8, conditional=False))
     wgan.METHODS["clip"].loss.after_critic_step(critic)
     assert max(p.abs().max().item() for p in critic.parameters()) <= 0.01 + 1e-9
 
@@ -111,6 +113,7 @@ def test_time_budget_stops_the_run_and_checkpoints_fire():
         max_steps=200,
         checkpoints=(0.25, 0.5, 1.0),
         clock="process",
+        conditional=False,
     )
     data = make_sprites(64, seed=0).images
     seen = []
@@ -141,7 +144,15 @@ def test_dcgan_baseline_runs_on_the_same_budget_machinery(conditional):
         curve_n=16, critic_window=3, max_steps=2, budget_seconds=1e9, checkpoints=(0.0,), conditional=conditional
     )
     data, labels = make_sprites(256, seed=0)
-    run = wgan.train_for_budget("dcgan", config, data, labels=labels, score=lambda x: {"fd": 2.0}, log=None)
+    run = wgan.train_for_budget(
+        "dcgan",
+        config,
+        data,
+        labels=labels,
+        score=lambda x: {"fd": 2.0},
+        log=None,
+        make_dcgan_run=dcgan_pixels.make_run,
+    )
     assert run.steps == 2 and run.probes == [] and len(run.curve) == 1
     assert run.meta["recipe"] == ("dcgan-cond" if conditional else "dcgan")
     if conditional:
@@ -153,42 +164,42 @@ def test_dcgan_baseline_runs_on_the_same_budget_machinery(conditional):
 
 def test_median_filter_and_critic_estimate():
     values = [0.0, 10.0, 1.0, 2.0, 100.0, 3.0]
-    filtered = wgan.median_filter(values, 3)
+    filtered = median_filter(values, 3)
     # causal: entry i only sees values[i-2 : i+1]; a single outlier never passes a 3-median
     assert filtered.tolist() == [0.0, 5.0, 1.0, 2.0, 2.0, 3.0]
-    assert wgan.critic_estimate(values, 3) == 3.0
-    assert wgan.critic_estimate(values, 100) == pytest.approx(np.median(values))
+    assert critic_estimate(values, 3) == 3.0
+    assert critic_estimate(values, 100) == pytest.approx(np.median(values))
     with pytest.raises(ValueError):
-        wgan.median_filter(values, 0)
+        median_filter(values, 0)
 
 
 def test_spearman_on_constructed_data():
     x = np.arange(10.0)
-    assert wgan.spearman(x, x**3) == pytest.approx(1.0)  # monotone, not linear: still 1
-    assert wgan.spearman(x, -np.exp(x)) == pytest.approx(-1.0)
+    assert spearman(x, x**3) == pytest.approx(1.0)  # monotone, not linear: still 1
+    assert spearman(x, -np.exp(x)) == pytest.approx(-1.0)
     y = np.array([1, 3, 2, 5, 4, 7, 6, 9, 8, 10], dtype=float)
     # one swap per pair: rho = 1 - 6 * sum(d^2) / (n (n^2 - 1)) with d = +-1 for 8 of them
-    assert wgan.spearman(x, y) == pytest.approx(1 - 6 * 8 / (10 * 99))
+    assert spearman(x, y) == pytest.approx(1 - 6 * 8 / (10 * 99))
     with pytest.raises(ValueError):
-        wgan.spearman([1, 2], [1, 2])
+        spearman([1, 2], [1, 2])
 
 
 @pytest.mark.parametrize("conditional", [False, True])
 def test_save_and_load_run_round_trip(tmp_path, conditional):
     config = wgan.WGANConfig(ngf=8, ndf=8, conditional=conditional)
-    g, c = wgan.make_models(config)
+    g, c = wgan.build_models(config)
     run = wgan.WGANRun(
         "gp",
         g,
         c,
         {"step": [1, 2], "estimate": [0.5, 0.25]},
         config=config.meta(),
-        curve=[wgan.CurvePoint(2, 1.0, 0.25, 3.0)],
+        curve=[CurvePoint(step=2, seconds=1.0, critic_estimate=0.25, fd=3.0)],
         steps=2,
         seconds=1.0,
         fd_floor_curve=0.3,
     )
-    run.generator_ema = wgan.make_models(config)[0]
+    run.generator_ema = wgan.build_models(config)[0]
     path = wgan.save_run(run, tmp_path / "wgan_gp_test.safetensors")
     back = wgan.load_run(path)
     assert back.generator_ema is not None and back.final_generator is back.generator_ema
@@ -200,7 +211,7 @@ def test_save_and_load_run_round_trip(tmp_path, conditional):
 
 @pytest.mark.parametrize("method", wgan.RUN_NAMES)
 def test_shipped_runs_load_and_sample(method):
-    path = wgan.asset_path(method, "quick")
+    path = wgan.shipped_path(method, "quick")
     assert path.exists(), f"{path} is missing: run scripts/make_wgan_weights.py"
     assert path.stat().st_size < 3_000_000
     run = wgan.load_run(path)
@@ -214,11 +225,11 @@ def test_shipped_runs_load_and_sample(method):
 def test_a_stored_critic_config_rebuilds_the_critic_that_was_trained_classifier_heads_included():
     from musicgan_lib.data.sprites import ATTRIBUTE_SIZES
     from musicgan_lib.models.conditional import ProjectionDiscriminator
-    from musicgan_lib.recipes.wgan import _critic_from_config
+    from musicgan_lib.models.wgan_recipes import critic_from_config
 
     for heads in (False, True):
         trained = ProjectionDiscriminator(ATTRIBUTE_SIZES, 8, aux_classifier=heads)
-        rebuilt = _critic_from_config(trained.config)
+        rebuilt = critic_from_config(trained.config)
         rebuilt.load_state_dict(trained.state_dict())  # strict: the same modules, heads or not
         assert (rebuilt.classifier is not None) == heads
 
@@ -228,3 +239,24 @@ def test_the_dcgan_baselines_estimate_is_its_game_loss_without_the_classifier_te
     assert wgan._estimate_series("dcgan", history) == [-1.5, -1.6]
     assert wgan._estimate_series("dcgan", {"d_loss": [3.0, 2.0]}) == [-3.0, -2.0]  # a recipe without heads
     assert wgan._estimate_series("gp", history) == [0.2, 0.1]
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_the_wgan_sizes_are_chapter_2s_of_the_same_profile(profile):
+    wgan_config, dcgan_config = wgan.WGANConfig.for_profile(profile), dcgan_pixels.DCGANConfig.for_profile(profile)
+    assert wgan_config.dcgan_config() == dcgan_config and wgan_config.profile == dcgan_config.profile == profile
+    assert (wgan_config.latent_dim, wgan_config.ngf, wgan_config.ndf, wgan_config.eval_n) == (
+        dcgan_config.latent_dim,
+        dcgan_config.ngf,
+        dcgan_config.ndf,
+        dcgan_config.eval_samples,
+    )
+    assert wgan_config.channels_last == dcgan_config.channels_last and wgan_config.conditional
+
+
+def test_the_shipped_runs_come_from_load_or_train_and_the_baseline_needs_chapter_2s_run_builder():
+    loaded = wgan.load_or_train("quick", retrain=False)
+    assert loaded.shipped and set(loaded.value) == set(wgan.RUN_NAMES) and "wgan_gp_quick" in str(loaded)
+    assert all(isinstance(run, wgan.WGANRun) for run in loaded.value.values())
+    with pytest.raises(ValueError, match="make_dcgan_run"):
+        wgan.train_for_budget("dcgan", wgan.WGANConfig(max_steps=1), log=None)

@@ -347,6 +347,18 @@ def sprite_training_set(n: int, seed: int = DATA_SEED) -> SpriteBatch:
     return make_sprites(n, seed=seed)
 
 
+def sprite_dataset(config, device: str | torch.device = "cpu") -> torch.Tensor:
+    """The GAN chapters' training set: `config.dataset_size` sprites [N, 3, 32, 32] of `sprite_training_set`
+    (seed `DATA_SEED`), on `device`, channels_last when `config.channels_last` (a `DCGANConfig`)."""
+    images = sprite_training_set(config.dataset_size, DATA_SEED).images.to(device)
+    return images.contiguous(memory_format=torch.channels_last) if config.channels_last else images
+
+
+def sprite_labels(config, device: str | torch.device = "cpu") -> torch.Tensor:
+    """The attribute labels [N, 5] of `sprite_dataset(config)` (row for row), for the conditional runs."""
+    return sprite_training_set(config.dataset_size, DATA_SEED).labels.to(device)
+
+
 def sprite_sampler(device: str | torch.device | None = None) -> Callable[[int, torch.Generator], torch.Tensor]:
     """A training sampler that draws *fresh* procedural sprites: `sample(batch_size, generator)`.
 

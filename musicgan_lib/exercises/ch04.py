@@ -9,7 +9,7 @@ from .core import Verdict, call_answer, unanswered
 
 
 def solution_alpha_at_step(schedule, step: int) -> float:
-    """Reference: the fade weight alpha at `step` of a `recipes.progan.GrowthSchedule` (its `at`)."""
+    """Reference: the fade weight alpha at `step` of a `models.progan_schedule.GrowthSchedule` (its `at`)."""
     return schedule.at(step)[1]
 
 
@@ -77,7 +77,7 @@ def check_n_growths(n_growths: Callable[[int, int], int] | None) -> Verdict:
 
 def solution_worst_growth(spikes: Sequence[dict]) -> int:
     """Reference: the resolution grown to at the growth point whose fade raised FD the most, relative to
-    the FD just before it (`recipes.progan.growth_spikes`: the largest `ratio`)."""
+    the FD just before it (`metrics.progan_fd.growth_spikes`: the largest `ratio`)."""
     return max(spikes, key=lambda s: s["ratio"])["resolution"]
 
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from musicgan_lib.checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
 from musicgan_lib.data.sprites import (
     ATTRIBUTE_COLOURS,
     SPRITE_ATTRIBUTES,
@@ -34,12 +33,15 @@ from musicgan_lib.data.sprites import (
     make_sprites,
 )
 from musicgan_lib.metrics.frechet import PenultimateFeatures
+from musicgan_lib.weights import load_weights, read_weights_meta, save_weights, weights_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "sprite_classifier.safetensors"
+ASSET_PATH = weights_path("sprite_classifier", None)  # one classifier for every profile
 MAKE_SCRIPT = "scripts/make_sprite_classifier.py"
+KIND = "sprite_attribute_classifier"
+TRAINING_DATA = "procedural sprites (data.sprites.make_sprites), fresh ones at every step"
 KL_EPS = 1e-10
 
 
@@ -226,12 +228,19 @@ def attribute_accuracy(
 
 
 def save_sprite_classifier(
-    model: SpriteAttributeClassifier, path: str | Path = ASSET_PATH, extra_meta: Mapping[str, Any] | None = None
+    model: SpriteAttributeClassifier,
+    path: str | Path = ASSET_PATH,
+    extra_meta: Mapping[str, Any] | None = None,
+    *,
+    steps: int = 0,
+    train_seconds: float = 0.0,
+    data: Mapping[str, Any] | str = TRAINING_DATA,
 ) -> Path:
-    """Write the classifier with its architecture config and attribute names in the metadata."""
-    meta = {"kind": "sprite_attribute_classifier", "config": dict(model.config), "attributes": model.attributes}
-    meta.update(extra_meta or {})
-    return save_checkpoint(path, {"classifier": model}, meta=meta)
+    """Write the classifier with its architecture config and attribute names in the metadata
+    (`weights.save_weights`: also how long it trained and on what)."""
+    meta = {"attributes": model.attributes, **dict(extra_meta or {})}
+    return save_weights(path, {"classifier": model}, kind=KIND, config=dict(model.config), steps=steps,
+                        train_seconds=train_seconds, data=data, meta=meta)  # fmt: skip
 
 
 def load_sprite_classifier(
@@ -241,12 +250,7 @@ def load_sprite_classifier(
     from musicgan_lib.device import pick_device
 
     path = Path(path) if path is not None else ASSET_PATH
-    meta = read_asset_meta(
-        path,
-        "sprite classifier",
-        f"Build it once with `.venv/bin/python {MAKE_SCRIPT}` (about a minute on a CPU), then retry.",
-        kind="sprite_attribute_classifier",
-    )
+    meta = read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT, what="sprite classifier")
     attributes = {k: tuple(v) for k, v in meta.get("attributes", {}).items()}
     if attributes != {k: tuple(v) for k, v in SPRITE_ATTRIBUTES.items()}:
         raise ValueError(
@@ -254,7 +258,7 @@ def load_sprite_classifier(
             f"{SPRITE_ATTRIBUTES}; rebuild it with `.venv/bin/python {MAKE_SCRIPT}`."
         )
     model = SpriteAttributeClassifier(attributes, **meta["config"])
-    load_checkpoint(path, {"classifier": model})
+    load_weights(path, {"classifier": model}, kind=KIND, make_script=MAKE_SCRIPT)
     model.meta = meta  # type: ignore[attr-defined]  # held-out accuracies etc., for display
     model.eval().requires_grad_(False)
     return model.to(pick_device(device))

@@ -17,18 +17,23 @@ to learn the detail one octave finer. Every ingredient of the paper is here:
   path on a 2x average-pooled input (D), with weight `alpha` going 0 -> 1. At alpha = 0 the
   grown generator draws exactly the upsampled picture it drew before growing.
 
-The training schedule, real-image fading, Adam reset and EMA live in `recipes/progan.py`.
+`build_models(config)` builds a config's pair (conditional or not). The schedule is in
+`models/progan_schedule.py`, real-image fading in `data/progan_sprites.py`, and growth, Adam
+reset and the EMA in `growing.GrowingGANTrainer`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.progan_sprites import downsample2, upsample2
+from ..data.sprites import ATTRIBUTE_SIZES
 from .conditional import AttributeCodes, check_sizes
 
 LRELU_SLOPE = 0.2
@@ -144,16 +149,6 @@ def channel_plan(fmap_base: int = 2048, fmap_max: int = 128, fmap_min: int = 16)
 
 def _lrelu(x: Tensor) -> Tensor:
     return F.leaky_relu(x, LRELU_SLOPE)
-
-
-def upsample2(x: Tensor) -> Tensor:
-    """Nearest-neighbour 2x upsampling (what the generator's blocks and the fade-in use)."""
-    return F.interpolate(x, scale_factor=2, mode="nearest")
-
-
-def downsample2(x: Tensor) -> Tensor:
-    """2x2 average pooling (what the critic's blocks, the fade-in and real-image fading use)."""
-    return F.avg_pool2d(x, 2)
 
 
 class _GBlock(nn.Module):
@@ -447,3 +442,34 @@ class ProjectionProCritic(ProCritic):
 def count_parameters(module: nn.Module) -> int:
     """Trainable parameters of a network at its current size."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def build_generator(config: Any, resolution: int | None = None) -> ProGenerator:
+    """The config's generator (conditional or not) at `resolution` (default: the start), alpha = 1.
+
+    `config` needs conditional, latent_dim, max_resolution, channels and start_resolution
+    (`recipes.progan.ProGANConfig`)."""
+    r = resolution or config.start_resolution
+    if config.conditional:
+        return CodedProGenerator(
+            ATTRIBUTE_SIZES, config.latent_dim, config.max_resolution, config.channels, resolution=r
+        )
+    return ProGenerator(config.latent_dim, config.max_resolution, config.channels, resolution=r)
+
+
+def build_models(
+    config: Any, resolution: int | None = None, device: torch.device | str = "cpu"
+) -> tuple[ProGenerator, ProCritic]:
+    """Generator and critic at `resolution` (default: the start), alpha = 1, on `device` in the
+    config's memory format (`channels_last`); a conditional config gets `CodedProGenerator` and
+    `ProjectionProCritic` (told the sprites' attributes)."""
+    r = resolution or config.start_resolution
+    g = build_generator(config, r)
+    if config.conditional:
+        d: ProCritic = ProjectionProCritic(
+            ATTRIBUTE_SIZES, config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group
+        )
+    else:
+        d = ProCritic(config.max_resolution, config.channels, resolution=r, mbstd_group=config.mbstd_group)
+    fmt = torch.channels_last if config.channels_last else torch.preserve_format
+    return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)

@@ -2,7 +2,8 @@
 
 The chapter trains Radford et al.'s DCGAN on procedural sprites whose attributes are known
 (`data/sprites.py`), reads each generated sprite's attributes with a classifier
-(`metrics/attributes.py`) and so *counts* what the generator covers. Two recipes are compared:
+(`metrics/attributes.py`) and so *counts* what the generator covers. Three recipes are compared
+(`models/dcgan_recipes.py`, where chapters 3 and 4 find them too):
 
 - "dcgan": the paper's networks and hyper-parameters, nothing added;
 - "dcgan-pac2-ema": the same networks, but the discriminator judges *pairs* of images (PacGAN,
@@ -15,35 +16,28 @@ The chapter trains Radford et al.'s DCGAN on procedural sprites whose attributes
   five missed the coverage target), EMA generator (`models/conditional.py`). It uses
   the sprites' labels.
 
-The chapter's measuring stick, `evaluate_generator` (with `reference_sprites`, `sample_generator`,
-`comparison_table` and the evaluation seeds), lives in `metrics/sprite_eval.py`, because chapters 3
-(WGAN) and 4 (ProGAN) measure their own generators with it; it stays importable from here.
+This file is the chapter's wiring: one run (`make_run`, `DCGANRun`), its live display, and the
+shipped generators (`load_or_train`). The measuring stick (`metrics/sprite_eval.py`) and the
+pictures (`spriteplots.py`) are shared with chapters 3 and 4; the names the notebooks read as
+`ch2.<name>` stay importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import load_checkpoint, read_asset_meta, save_checkpoint
-from ..data.sprites import (
-    ATTRIBUTE_SIZES,
-    DATA_SEED,
-    SPRITE_ATTRIBUTES,
-    SPRITE_SIZE,
-    sprite_training_set,
-    tensor_sampler,
-)
+from .. import weights
+from ..data.sprites import DATA_SEED, SPRITE_ATTRIBUTES, sprite_dataset, sprite_labels, tensor_sampler
 from ..device import is_batch_run, seed_everything
 from ..imaging import image_grid, label_frame, to_uint8
-from ..losses import AuxClassifierHingeLoss, HingeLoss, NonSaturatingLoss
-from ..metrics.attributes import AttributeTrack, SpriteAttributeClassifier, attribute_report
+from ..metrics.attributes import AttributeTrack, attribute_report
 
 # sprite evaluation, shared with chapters 3 and 4; the names the notebooks use as `ch2.<name>` stay here
 from ..metrics.sprite_eval import (  # noqa: F401
@@ -63,195 +57,33 @@ from ..metrics.sprite_eval import (  # noqa: F401
     sprite_classifier,
     standing_copy,
 )
-from ..models.conditional import AttributeCodes, CodedGenerator, ProjectionDiscriminator
-from ..models.diffaugment import AugmentedCritic
-from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_optimizers
-from ..profiles import check_profile
+from ..models.dcgan import dcgan_optimizers
+
+# the recipes and sizes (chapters 3 and 4 train them as baselines), read here as `ch2.<name>`
+from ..models.dcgan_recipes import (  # noqa: F401
+    FULL,
+    LOSSES,
+    PLAIN,
+    RECIPES,
+    REMEDY,
+    UNSUPERVISED_REMEDY,
+    DCGANConfig,
+    RecipeSpec,
+    build_generator,
+    build_models,
+    generator_config,
+    get_recipe,
+    make_loss,
+    with_steps,
+)
+from ..spriteplots import attribute_sweeps, interpolation_pairs  # noqa: F401  (notebooks 02 and 04)
 from ..train import Every, GANTrainer, TrainLoop, latent_sampler
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAKE_SCRIPT = "scripts/make_dcgan_weights.py"
+KIND = "dcgan_generator"  # the kind of a shipped generator file
+CHAPTER_RECIPES = (PLAIN, UNSUPERVISED_REMEDY, REMEDY)  # the three the chapter compares (and ships)
 GRID_LATENT_SEED = 7  # the fixed latents of sample grids and GIF frames
 FRAME_SPRITES = 16  # sprites per GIF frame (a 4x4 grid)
-
-
-# --------------------------------------------------------------------------------------------
-# Recipes and sizes
-@dataclass(frozen=True)
-class RecipeSpec:
-    """One way to train the DCGAN: which discriminator extras, EMA, and learning rates."""
-
-    name: str
-    description: str
-    minibatch_std: bool = False
-    pack: int = 1
-    spectral_norm: bool = False
-    ema_decay: float | None = None
-    d_lr_scale: float = 1.0
-    conditional: bool = False  # attribute codes in G's latent + a projection discriminator
-    d_norm: str = "batch"  # the discriminator's hidden-layer norm ("batch", "layer", "none")
-    loss: str = "non-saturating"  # or "hinge"
-    aux_classifier: float = 0.0  # > 0: AC-GAN classifier heads on the (conditional) discriminator, this loss weight
-    augment: str = ""  # DiffAugment policy the discriminator sees real and fake through ("" = none)
-
-    def __post_init__(self) -> None:
-        if not self.aux_classifier >= 0:
-            raise ValueError(
-                f"recipe {self.name!r}: aux_classifier is a loss weight >= 0 (0: no classifier heads), got {self.aux_classifier}"
-            )
-
-
-RECIPES: dict[str, RecipeSpec] = {
-    "dcgan": RecipeSpec("dcgan", "plain DCGAN (Radford et al. 2016)"),
-    "dcgan-pac2-ema": RecipeSpec(
-        "dcgan-pac2-ema", "DCGAN + PacGAN2 discriminator + EMA generator", pack=2, ema_decay=0.995
-    ),
-    "dcgan-mbstd": RecipeSpec(
-        "dcgan-mbstd", "DCGAN + minibatch-stddev discriminator + EMA generator", minibatch_std=True, ema_decay=0.995
-    ),
-    "dcgan-cond": RecipeSpec(
-        "dcgan-cond",
-        "conditional DCGAN: attribute codes + projection discriminator with classifier heads "
-        "(spectral norm, hinge + AC loss) + EMA generator",
-        conditional=True,
-        spectral_norm=True,
-        d_norm="none",
-        loss="hinge",
-        aux_classifier=1.0,
-        ema_decay=0.995,
-    ),  # fmt: skip
-    "dcgan-sn-ema": RecipeSpec(  # dcgan-diffaug without the augmentation: what it adds, measured
-        "dcgan-sn-ema", "DCGAN + spectral-norm discriminator + EMA", spectral_norm=True, d_norm="none", ema_decay=0.995
-    ),
-    "dcgan-diffaug": RecipeSpec(
-        "dcgan-diffaug",
-        "DCGAN for small real sets: DiffAugment (colour, translation, cutout) + spectral-norm discriminator + EMA",
-        augment="color,translation,cutout",
-        spectral_norm=True,
-        d_norm="none",
-        ema_decay=0.995,
-    ),
-}
-LOSSES = {"non-saturating": NonSaturatingLoss, "hinge": HingeLoss}
-#: plain DCGAN; the label-free remedy (helps, not enough); the remedy that does not collapse (uses labels)
-PLAIN, UNSUPERVISED_REMEDY, REMEDY = "dcgan", "dcgan-pac2-ema", "dcgan-cond"
-
-
-@dataclass(frozen=True)
-class DCGANConfig:
-    """Sizes of chapter 2 for one profile.
-
-    `steps` is a complete training run (what `scripts/make_dcgan_weights.py` runs for the quick
-    profile's shipped weights, and what the full profile trains live); the conditional remedy's
-    complete run is `remedy_steps` (see `steps_for`); `live_steps` is the short run the quick
-    notebook always trains so the learner sees the loop move.
-    """
-
-    profile: str
-    steps: int
-    live_steps: int
-    remedy_steps: int = 30_000
-    batch_size: int = 128
-    latent_dim: int = 100
-    ngf: int = 32
-    ndf: int = 32
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    dataset_size: int = 20_000
-    eval_samples: int = 2000
-    frames: int = 20
-    live_every: int = 50
-    channels_last: bool = True
-    bf16: bool = True
-    retrain: bool = False
-    track_every: int = 200  # steps between attribute checks during training (0: none); see `DCGANRun.attribute_track`
-    track_samples: int = 500
-
-    @classmethod
-    def for_profile(cls, profile: str) -> "DCGANConfig":
-        check_profile(profile)
-        if profile == "full":
-            return cls(
-                profile,
-                steps=20_000,
-                live_steps=20_000,
-                ngf=64,
-                ndf=64,
-                dataset_size=50_000,
-                live_every=1000,
-                frames=30,
-                retrain=True,
-            )
-        return cls(profile, steps=4000, live_steps=150)
-
-    def steps_for(self, recipe: str | RecipeSpec) -> int:
-        """Steps of a complete run of `recipe`: `remedy_steps` for the conditional remedy, `steps` otherwise.
-
-        Why longer for the remedy: it covers the combinations by 4,000 steps, but its Fréchet
-        distance keeps falling until about 30,000 (seed 0: 1.76 at 4,000, 0.36 at 30,000; the
-        seeds table in docs/experiments/02_dcgan.md), while the other recipes are there to show a collapse that
-        4,000 steps already show."""
-        return self.remedy_steps if get_recipe(recipe).name == REMEDY else self.steps
-
-
-def with_steps(config: DCGANConfig, **changes) -> DCGANConfig:
-    """A copy of the config with some fields changed (e.g. fewer steps for a test)."""
-    return replace(config, **changes)
-
-
-# --------------------------------------------------------------------------------------------
-# Building and training
-def sprite_dataset(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
-    """The training set: `config.dataset_size` procedural sprites [N, 3, 32, 32] (seed `DATA_SEED`,
-    `data.sprites.sprite_training_set`), on `device`."""
-    images = sprite_training_set(config.dataset_size, DATA_SEED).images.to(device)
-    return images.contiguous(memory_format=torch.channels_last) if config.channels_last else images
-
-
-def sprite_labels(config: DCGANConfig, device: torch.device | str = "cpu") -> Tensor:
-    """The attribute labels [N, 5] of `sprite_dataset` (row for row), for the conditional recipe."""
-    return sprite_training_set(config.dataset_size, DATA_SEED).labels.to(device)
-
-
-def build_models(
-    config: DCGANConfig, recipe: str | RecipeSpec, device: torch.device | str = "cpu"
-) -> tuple[nn.Module, nn.Module]:
-    """The generator and discriminator a recipe trains, initialised N(0, 0.02), on `device`."""
-    spec = get_recipe(recipe)
-    g: nn.Module
-    d: nn.Module
-    if spec.conditional:
-        g = CodedGenerator(ATTRIBUTE_SIZES, config.latent_dim, config.ngf, 3, SPRITE_SIZE)
-        d = ProjectionDiscriminator(ATTRIBUTE_SIZES, config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, spectral_norm=spec.spectral_norm,
-                                    aux_classifier=bool(spec.aux_classifier), minibatch_std=spec.minibatch_std)  # fmt: skip
-    else:
-        g = DCGANGenerator(config.latent_dim, config.ngf, 3, SPRITE_SIZE)
-        d = DCGANDiscriminator(config.ndf, 3, SPRITE_SIZE, norm=spec.d_norm, minibatch_std=spec.minibatch_std, pack=spec.pack,
-                               spectral_norm=spec.spectral_norm)  # fmt: skip
-    if spec.augment:
-        d = AugmentedCritic(d, spec.augment)
-    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-    return g.to(device, memory_format=fmt), d.to(device, memory_format=fmt)
-
-
-def make_loss(recipe: str | RecipeSpec):
-    """The recipe's loss object (`losses.py`); with `aux_classifier` the hinge game gains the AC term."""
-    spec = get_recipe(recipe)
-    if spec.aux_classifier:
-        if not spec.conditional or spec.loss != "hinge":
-            raise ValueError(
-                f"recipe {spec.name!r}: the auxiliary classifier needs a conditional recipe with the hinge loss"
-            )
-        return AuxClassifierHingeLoss(weight=spec.aux_classifier)
-    return LOSSES[spec.loss]()
-
-
-def get_recipe(recipe: str | RecipeSpec) -> RecipeSpec:
-    if isinstance(recipe, RecipeSpec):
-        return recipe
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-    return RECIPES[recipe]
 
 
 def frame_steps(total_steps: int, n_frames: int) -> list[int]:
@@ -277,6 +109,8 @@ class DCGANRun:
     frames: list[tuple[int, np.ndarray]] = field(default_factory=list)
     #: the sampling generator's attribute histograms every `config.track_every` steps (None: not tracked)
     attribute_track: AttributeTrack | None = None
+    #: what it trains on (stored with its weights)
+    data: dict = field(default_factory=dict)
 
     @property
     def generator(self) -> nn.Module:
@@ -294,7 +128,7 @@ class DCGANRun:
         return self.trainer.run(steps)
 
     def sample(self, n: int, seed: int = EVAL_LATENT_SEED) -> Tensor:
-        """n samples of `sampling_generator()` from seeded latents (CPU, float32, [-1, 1])."""
+        """n samples [n, 3, 32, 32] of `sampling_generator()` from seeded latents (CPU, float32, [-1, 1])."""
         return sample_generator(self.sampling_generator(), n, seed)
 
     def grab_frame(self, loop: TrainLoop | None = None) -> None:
@@ -328,8 +162,8 @@ def make_run(
 ) -> DCGANRun:
     """Build (do not train) one DCGAN run on sprites; GIF frames are grabbed on the way to `total_steps`.
 
-    `images` replaces the procedural training set; the conditional recipe then also needs their
-    `labels` ([N, 5] in `ATTRIBUTE_NAMES` order).
+    `images` [N, 3, 32, 32] replaces the procedural training set; the conditional recipe then also
+    needs their `labels` ([N, 5] in `ATTRIBUTE_NAMES` order).
     """
     spec = get_recipe(recipe)
     if spec.conditional and images is not None and labels is None:
@@ -339,7 +173,10 @@ def make_run(
     g, d = build_models(config, spec, device)
     g_opt, d_opt = dcgan_optimizers(g, d, lr=config.lr, betas=config.betas, d_lr=config.lr * spec.d_lr_scale)
     if images is None:
+        data = {"source": "procedural sprites (data.sprites.sprite_training_set)", "seed": DATA_SEED}
         images, labels = sprite_dataset(config, device), sprite_labels(config, device)
+    else:
+        data = {"source": "images passed to make_run"}
     sampler = tensor_sampler(images, labels if spec.conditional else None)
     grid_latents = torch.randn(FRAME_SPRITES, g.latent_dim, generator=torch.Generator().manual_seed(GRID_LATENT_SEED))
     total = total_steps if total_steps is not None else config.steps_for(spec)
@@ -364,15 +201,13 @@ def make_run(
         checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
         description=f"{spec.name} seed {seed}",
     )  # fmt: skip
-    run = DCGANRun(spec, config, trainer, grid_latents)
+    run = DCGANRun(spec, config, trainer, grid_latents, data={**data, "n": len(images)})
     holder["run"] = run
     if trainer.step == 0:
         run.grab_frame()
     return run
 
 
-# --------------------------------------------------------------------------------------------
-# Live display in a notebook
 class LiveSamples:
     """An `Every` callback body that shows the fixed-latent sample grid while training.
 
@@ -409,66 +244,18 @@ class LiveSamples:
         return Every(steps, self, at_end=True)
 
 
-# --------------------------------------------------------------------------------------------
-# Shipped weights
+# ---- shipped weights (`musicgan_lib.weights`) -----------------------------------------------------
 def shipped_path(recipe: str | RecipeSpec, profile: str = "quick") -> Path:
-    """Where `scripts/make_dcgan_weights.py` puts a recipe's generator for a profile."""
-    name = get_recipe(recipe).name.replace("-", "_")
-    return ASSETS / f"dcgan_{name}_{check_profile(profile)}.safetensors"
-
-
-def save_generator(
-    path: str | Path, run: DCGANRun, extra_meta: Mapping[str, object] | None = None, half: bool = True
-) -> Path:
-    """Write the run's sampling generator (fp16 by default: half the size, same samples to the eye)
-    plus its GIF frames (uint8) and the config/recipe/history (and attribute track, if any) as JSON metadata."""
-    g = run.sampling_generator()
-    if g is run.generator:  # never modify the live module
-        g = copy.deepcopy(g)
-    g = g.float().to("cpu", memory_format=torch.contiguous_format)
-    if half:
-        g = g.half()
-    steps = [s for s, _ in run.frames]
-    frames = torch.from_numpy(np.stack([f for _, f in run.frames])) if run.frames else torch.zeros(0, dtype=torch.uint8)
-    cfg = {k: v for k, v in run.config.__dict__.items()}
-    meta = {
-        "kind": "dcgan_generator",
-        "recipe": run.recipe.name,
-        "config": cfg,
-        "generator": _generator_meta(g),
-        "step": run.trainer.step,
-        "seconds": run.trainer.loop.seconds,
-        "frame_steps": steps,
-        "history": {k: v[:: max(1, len(v) // 400)] for k, v in run.trainer.history.items()},
-        "dtype": "float16" if half else "float32",
-        **({"attribute_track": run.attribute_track.to_meta()} if run.attribute_track is not None else {}),
-        **dict(extra_meta or {}),
-    }
-    return save_checkpoint(path, {"generator": g}, tensors={"frames": frames}, meta=meta)
-
-
-def _generator_meta(g: nn.Module) -> dict:
-    if isinstance(g, CodedGenerator):
-        return {
-            "coded": True,
-            "sizes": list(g.sizes),
-            "noise_dim": g.noise_dim,
-            "ngf": g.ngf,
-            "channels": g.channels,
-            "image_size": g.image_size,
-        }
-    return {"latent_dim": g.latent_dim, "ngf": g.ngf, "channels": g.channels, "image_size": g.image_size}
-
-
-def _build_generator(meta: Mapping[str, object]) -> nn.Module:
-    kw = dict(meta)
-    if kw.pop("coded", False):
-        return CodedGenerator(**kw)  # type: ignore[arg-type]
-    return DCGANGenerator(**kw)  # type: ignore[arg-type]
+    """assets/dcgan_<recipe>_<profile>.safetensors, where `scripts/make_dcgan_weights.py` puts a recipe's generator."""
+    return weights.weights_path(f"dcgan_{get_recipe(recipe).name.replace('-', '_')}", profile)
 
 
 @dataclass
 class ShippedGenerator:
+    """A trained generator as the notebook uses it, from a shipped file or from a run trained here:
+    the generator (eval mode), its GIF frames [(step, [16, 32, 32, 3] uint8)] and its metadata
+    (recipe, steps, history, attribute track)."""
+
     generator: nn.Module
     meta: dict
     frames: list[tuple[int, np.ndarray]]
@@ -479,18 +266,46 @@ class ShippedGenerator:
         track = self.meta.get("attribute_track")
         return AttributeTrack.from_meta(track) if track else None
 
+    @classmethod
+    def from_run(cls, run: DCGANRun) -> "ShippedGenerator":
+        """What a run trained here gives: its sampling generator, frames, history and attribute checks."""
+        meta = {"recipe": run.recipe.name, "steps": run.trainer.step, "train_seconds": run.trainer.loop.seconds,
+                "history": run.trainer.history, **_track_meta(run)}  # fmt: skip
+        return cls(run.sampling_generator(), meta, list(run.frames))
+
+
+def _track_meta(run: DCGANRun) -> dict:
+    return {"attribute_track": run.attribute_track.to_meta()} if run.attribute_track is not None else {}
+
+
+def save_generator(
+    path: str | Path, run: DCGANRun, extra_meta: Mapping[str, object] | None = None, half: bool = True
+) -> Path:
+    """Write the run's sampling generator (fp16 by default: half the size, same samples to the eye)
+    plus its GIF frames (uint8) and the config/recipe/history (and attribute track, if any) as metadata."""
+    g = run.sampling_generator()
+    if g is run.generator:  # never modify the live module
+        g = copy.deepcopy(g)
+    g = g.float().to("cpu", memory_format=torch.contiguous_format)
+    frames = torch.from_numpy(np.stack([f for _, f in run.frames])) if run.frames else torch.zeros(0, dtype=torch.uint8)
+    meta = {
+        "recipe": run.recipe.name,
+        "generator": generator_config(g),
+        "frame_steps": [s for s, _ in run.frames],
+        "history": {k: v[:: max(1, len(v) // 400)] for k, v in run.trainer.history.items()},
+        **_track_meta(run),
+        **dict(extra_meta or {}),
+    }
+    return weights.save_weights(path, {"generator": g}, kind=KIND, config=run.config, steps=run.trainer.step,
+                                train_seconds=run.trainer.loop.seconds, data=run.data, half=half,
+                                tensors={"frames": frames}, meta=meta)  # fmt: skip
+
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> ShippedGenerator:
     """Load a generator written by `save_generator` (in float32, eval mode) with its frames and metadata."""
-    meta = read_asset_meta(
-        path,
-        "DCGAN generator",
-        f"Make it with `.venv/bin/python {MAKE_SCRIPT}` or set RETRAIN = True.",
-        kind="dcgan_generator",
-    )
-    g = _build_generator(meta["generator"])
-    _, extras = load_checkpoint(path, {"generator": g})  # float16 weights are cast into the float32 model
-    g = g.to(device).eval()
+    meta = weights.read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT, what="DCGAN generator")
+    g = build_generator(meta["generator"])
+    _, extras = weights.load_weights(path, {"generator": g}, kind=KIND, make_script=MAKE_SCRIPT, device=device)
     frames = extras.get("frames")
     steps = meta.get("frame_steps", [])
     frame_list = (
@@ -499,74 +314,15 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> Ship
     return ShippedGenerator(g, meta, frame_list)
 
 
-def shipped_or_none(recipe: str, profile: str) -> ShippedGenerator | None:
-    """The shipped generator of a recipe for a profile, or None when there is none."""
-    path = shipped_path(recipe, profile)
-    return load_generator(path) if path.exists() else None
-
-
-# --------------------------------------------------------------------------------------------
-# Pictures of a trained generator
-@torch.no_grad()
-def interpolation_pairs(
-    generator: nn.Module,
-    pairs: int = 3,
-    seed: int = 11,
-    candidates: int = 64,
-    classifier: SpriteAttributeClassifier | None = None,
-) -> list[tuple[Tensor, Tensor]]:
-    """Latent pairs whose samples are confident characters that differ in as many attributes as
-    possible (so an interpolation between them has something to show)."""
-    from ..metrics.attributes import predict_attributes
-
-    z = torch.randn(candidates, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    clf = classifier if classifier is not None else sprite_classifier("cpu")
-    probs = predict_attributes(clf, sample_generator(generator, candidates, latents=z))
-    conf = torch.stack([p.max(1).values for p in probs.values()], 1).min(1).values
-    pred = torch.stack([p.argmax(1) for p in probs.values()], 1)
-    order = torch.argsort(conf, descending=True).tolist()
-    used: set[int] = set()
-    out = []
-    for i in order:
-        if len(out) == pairs:
-            break
-        if i in used:
-            continue
-        rest = [j for j in order if j != i and j not in used]
-        if not rest:
-            break
-        # most attributes different, ties broken by confidence (order is by confidence)
-        j = max(rest, key=lambda j: (int((pred[i] != pred[j]).sum()), -rest.index(j)))
-        used.update((i, j))
-        out.append((z[i], z[j]))
-    return out
-
-
-@torch.no_grad()
-def attribute_sweeps(generator: AttributeCodes, seed: int = GRID_LATENT_SEED) -> tuple[Tensor, list[str]]:
-    """What a conditional generator's codes control: one row per attribute, same noise and other
-    attributes, that attribute run through all its values (rows padded with blank tiles).
-    Any generator with attribute codes works (chapter 2's `CodedGenerator`, chapter 4's `CodedProGenerator`).
-
-    Returns images [n_attributes * max_values, 3, 32, 32] (for `image_grid(..., nrow=max_values)`)
-    and one label per row, e.g. "hair_colour: black .. pink".
-    """
-    if not isinstance(generator, AttributeCodes):
-        raise TypeError(
-            "attribute_sweeps needs a conditional generator (one with attribute codes, e.g. models.conditional.CodedGenerator)"
-        )
-    width = max(generator.sizes)
-    g = standing_copy(generator)
-    z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    base = generator.labels_of(z)[0]
-    rows, names = [], []
-    for j, (name, values) in enumerate(SPRITE_ATTRIBUTES.items()):
-        labels = base.repeat(len(values), 1)
-        labels[:, j] = torch.arange(len(values))
-        images = sample_generator(
-            g, len(values), latents=generator.with_labels(z.repeat(len(values), 1), labels)
-        ).clamp(-1.0, 1.0)
-        pad = torch.ones(width - len(values), *images.shape[1:])
-        rows.append(torch.cat([images, pad]))
-        names.append(f"{name}: {values[0]} .. {values[-1]}")
-    return torch.cat(rows), names
+def load_or_train(
+    profile: str,
+    *,
+    retrain: bool,
+    train: Callable[[], dict[str, ShippedGenerator]],
+    recipes: Sequence[str] = CHAPTER_RECIPES,
+) -> weights.LoadedOrTrained[dict[str, ShippedGenerator]]:
+    """{recipe: ShippedGenerator}: the shipped files when the profile ships them and `retrain` is False
+    (loaded on the CPU), else what `train()` returns (`ShippedGenerator.from_run` of each run)."""
+    paths = {name: shipped_path(name, profile) for name in recipes}
+    return weights.load_or_train(paths.values(), load=lambda: {name: load_generator(p) for name, p in paths.items()},
+                                 train=train, profile=profile, retrain=retrain, make_script=MAKE_SCRIPT, kind=KIND)  # fmt: skip

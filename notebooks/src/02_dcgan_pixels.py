@@ -50,22 +50,13 @@ from musicgan_lib.models.dcgan import count_parameters
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.viz import readable_figures
-from musicgan_lib.weights import should_load_shipped
 
 readable_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
 device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch2.DCGANConfig.for_profile(PROFILE)
-RECIPES = (ch2.PLAIN, ch2.UNSUPERVISED_REMEDY, ch2.REMEDY)
-shipped_paths = {name: ch2.shipped_path(name, PROFILE) for name in RECIPES}
-use_shipped = should_load_shipped(
-    shipped_paths.values(),
-    profile=PROFILE,
-    retrain=RETRAIN or config.retrain,
-    make_script=ch2.MAKE_SCRIPT,
-    kind="dcgan_generator",
-)
+RECIPES = ch2.CHAPTER_RECIPES  # plain DCGAN, the label-free remedy, the conditional remedy
 start_time = time.perf_counter()
 
 
@@ -80,7 +71,6 @@ print(
     ", ".join(f"{k} ({len(v)})" for k, v in SPRITE_ATTRIBUTES.items()),
     f"-> {N_COMBINATIONS} combinations",
 )
-print("weights:", "shipped (assets/), plus a short live run" if use_shipped else "trained here, from scratch")
 
 # %% [markdown]
 # ## The data
@@ -236,24 +226,34 @@ print(f"generator {count_parameters(g_demo):,} parameters, discriminator {count_
 # vectors, decoded every few steps. Interactively it updates in place; in a batch run only the last
 # picture is kept. (The full profile trains everything here.)
 
+
 # %%
-live_recipe = ch2.REMEDY
-runs = {}
-for name in RECIPES if not use_shipped else (live_recipe,):
-    live_steps = config.live_steps if use_shipped else config.steps_for(name)
-    run = ch2.make_run(name, config, seed=SEED, device=device, total_steps=live_steps)
+def train_shown(name, steps):
+    """Train recipe `name` for `steps` steps, showing its fixed-latent grid as it goes; return the run."""
+    run = ch2.make_run(name, config, seed=SEED, device=device, total_steps=steps)
     live = ch2.LiveSamples(run)
     run.trainer.loop.callbacks.append(live.every(config.live_every))
     t0 = time.perf_counter()
-    run.train(live_steps)
+    run.train(steps)
     print(
-        f"{name}: {live_steps} steps in {time.perf_counter() - t0:.1f} s "
-        f"({live_steps * config.batch_size / (time.perf_counter() - t0):.0f} images/s)"
+        f"{name}: {steps} steps in {time.perf_counter() - t0:.1f} s "
+        f"({steps * config.batch_size / (time.perf_counter() - t0):.0f} images/s)"
     )
     if live.grids and not live.show:
-        fig = show_grid(live.grids[-1][1], f"{name}, live run, step {live.grids[-1][0]}")
+        show_grid(live.grids[-1][1], f"{name}, live run, step {live.grids[-1][0]}")
         plt.show()
-    runs[name] = run
+    return run
+
+
+# the shipped generators of complete runs, or (RETRAIN = True, or the full profile) complete runs trained here
+loaded = ch2.load_or_train(
+    PROFILE,
+    retrain=RETRAIN or config.retrain,
+    train=lambda: {name: ch2.ShippedGenerator.from_run(train_shown(name, config.steps_for(name))) for name in RECIPES},
+)
+print(loaded)
+if loaded.shipped:  # complete runs from assets/: train a short one here, to watch the loop move
+    live_run = train_shown(ch2.REMEDY, config.live_steps)
 
 # %% [markdown]
 # The live run trains the chapter's final recipe (the conditional one, explained below). After so
@@ -263,19 +263,11 @@ for name in RECIPES if not use_shipped else (live_recipe,):
 # most of the change happens early — noise, then blobs, then characters).
 
 # %%
-if use_shipped:
-    shipped = {name: ch2.load_generator(path) for name, path in shipped_paths.items()}
-    generators = {name: s.generator for name, s in shipped.items()}
-    frames = shipped[ch2.REMEDY].frames
-    histories = {name: s.meta["history"] for name, s in shipped.items()}
-    steps_done = {name: s.meta["step"] for name, s in shipped.items()}
-    tracks = {name: s.attribute_track for name, s in shipped.items()}
-else:
-    generators = {name: run.sampling_generator() for name, run in runs.items()}
-    frames = runs[ch2.REMEDY].frames
-    histories = {name: run.trainer.history for name, run in runs.items()}
-    steps_done = {name: run.trainer.step for name, run in runs.items()}
-    tracks = {name: run.attribute_track for name, run in runs.items()}
+generators = {name: g.generator for name, g in loaded.value.items()}
+frames = loaded.value[ch2.REMEDY].frames
+histories = {name: g.meta["history"] for name, g in loaded.value.items()}
+steps_done = {name: g.meta["steps"] for name, g in loaded.value.items()}
+tracks = {name: g.attribute_track for name, g in loaded.value.items()}
 keep = sorted({round(i * (len(frames) - 1) / 15) for i in range(16)})  # at most 16 frames, 8 sprites each: a small GIF
 gif_frames = progress_gif_frames([(frames[i][0], frames[i][1][:8]) for i in keep], scale=1)
 gif_path = write_gif(gif_frames, output_dir("02") / "dcgan_progress.gif", fps=3)

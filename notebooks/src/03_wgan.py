@@ -41,25 +41,25 @@ from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.exercises import run_check
 from musicgan_lib.exercises.ch03 import check_clipped_slope, check_penalty_term, check_progress_meters
 from musicgan_lib.imaging import image_grid, label_frame, show_grid
+from musicgan_lib.metrics.wgan_curves import critic_weights
 from musicgan_lib.models.dcgan import DCGANDiscriminator, count_parameters
 from musicgan_lib.record import check_targets, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import wgan as ch3
+from musicgan_lib.spriteplots import (
+    estimate_and_fd_figure,
+    fd_over_time_figure,
+    grad_norm_figure,
+    weight_histogram_figure,
+)
+from musicgan_lib.train import judged
 from musicgan_lib.viz import readable_figures
-from musicgan_lib.weights import should_load_shipped
 
 readable_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
 device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch3.WGANConfig.for_profile(PROFILE)
-use_shipped = should_load_shipped(
-    [ch3.asset_path(m, PROFILE) for m in ch3.RUN_NAMES],
-    profile=PROFILE,
-    retrain=RETRAIN,
-    make_script=ch3.MAKE_SCRIPT,
-    kind="wgan_chapter3",
-)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -255,14 +255,14 @@ print(f"after clipping: weights in [{lin.weight.min():.3f}, {lin.weight.max():.3
 # %%
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(SEED)
-_, critic_demo = ch3.make_models(config)
+_, critic_demo = ch3.build_models(config)
 bn_critic = DCGANDiscriminator(config.ndf, norm="batch")
 x, y = make_sprites(8, seed=SEED)
 for name, c in (("batch norm", bn_critic), (config.critic_norm + " norm", critic_demo)):
     c.train()
     conditional = c is critic_demo and config.conditional
-    alone = ch3.judged(c, y[:1] if conditional else None)(x[:1]).item()
-    in_batch = ch3.judged(c, y if conditional else None)(x)[0].item()
+    alone = judged(c, y[:1] if conditional else None)(x[:1]).item()
+    in_batch = judged(c, y if conditional else None)(x)[0].item()
     print(
         f"{name:10s} critic: one sprite scored alone {alone:+.4f}, inside a batch of 8 {in_batch:+.4f}"
         f" -> {'per-sample' if abs(alone - in_batch) < 1e-4 else 'depends on the batch'}"
@@ -280,9 +280,8 @@ print(f"critic parameters: {count_parameters(critic_demo):,}; its last layer is 
 
 # %%
 data, labels = ch3.training_sprites(config, device), ch3.training_labels(config, device)
-live_seconds = config.live_seconds if use_shipped else 0.0
 live = {}
-if live_seconds > 0:
+if config.live_seconds > 0:  # the full profile trains every run for its whole budget below, and no live runs
     for name in ch3.METHODS:
         live[name] = ch3.train_for_budget(
             name,
@@ -291,7 +290,7 @@ if live_seconds > 0:
             labels=labels,
             seed=SEED,
             device=device,
-            budget_seconds=live_seconds,
+            budget_seconds=config.live_seconds,
             clock="wall",
             checkpoints=(),
             log=None,
@@ -331,14 +330,11 @@ if live:
 
 # %%
 names = {"clip": "WGAN, weight clipping", "gp": "WGAN-GP", "dcgan": "DCGAN (chapter 2)"}  # all three conditional
-if use_shipped:
-    runs = {m: ch3.load_run(ch3.asset_path(m, PROFILE), device=device) for m in ch3.RUN_NAMES}
-else:
-    score, floor = ch3.curve_evaluator(config.curve_n)
-    runs = {}
-    for m in ch3.RUN_NAMES:
-        runs[m] = ch3.train_for_budget(m, config, seed=SEED, device=device, score=score)
-        runs[m].fd_floor_curve = floor
+# the shipped runs, or (RETRAIN = True, or the full profile) all three trained here; chapter 2's run builder
+# trains the DCGAN
+loaded = ch3.load_or_train(PROFILE, retrain=RETRAIN, device=device, seed=SEED, make_dcgan_run=ch2.make_run)
+print(loaded)
+runs = loaded.value
 for m, run in runs.items():
     clock = run.meta.get("clock", config.clock)
     print(f"{names[m]:22s}: {run.steps:6d} generator steps in {run.seconds:6.0f} s of training ('{clock}' clock)")
@@ -354,7 +350,7 @@ for m, run in runs.items():
 # attribute classifier's feature space (chapter 2's metric), next to the real-vs-real floor.
 
 # %%
-fig = ch3.estimate_and_fd_figure({names[m]: runs[m] for m in ("gp", "clip")})
+fig = estimate_and_fd_figure({names[m]: runs[m] for m in ("gp", "clip")})
 fig.set_size_inches(9, 5.4)
 plt.show()
 
@@ -387,7 +383,7 @@ print(f"  DCGAN (-D loss)    {rho_dcgan:+.3f}   <- not a distance: shown for con
 # it is allowed to be, and its estimate is W₁ times an unknown small constant.
 
 # %%
-fig = ch3.grad_norm_figure({names[m]: runs[m] for m in ("gp", "clip")})
+fig = grad_norm_figure({names[m]: runs[m] for m in ("gp", "clip")})
 fig.set_size_inches(9, 3.2)
 plt.show()
 for m in ("gp", "clip"):
@@ -405,10 +401,10 @@ for m in ("gp", "clip"):
 # weights are spread out freely — its constraint is on what the function does, not on its weights.
 
 # %%
-fig = ch3.weight_histogram_figure({names[m]: runs[m] for m in ("clip", "gp")})
+fig = weight_histogram_figure({names[m]: runs[m] for m in ("clip", "gp")})
 fig.set_size_inches(9, 3)
 plt.show()
-w_clip = ch3.critic_weights(clip_run.critic)
+w_clip = critic_weights(clip_run.critic)
 print(f"clipped critic: {np.mean(np.abs(w_clip) >= 0.0099):.0%} of its conv weights sit at +-0.01")
 
 # %% [markdown]
@@ -446,7 +442,7 @@ fig = show_grid(np.concatenate(grids, axis=0), "the same latents for every run, 
 plt.show()
 
 # %%
-fig = ch3.fd_over_time_figure({names[m]: runs[m] for m in ch3.RUN_NAMES})
+fig = fd_over_time_figure({names[m]: runs[m] for m in ch3.RUN_NAMES})
 fig.set_size_inches(9, 3.4)
 plt.show()
 

@@ -12,8 +12,9 @@
 # 32×32 (→ 64×64 in the full profile).
 #
 # The paper is remembered for the growing, but it works because of several smaller ingredients,
-# each implemented in `musicgan_lib/models/progan.py` and `musicgan_lib/recipes/progan.py` and
-# unit-tested in `tests/test_progan.py`:
+# each implemented in the library (networks in `musicgan_lib/models/progan.py`, the schedule and
+# real-image fading in `models/progan_schedule.py` and `data/progan_sprites.py`, growing, Adam reset
+# and the EMA in `growing.GrowingGANTrainer`) and unit-tested in `tests/test_progan.py`:
 #
 # | ingredient | what it does |
 # |---|---|
@@ -50,10 +51,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from musicgan_lib.data.progan_sprites import resize_real, to_eval_space
+from musicgan_lib.data.sprites import ATTRIBUTE_SIZES
 from musicgan_lib.device import pick_device, seed_everything
 from musicgan_lib.exercises import run_check
 from musicgan_lib.exercises.ch04 import check_alpha_at_step, check_n_growths, check_worst_growth
 from musicgan_lib.imaging import image_grid, label_frame, show_grid, write_gif, show_gif
+from musicgan_lib.metrics.progan_fd import FDTracker, evaluate, growth_spikes
+from musicgan_lib.metrics.sprite_eval import reference_sprites
 from musicgan_lib.models.conditional import AttributeCodes
 from musicgan_lib.models.progan import (
     EqualizedConv2d,
@@ -61,13 +66,15 @@ from musicgan_lib.models.progan import (
     PixelNorm,
     ProCritic,
     ProGenerator,
+    build_models,
     count_parameters,
 )
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
 from musicgan_lib.recipes import progan as ch4
+from musicgan_lib.recipes import wgan as ch3
+from musicgan_lib.spriteplots import plot_fd_curve, snapshot_grid
 from musicgan_lib.viz import readable_figures
-from musicgan_lib.weights import should_load_shipped
 
 readable_figures()
 warnings.filterwarnings("ignore", message="The figure layout has changed to tight")
@@ -75,16 +82,12 @@ device = pick_device(DEVICE)
 seed_everything(SEED)
 config = ch4.ProGANConfig.for_profile(PROFILE)
 schedule = config.schedule()
-shipped_path = ch4.asset_path(PROFILE)
-use_shipped = should_load_shipped(
-    shipped_path, profile=PROFILE, retrain=RETRAIN, make_script=ch4.MAKE_SCRIPT, kind="progan_asset"
-)
 OUT = output_dir("04")
 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-G_full, D_full = ch4.make_networks(config, resolution=config.max_resolution)
+G_full, D_full = build_models(config, resolution=config.max_resolution)
 print(
     f"profile {PROFILE}: {config.start_resolution}x{config.start_resolution} -> {config.max_resolution}x{config.max_resolution}, "
     f"{schedule.total_steps} steps, {schedule.total_images:,} real images shown"
@@ -173,7 +176,7 @@ def faded_real(x, alpha):
 
 # %% [markdown]
 # The trainer runs the library's versions (`ProGenerator.forward`, `GrowthSchedule.at`,
-# `recipes.progan.fade_real`); `tests/test_notebook_04_page.py` checks that the page computes the
+# `data.progan_sprites.fade_real`); `tests/test_notebook_04_page.py` checks that the page computes the
 # same thing. Here, an 8×8 generator grows to 16×16: at $\alpha = 0$ it draws the upsampled 8×8
 # picture, and at every $\alpha$ the page and the library agree. The critic mirrors the fade: its
 # new block reads the $2R$ image, its old path the 2×2-average-pooled one.
@@ -220,13 +223,13 @@ print(
 # each resolution:
 
 # %%
-real = ch2.reference_sprites(config.eval_n)
+real = reference_sprites(config.eval_n)
 row = real[:4]
 panels = []
 for a in (0.0, 0.33, 0.67, 1.0):
-    faded = faded_real(ch4.resize_real(row, 16), a)
-    panels.append(label_frame(image_grid(ch4.to_eval_space(faded), nrow=4), f"alpha {a:.2f}"))
-res_row = torch.cat([ch4.to_eval_space(ch4.resize_real(row[:1], r)) for r in (4, 8, 16, 32)])
+    faded = faded_real(resize_real(row, 16), a)
+    panels.append(label_frame(image_grid(to_eval_space(faded), nrow=4), f"alpha {a:.2f}"))
+res_row = torch.cat([to_eval_space(resize_real(row[:1], r)) for r in (4, 8, 16, 32)])
 panels.append(label_frame(image_grid(res_row, nrow=4), "4, 8, 16, 32 px"))
 # built at the sprites' own size and shown at zoom 2: sprites and labels twice as big
 fig = show_grid(np.concatenate(panels, 0), "real sprites in the 16px fade", zoom=2)
@@ -274,7 +277,7 @@ plt.show()
 
 # %%
 live_cfg = config.live()
-tracker = ch4.FDTracker(ch2.reference_sprites(config.curve_n)[: config.curve_n])
+tracker = FDTracker(reference_sprites(config.curve_n)[: config.curve_n])
 live = ch4.ProGANTrainer(
     live_cfg, seed=SEED, device=device, fd_tracker=tracker, snapshot_every=25, description="live ProGAN 4->8"
 )
@@ -283,7 +286,7 @@ print(f"live run: {live.step} steps, {live.seconds:.0f} s of training ({live_cfg
 
 # %%
 frames = [  # at the sprites' own size: the browser doubles the GIF, pixel for pixel
-    label_frame(image_grid(ch4.to_eval_space(s.images[:8]), nrow=8), f"{s.resolution}px {s.kind} alpha {s.alpha:.2f}")
+    label_frame(image_grid(to_eval_space(s.images[:8]), nrow=8), f"{s.resolution}px {s.kind} alpha {s.alpha:.2f}")
     for s in live.snapshots
 ]
 gif = write_gif(frames, OUT / "live_fade.gif", fps=6)
@@ -297,7 +300,7 @@ picks = [
     min((s for s in live.snapshots if s.kind == "fade"), key=lambda s: abs(s.alpha - 0.5)),  # mid-fade
     live.snapshots[-1],
 ]
-fig = show_grid(ch4.snapshot_grid(picks, per_snapshot=8, scale=1), "before, just after, mid-fade, end", zoom=2)
+fig = show_grid(snapshot_grid(picks, per_snapshot=8, scale=1), "before, just after, mid-fade, end", zoom=2)
 plt.show()
 for c in live.curve:
     print(f"step {c.step:4d}  {c.resolution}px {c.kind:6s} alpha {c.alpha:.2f}  FD {c.fd:7.2f}")
@@ -321,32 +324,21 @@ for c in live.curve:
 # The full schedule takes a while on a laptop CPU, so the quick profile loads weights trained by
 # `scripts/make_progan_weights.py` (same code, one CPU thread). The file also holds what was
 # measured while training: the FD curve, sample snapshots and the equal-time baselines. Set
-# `RETRAIN = True` (or `PROFILE = "full"`, for a GPU: 64×64) to train here instead.
+# `RETRAIN = True` (or `PROFILE = "full"`, for a GPU: 64×64) to train here instead: the same run and
+# measurements, with the two baselines told as much as the ProGAN (chapters 2 and 3, handed in).
 
 # %%
-if use_shipped:
-    shipped = ch4.load_asset(shipped_path, device=device)
-    generator, curve, snapshots, meta = shipped.generator, shipped.curve, shipped.snapshots, shipped.meta
-    config, schedule = shipped.config, shipped.schedule  # what the shipped run was trained with
-    floors = {int(k): v for k, v in meta["resolution_floors"].items()}
-    baselines = meta["baselines"]
-    train_seconds, train_steps, clock = meta["train_seconds"], meta["steps"], meta["clock"]
-    print(
-        f"loaded {shipped_path.name}: {meta['steps']} steps, {train_seconds:.0f} s of training ({clock} clock, "
-        f"{meta['threads']} thread)"
-    )
-else:
-    full = ch4.ProGANTrainer(config, seed=SEED, device=device, fd_tracker=tracker, log=print, description="ProGAN")
-    full.run()
-    generator, curve, snapshots = full.generator_ema, full.curve, full.snapshots
-    floors = ch4.resolution_floors(config, config.curve_n, tracker)
-    train_seconds, train_steps, clock = full.seconds, full.step, config.clock
-    baselines = {}
-    for name in ch4.matching_baselines(config.conditional):  # the two told as much as this ProGAN
-        res = ch4.train_baseline_for(name, train_seconds, tracker, profile=PROFILE, clock=clock, device=device)
-        res.pop("generator")
-        baselines[name] = res
-print(f"generator at {generator.resolution}x{generator.resolution}, alpha {float(generator.alpha):.1f}")
+run = ch4.load_or_train(PROFILE, RETRAIN, tracker, device=device, chapters=ch4.BaselineChapters.of(ch2, ch3), log=print)
+print(run)
+progan = run.value  # the same kind of object whichever happened
+config, schedule, meta = progan.config, progan.schedule, progan.meta  # what the run was trained with
+generator, curve, snapshots, baselines = progan.generator, progan.curve, progan.snapshots, meta["baselines"]
+floors = {int(k): v for k, v in meta["resolution_floors"].items()}
+train_seconds, train_steps, clock = meta["train_seconds"], meta["steps"], meta["clock"]
+print(
+    f"{train_steps} steps, {train_seconds:.0f} s of training ({clock} clock, {meta['threads']} thread); "
+    f"generator at {generator.resolution}x{generator.resolution}, alpha {float(generator.alpha):.1f}"
+)
 
 # %% [markdown]
 # ### Samples at every resolution, including mid-fade
@@ -364,14 +356,14 @@ mids = [
     if (fades := [s for s in snapshots if s.kind == "fade" and s.resolution == r])
 ]
 order = sorted(list(ends.values()) + mids, key=lambda s: s.step)
-fig = show_grid(ch4.snapshot_grid(order, per_snapshot=8, scale=1), "the same latents through the run", zoom=2)
+fig = show_grid(snapshot_grid(order, per_snapshot=8, scale=1), "the same latents through the run", zoom=2)
 plt.show()
 
 # %%
 with torch.no_grad():
     z = torch.randn(48, config.latent_dim, generator=torch.Generator().manual_seed(SEED + 7))
     final_samples = generator(z.to(device)).float().cpu()
-fig = show_grid(image_grid(ch4.to_eval_space(final_samples), nrow=12, scale=2), "EMA generator, final")
+fig = show_grid(image_grid(to_eval_space(final_samples), nrow=12, scale=2), "EMA generator, final")
 plt.show()
 
 # %% [markdown]
@@ -381,7 +373,7 @@ plt.show()
 # %%
 if isinstance(generator, AttributeCodes):
     sweep, sweep_names = ch2.attribute_sweeps(generator)
-    fig = show_grid(image_grid(sweep, nrow=max(ch4.ATTRIBUTE_SIZES), scale=2), "one attribute per row")
+    fig = show_grid(image_grid(sweep, nrow=max(ATTRIBUTE_SIZES), scale=2), "one attribute per row")
     plt.show()
     print("rows:", "; ".join(sweep_names))
 
@@ -396,10 +388,10 @@ if isinstance(generator, AttributeCodes):
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.6))
-ch4.plot_fd_curve(curve, schedule, floors, ax=ax)
+plot_fd_curve(curve, schedule, floors, ax=ax)
 plt.show()
 print("real sprites shown at each resolution (the floors):", ", ".join(f"{r}px FD {v:.1f}" for r, v in floors.items()))
-spikes = ch4.growth_spikes(curve, schedule)
+spikes = growth_spikes(curve, schedule)
 for s in spikes:
     print(
         f"growth to {s['resolution']:2d}px: FD before {s['fd_before']:7.2f}, worst during the fade {s['fd_max_fade']:7.2f} "
@@ -414,7 +406,7 @@ for s in spikes:
 # FD / KID next to the real-vs-real floor at the same N.
 
 # %%
-evaluation = ch4.evaluate(generator, n=config.eval_n)
+evaluation = evaluate(generator, n=config.eval_n)
 print(evaluation.summary())
 
 # %% [markdown]
@@ -441,7 +433,7 @@ for name, r in rows.items():
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.8))
-ch4.plot_fd_curve(curve, schedule, None, {k: v["curve"] for k, v in baselines.items()}, x="seconds", ax=ax)
+plot_fd_curve(curve, schedule, None, {k: v["curve"] for k, v in baselines.items()}, x="seconds", ax=ax)
 ax.set_title("FD (N=1,000) over training time; every run got the same time")
 plt.show()
 
