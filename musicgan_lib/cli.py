@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
     train = sub.add_parser(
         "train",
-        help="train a chapter's model (toy, dcgan), on N processes with --nproc N",
-        description="musicgan train {toy,dcgan} --steps N --out DIR [--nproc N] [...]: see python -m musicgan_lib.train_cli -h",
+        help="train a chapter's model (toy, dcgan, wgan, progan, autoencoder, sprites), on N processes with --nproc N",
+        description="musicgan train {toy,dcgan,wgan,progan,autoencoder,sprites} --steps N --out DIR [--nproc N] [...]: "
+        "see python -m musicgan_lib.train_cli -h",
     )
     train.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun), default 1")
     train.add_argument("args", nargs=argparse.REMAINDER, help="model and options, as for musicgan_lib.train_cli")

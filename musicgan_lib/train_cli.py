@@ -5,7 +5,9 @@
     musicgan train dcgan --nproc 2 --steps 4000 --out runs/dcgan        # the same, torchrun started for you
 
 Models: `toy` (chapter 1's 2-D GAN, `--method vanilla|minimax|...`), `dcgan` (chapter 2's
-recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`) and `sprites PATH` (your own sprites: a
+recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`), `wgan` (chapter 3, `--method clip|gp`),
+`progan` (chapter 4's growing GAN; `--steps` counts steps of its growth schedule), `autoencoder`
+(chapter 6's note autoencoder, `--data auto|soundfont|synthetic`) and `sprites PATH` (your own sprites: a
 folder of PNGs or a sheet with `--tile`, trained with the small-data recipe `dcgan-diffaug`;
 without PATH, a built-in set of 1,000 procedural sprites). Sprite runs write OUT/samples.png and
 OUT/progress.gif every `--sample-every` steps, and log how often the discriminator calls
@@ -75,8 +77,6 @@ def train_toy(args: argparse.Namespace, out: Path) -> dict[str, float]:
 
 
 def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
-    from .imaging import image_grid, png_bytes
-    from .metrics.sprite_eval import evaluate_generator
     from .recipes import dcgan_pixels as ch2
 
     config = ch2.DCGANConfig.for_profile("quick")
@@ -93,9 +93,78 @@ def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     run.train(args.steps)
     if not distributed.is_main():
         return {}
-    (out / "samples.png").write_bytes(png_bytes(image_grid(run.sample(96), nrow=12, scale=2)))
-    evaluation = evaluate_generator(run.sampling_generator(), n=args.eval_samples).metrics()
+    evaluation = _sprite_metrics(run.sampling_generator(), args, out, run.sample)
     return {**evaluation, "step": run.trainer.step, "train_seconds": run.trainer.loop.seconds}
+
+
+def _sprite_metrics(generator, args: argparse.Namespace, out: Path, sample) -> dict[str, float]:
+    """Rank 0: OUT/samples.png (96 sprites at 2x) and the chapter-2 sprite metrics of `generator`
+    (a generator module, or a function n -> sprites [n, 3, 32, 32])."""
+    from .imaging import image_grid, png_bytes
+    from .metrics.sprite_eval import evaluate_generator
+
+    (out / "samples.png").write_bytes(png_bytes(image_grid(sample(96), nrow=12, scale=2)))
+    return evaluate_generator(generator, n=args.eval_samples).metrics()
+
+
+def train_wgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .recipes import wgan as ch3
+
+    config = ch3.WGANConfig.for_profile("quick")
+    config = replace(config, batch_size=args.batch or config.batch_size)
+    trainer = ch3.make_wgan_trainer(
+        args.method if args.method in ch3.METHODS else "gp",
+        config,
+        ch3.training_sprites(config),
+        labels=ch3.training_labels(config),
+        seed=args.seed,
+    )
+    trainer.loop.checkpoint_path, trainer.loop.checkpoint_every = out / "checkpoint.safetensors", args.checkpoint_every
+    _resume(trainer.loop)
+    trainer.run(args.steps)
+    if not distributed.is_main():
+        return {}
+    generator = trainer.ema.module if trainer.ema is not None else trainer.generator
+    metrics = _sprite_metrics(generator, args, out, lambda n: trainer.sample(n))
+    return {**metrics, "step": trainer.step, "train_seconds": trainer.loop.seconds}
+
+
+def train_progan(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .recipes import progan as ch4
+
+    config = ch4.ProGANConfig()
+    trainer = ch4.ProGANTrainer(
+        config, seed=args.seed, checkpoint_path=out / "checkpoint.safetensors", checkpoint_every=args.checkpoint_every
+    )
+    _resume(trainer.loop)
+    trainer.run(min(args.steps, trainer.schedule.total_steps))
+    if not distributed.is_main():
+        return {}
+    from .data.progan_sprites import to_eval_space
+
+    run = trainer.result()
+    sprites = lambda n: to_eval_space(run.sample(n).clamp(-1, 1))  # noqa: E731  (32x32, as chapter 4 scores them)
+    metrics = _sprite_metrics(sprites, args, out, sprites)
+    return {**metrics, "step": trainer.step, "resolution": run.generator.resolution, "train_seconds": trainer.seconds}
+
+
+def train_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .recipes import autoencoder as ch6
+
+    config = ch6.replace_config(
+        ch6.AutoencoderConfig(), steps=args.steps, source=args.data, checkpoint_every=args.checkpoint_every
+    )
+    if args.batch:
+        config = ch6.replace_config(config, batch_size=args.batch)
+    run = ch6.train_autoencoder(config, seed=args.seed, checkpoint_path=out / "checkpoint.safetensors")  # resumes
+    if not distributed.is_main():
+        return {}
+    last = {k: sum(v[-50:]) / len(v[-50:]) for k, v in run.history.items() if k != "step" and v}
+    return {
+        **{f"{k}_last50": round(v, 5) for k, v in last.items()},
+        "step": run.history["step"][-1],
+        "train_seconds": run.seconds,
+    }
 
 
 def sprite_set(args: argparse.Namespace):
@@ -161,21 +230,26 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicgan train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", choices=("toy", "dcgan", "sprites"))
+    parser.add_argument("model", choices=("toy", "dcgan", "wgan", "progan", "autoencoder", "sprites"))
     parser.add_argument("path", nargs="?", default="", help="sprites: a folder of PNGs or a sprite sheet")
     parser.add_argument("--steps", type=int, required=True, help="train up to this many steps in total")
     parser.add_argument("--out", required=True, help="run folder: checkpoint, metrics.json, samples")
     parser.add_argument("--batch", type=int, default=0, help="global batch (default: the chapter's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
-    parser.add_argument("--method", default="non-saturating", help="toy: a chapter-1 method")
+    parser.add_argument(
+        "--method", default=None, help="toy: a chapter-1 method (non-saturating); wgan: clip or gp (gp)"
+    )
     parser.add_argument("--mixture", choices=("ring", "grid"), default="ring", help="toy: the data")
     parser.add_argument("--recipe", default=None, help="dcgan / sprites: a chapter-2 recipe")
     parser.add_argument("--tile", default=None, help="sprites: cut PATH as a sheet of tiles, e.g. 32 or 32x24")
     parser.add_argument("--spacing", type=int, default=0, help="sprites: pixels between a sheet's tiles")
     parser.add_argument("--margin", type=int, default=0, help="sprites: pixels around a sheet's edge")
     parser.add_argument("--sample-every", type=int, default=250, help="sprites: steps between samples")
-    parser.add_argument("--eval-samples", type=int, default=2000, help="dcgan: samples for the metrics")
+    parser.add_argument("--eval-samples", type=int, default=2000, help="dcgan, wgan, progan: samples for the metrics")
+    parser.add_argument(
+        "--data", choices=("auto", "soundfont", "synthetic"), default="auto", help="autoencoder: the notes it learns"
+    )
     return parser
 
 
@@ -186,7 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = _out_dir(args.out)
         args.recipe = args.recipe or ("dcgan-diffaug" if args.model == "sprites" else "dcgan-pac2-ema")
-        trainers = {"toy": train_toy, "dcgan": train_dcgan, "sprites": train_sprites}
+        if args.model == "wgan" and args.method not in (None, "clip", "gp"):
+            raise SystemExit(f"musicgan train: error: wgan --method is clip or gp, got {args.method!r}")
+        args.method = args.method or ("gp" if args.model == "wgan" else "non-saturating")
+        trainers = {
+            "toy": train_toy,
+            "dcgan": train_dcgan,
+            "wgan": train_wgan,
+            "progan": train_progan,
+            "autoencoder": train_autoencoder,
+            "sprites": train_sprites,
+        }
         metrics = trainers[args.model](args, out)
         if w.is_main:
             metrics = {**metrics, "ranks": w.size}

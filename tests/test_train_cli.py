@@ -53,3 +53,31 @@ def test_train_your_own_sprite_sheet_writes_samples_a_gif_and_resumes(tmp_path, 
     assert 0 <= metrics["d_real_held_out"] <= 1
     assert len(json.loads((out / "log.json").read_text())) == 2  # one entry per sample, across the resume
     assert read_gif(out / "progress.gif").shape[0] == 2 and (out / "samples.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model", "extra", "key"),
+    [
+        ("wgan", ["--method", "clip", "--batch", "16"], "fd"),
+        ("progan", [], "fd"),
+        ("autoencoder", ["--data", "synthetic", "--batch", "4"], "mss_last50"),
+    ],
+)
+def test_chapters_3_4_and_6_train_from_the_command_and_resume(tmp_path, monkeypatch, capsys, model, extra, key):
+    monkeypatch.setenv("MUSICGAN_BATCH", "1")
+    out = tmp_path / model
+    common = [model, *extra, "--out", str(out), "--eval-samples", "64", "--checkpoint-every", "2"]
+    assert main(["train", *common, "--steps", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", *common, "--steps", "3"]) == 0
+    assert "resumed from step 2" in capsys.readouterr().out or model == "autoencoder"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["step"] == 3 and metrics["ranks"] == 1 and key in metrics
+    if model != "autoencoder":
+        assert (out / "samples.png").stat().st_size > 1000
+
+
+def test_wgan_refuses_a_method_it_does_not_have(tmp_path):
+    with pytest.raises(SystemExit, match="wgan --method is clip or gp, got 'hinge'"):
+        main(["train", "wgan", "--method", "hinge", "--steps", "1", "--out", str(tmp_path / "w")])
