@@ -31,7 +31,10 @@ class NonFiniteTensorError(ValueError):
 
 
 def nonfinite_tensors(tensors: Mapping[str, torch.Tensor]) -> list[str]:
-    """Names of the floating-point tensors holding NaN or inf, each with its count of bad values."""
+    """Names of the floating-point tensors holding NaN or inf, each with its count of bad values.
+
+    tensors: {name: tensor [*S]} of any shapes; integer and bool tensors are skipped.
+    """
     bad = []
     for key, value in tensors.items():
         if value.is_floating_point() or value.is_complex():
@@ -134,7 +137,11 @@ def save_checkpoint(
     tensors: Mapping[str, torch.Tensor] | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write modules, optimizer states, extra tensors (e.g. RNG states) and JSON metadata atomically."""
+    """Write modules, optimizer states, extra tensors (e.g. RNG states) and JSON metadata atomically.
+
+    tensors: {name: tensor [*S]} of any shapes and devices (stored as CPU copies under extra/); every
+    floating-point tensor must be finite.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat: dict[str, torch.Tensor] = {}
@@ -224,6 +231,8 @@ def read_tensor_file(
     path: str | os.PathLike, with_tensors: bool = True
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, string metadata) of any safetensors file this library wrote: a checkpoint or a cache.
+
+    Returns ({key: tensor [*S]} on the CPU, shapes as stored, empty when with_tensors=False, {key: str}).
 
     Every floating-point tensor is checked to be finite. A missing file is a FileNotFoundError;
     a folder, an unreadable or truncated file, or NaN/inf values a ValueError naming the file.
@@ -319,6 +328,8 @@ def load_checkpoint(
     optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
 ) -> tuple[dict, dict[str, torch.Tensor]]:
     """Load weights (and optimizer states) in place; return (metadata, extra tensors).
+
+    The extra tensors come back as {name: tensor [*S]} on the CPU, shapes as given to `save_checkpoint`.
 
     Shape or key mismatches raise an error that names the module and suggests the usual
     cause (a checkpoint from another profile or model size).

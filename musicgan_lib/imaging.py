@@ -212,7 +212,11 @@ def _check_latents(z0: Tensor, z1: Tensor) -> None:
 
 def slerp(z0: Tensor, z1: Tensor, t: Tensor | float) -> Tensor:
     """Spherical interpolation between latents (White, 2016): stays on the shell where Gaussian
-    latents live, whereas the straight line's midpoint has a norm about 1/sqrt(2) as large."""
+    latents live, whereas the straight line's midpoint has a norm about 1/sqrt(2) as large.
+
+    z0, z1: latents of one shape [*S] (e.g. [Z] or [1, Z, 1, 1]); t: a float or weights [K] in [0, 1]
+    -> [K, *S], one interpolated latent per weight (K = 1 for a float t).
+    """
     _check_latents(z0, z1)
     t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
     a, b = z0.flatten(), z1.flatten()

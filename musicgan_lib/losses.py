@@ -26,6 +26,10 @@ class MinimaxLoss:
     name: str = "minimax"
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """real, fake: batches [B, ...] (e.g. images [B, 3, H, W]); critic(x) gives raw scores [B] or [B, 1] (any
+        [B, ...] is averaged per row). Returns (loss: scalar tensor [], logs: {name: detached scalar []}).
+        logs d_real / d_fake are mean sigmoid(score) in [0, 1].
+        """
         real_logit, fake_logit = _score(critic, real), _score(critic, fake)
         loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
         return loss, {
@@ -34,6 +38,9 @@ class MinimaxLoss:
         }
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        """fake: a generated batch [B, ...]; critic(fake) gives raw scores [B] or [B, 1] (averaged per row).
+        Returns the scalar loss [] to minimise.
+        """
         # log(1 - sigmoid(l)) = -softplus(l)
         return -F.softplus(_score(critic, fake)).mean()
 
@@ -45,6 +52,9 @@ class NonSaturatingLoss(MinimaxLoss):
     name: str = "non-saturating"
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        """fake: a generated batch [B, ...]; critic(fake) gives raw scores [B] or [B, 1] (averaged per row).
+        Returns the scalar loss [] to minimise.
+        """
         return F.softplus(-_score(critic, fake)).mean()
 
 
@@ -60,11 +70,17 @@ class HingeLoss:
     name: str = "hinge"
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """real, fake: batches [B, ...] (e.g. images [B, 3, H, W]); critic(x) gives raw scores [B] or [B, 1] (any
+        [B, ...] is averaged per row). Returns (loss: scalar tensor [], logs: {name: detached scalar []}).
+        """
         real_score, fake_score = _score(critic, real), _score(critic, fake)
         loss = F.relu(1.0 - real_score).mean() + F.relu(1.0 + fake_score).mean()
         return loss, {"score_real": real_score.mean().detach(), "score_fake": fake_score.mean().detach()}
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        """fake: a generated batch [B, ...]; critic(fake) gives raw scores [B] or [B, 1] (averaged per row).
+        Returns the scalar loss [] to minimise.
+        """
         return -_score(critic, fake).mean()
 
 
@@ -84,6 +100,9 @@ class AuxClassifierHingeLoss(HingeLoss):
     name: str = "hinge+ac"
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """real, fake: image batches [B, 3, H, W]; critic(real, with_class_loss=True) gives (scores [B, 1], per-image
+        class cross-entropy [B]), critic(fake) scores [B, 1]. Returns (loss: scalar [], logs: {name: scalar []}).
+        """
         real_score, class_loss = critic(real, with_class_loss=True)
         real_score = real_score.reshape(real_score.shape[0], -1).mean(dim=1)
         fake_score = _score(critic, fake)
@@ -97,6 +116,9 @@ class AuxClassifierHingeLoss(HingeLoss):
         return hinge + self.weight * class_loss, {**logs, "d_hinge": hinge.detach()}
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        """fake: a generated batch [B, 3, H, W]; critic(fake, with_class_loss=True) gives (scores [B, 1], class
+        cross-entropy [B]). Returns the scalar loss [].
+        """
         score, class_loss = critic(fake, with_class_loss=True)
         return -score.mean() + self.weight * class_loss.mean()
 
@@ -133,6 +155,9 @@ class WassersteinLoss:
     name: str = "wasserstein"
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """real, fake: batches [B, ...] (e.g. images [B, 3, H, W]); critic(x) gives raw scores [B] or [B, 1] (any
+        [B, ...] is averaged per row). Returns (loss: scalar tensor [], logs: {name: detached scalar []}).
+        """
         real_score, fake_score = _score(critic, real), _score(critic, fake)
         distance = real_score.mean() - fake_score.mean()
         loss = -distance
@@ -147,6 +172,9 @@ class WassersteinLoss:
         return loss, logs
 
     def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
+        """fake: a generated batch [B, ...]; critic(fake) gives raw scores [B] or [B, 1] (averaged per row).
+        Returns the scalar loss [] to minimise.
+        """
         return -_score(critic, fake).mean()
 
     @torch.no_grad()

@@ -70,7 +70,11 @@ class MultiScaleSpectralLoss(nn.Module):
         return [magnitude_spectrogram(audio, n, self.overlap) for n in self.fft_sizes]
 
     def compare(self, pred_specs: Sequence[Tensor], true_specs: Sequence[Tensor], reduction: str = "mean") -> Tensor:
-        """The loss between two lists of spectrograms (e.g. a target's, computed once)."""
+        """The loss between two lists of spectrograms (e.g. a target's, computed once).
+
+        pred_specs, true_specs: magnitude spectrograms [B, F_i, N_i], one per FFT size (as `spectrograms` gives)
+        -> one loss per signal [B] (reduction="none") or their mean, a scalar [].
+        """
         total: Tensor | int = 0
         for p, t in zip(pred_specs, true_specs, strict=True):
             if p.shape[-2:] != t.shape[-2:]:
@@ -88,6 +92,7 @@ class MultiScaleSpectralLoss(nn.Module):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
     def forward(self, pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+        """pred, target: audio [B, T] of one shape -> scalar loss [] (reduction="mean") or per signal [B] ("none")."""
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
         return self.compare(self.spectrograms(pred), self.spectrograms(target), reduction)
@@ -96,5 +101,8 @@ class MultiScaleSpectralLoss(nn.Module):
 def multiscale_spectral_loss(
     pred: Tensor, target: Tensor, fft_sizes: Sequence[int] = FFT_SIZES, overlap: float = OVERLAP
 ) -> Tensor:
-    """Functional form of :class:`MultiScaleSpectralLoss` (mean over the batch)."""
+    """Functional form of :class:`MultiScaleSpectralLoss` (mean over the batch).
+
+    pred, target: audio [B, T] of the same shape -> scalar loss [].
+    """
     return MultiScaleSpectralLoss(fft_sizes, overlap)(pred, target)

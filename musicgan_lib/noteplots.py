@@ -107,7 +107,10 @@ def plot_training(
 
 
 def plot_latent_map(latents: dict[str, Tensor], families: dict[str, Tensor], reference: Tensor):
-    """Each sample set's standardised latents projected on the first two principal axes of `reference`."""
+    """Each sample set's standardised latents projected on the first two principal axes of `reference`.
+
+    latents: {set: standardised latents [N, Z]}; families: {set: family indices [N]}; reference: [M, Z].
+    """
     mean = reference.mean(0)
     _, _, v = torch.linalg.svd(reference - mean, full_matrices=False)
     fig, axes = plt.subplots(

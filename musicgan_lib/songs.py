@@ -108,7 +108,7 @@ class Tune:
 
     @property
     def pitches(self) -> Tensor:
-        """MIDI pitches [n_notes] (long), in note order."""
+        """MIDI pitches [N] (long, N = number of notes), in note order."""
         return torch.tensor([n.pitch for n in self.notes], dtype=torch.long)
 
     @property
@@ -332,6 +332,8 @@ def read_midi(
 def raised_cosine_fade(n_in: int, n_out: int, length: int) -> Tensor:
     """Gain curve [length]: 0 -> 1 over n_in samples (half a cosine period), 1, then 1 -> 0 over n_out.
 
+    Returns gains [L] (L = length, float32) in [0, 1].
+
     A raised cosine has zero slope at both ends, so neither the gain nor its derivative jumps.
     """
     n_in, n_out = require_int("n_in", n_in, 0), require_int("n_out", n_out, 0)
@@ -395,7 +397,10 @@ def render_song(
 
 
 def write_song(audio: Tensor, path: str | Path, sr: int) -> Path:
-    """Write a mono song [samples] to a 16-bit WAV file (atomically, via `audio.io.write_wav`)."""
+    """Write a mono song [samples] to a 16-bit WAV file (atomically, via `audio.io.write_wav`).
+
+    audio: [T] float samples in [-1, 1] (beyond is refused), at sr Hz.
+    """
     from .audio.io import write_wav
 
     return write_wav(path, audio, sr)

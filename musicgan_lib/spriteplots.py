@@ -142,7 +142,10 @@ def interpolation_pairs(
     classifier: SpriteAttributeClassifier | None = None,
 ) -> list[tuple[Tensor, Tensor]]:
     """Latent pairs ([latent_dim], [latent_dim]) whose samples are confident characters that differ in
-    as many attributes as possible (so an interpolation between them has something to show)."""
+    as many attributes as possible (so an interpolation between them has something to show).
+
+    Returns `pairs` tuples (z_a [Z], z_b [Z]) with Z = generator.latent_dim, on the CPU.
+    """
     z = torch.randn(candidates, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     clf = classifier if classifier is not None else sprite_classifier("cpu")
     probs = predict_attributes(clf, sample_generator(generator, candidates, latents=z))

@@ -20,7 +20,10 @@ def _limits(mixture: GaussianMixture2D) -> float:
 def scatter_over_training(
     mixture: GaussianMixture2D, snapshots: list[tuple[int, Tensor]], n_real: int = 1000, cols: int = 6
 ):
-    """One panel per snapshot: real points (grey) and generated points (colour)."""
+    """One panel per snapshot: real points (grey) and generated points (colour).
+
+    snapshots: (step, generated points [N, 2]) pairs, e.g. from `make_toy_trainer`.
+    """
     real = mixture.sample(n_real, torch.Generator().manual_seed(0))
     lim = _limits(mixture)
     shown = snapshots[:: max(1, len(snapshots) // cols)][:cols]

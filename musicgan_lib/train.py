@@ -184,6 +184,7 @@ class TrainLoop:
 
     # ---- checkpoints -------------------------------------------------------------------
     def state_tensors(self) -> dict[str, Tensor]:
+        """The RNG states to checkpoint: {name: state bytes, uint8 [K]} (K = that generator's state size)."""
         tensors = {"rng/torch": torch.get_rng_state(), "rng/data": self.rng.get_state()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             tensors["rng/cuda"] = torch.cuda.get_rng_state()
@@ -311,6 +312,9 @@ class TrainLoop:
 def ema_with_warmup(decay: float, warmup: int) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:
     """An EMA update (for `AveragedModel(multi_avg_fn=...)`) whose decay ramps up to `decay`.
 
+    update(averaged, current, num_averaged): parameter lists of matching shapes [*S_i]; num_averaged an int
+    tensor [] (updates so far).
+
     After n updates the decay is min(decay, (1 + n) / (warmup + n)). Why: with a fixed decay
     d the average still holds d^n of the *initial, random* weights after n updates (29 % for
     d = 0.999 after 1,250 updates), so a short run's EMA generator draws noise. The ramp (the
@@ -337,12 +341,18 @@ def ema_with_warmup(decay: float, warmup: int) -> Callable[[list[Tensor], list[T
 
 def judged(critic: nn.Module, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
     """The critic as the losses call it, a function of images alone: critic(x), or
-    critic(x, labels) for a conditional GAN."""
+    critic(x, labels) for a conditional GAN.
+
+    labels: [B, A] int64 (A attributes) or None -> f(x [B, ...]) -> the critic's raw scores (e.g. [B, 1]).
+    """
     return critic if labels is None else functools.partial(critic, labels=labels)
 
 
 def latent_sampler(latent_dim: int) -> Callable[[int, torch.Generator], Tensor]:
-    """Standard normal latents drawn from the loop's own generator (so checkpoints restore them)."""
+    """Standard normal latents drawn from the loop's own generator (so checkpoints restore them).
+
+    sample(B, rng) -> latents [B, D] ~ N(0, 1), D = latent_dim, on rng's device.
+    """
 
     def sample(batch_size: int, rng: torch.Generator) -> Tensor:
         return torch.randn(batch_size, latent_dim, generator=rng)
@@ -521,7 +531,11 @@ class GANTrainer:
     def sample(
         self, n: int, *, use_ema: bool = True, rng: torch.Generator | None = None, latents: Tensor | None = None
     ) -> Tensor:
-        """Generate n samples in eval mode (from the EMA generator when there is one), on the CPU."""
+        """Generate n samples in eval mode (from the EMA generator when there is one), on the CPU.
+
+        latents: [N, D] as sample_latent draws (default: n of them) -> samples [N, ...] float32, e.g. images
+        [N, 3, 32, 32] in [-1, 1].
+        """
         model = self.ema.module if (use_ema and self.ema is not None) else self.generator
         was_training = model.training
         model.eval()

@@ -114,6 +114,8 @@ def save_weights(
 ) -> Path:
     """Write `modules` (and extra `tensors`) to `path` atomically, with the standard metadata.
 
+    tensors: extra {name: tensor [*S]} of any shapes, stored as given (half only changes the modules).
+
     kind: what the file holds; `load_weights` refuses a file of another kind.
     config: the run's config (a dataclass or dict), stored as JSON so the loader can rebuild
         the networks without unpickling anything.
@@ -166,6 +168,8 @@ def load_weights(
     device: torch.device | str = "cpu",
 ) -> tuple[dict, dict[str, torch.Tensor]]:
     """Load a file written by `save_weights` into `modules` (in place, float32, eval mode, on `device`).
+
+    The extra tensors come back as {name: tensor [*S]} on the CPU, shapes as saved.
 
     Build the modules from `read_weights_meta(path, ...)` first. Returns (metadata, extra tensors).
     Nothing is unpickled: the file is safetensors plus a JSON header.

@@ -101,6 +101,9 @@ def mel_spectrogram(
 ) -> torch.Tensor:
     """Log-mel spectrogram in dB [..., n_mels, frames] with torchaudio's MelSpectrogram.
 
+    audio [..., T] (array or tensor) at sr Hz -> dB [..., M, F] with M = n_mels, F = T // hop + 1 frames,
+    power in dB re 1, clamped below at floor_db.
+
     The mel scale spaces bands like the ear does (about linear below 1 kHz, logarithmic above);
     the classifier that later judges generated notes looks at sounds through it.
     """
@@ -114,7 +117,8 @@ def mel_spectrogram(
 
 
 def a_weighting_db(freqs_hz: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """IEC 61672 A-weighting in dB [...] of frequencies [...]: how much quieter the ear finds each than 1 kHz."""
+    """IEC 61672 A-weighting in dB [*S] of frequencies [*S] (Hz, any shape S): how much quieter the ear finds
+    each than 1 kHz."""
     lib = torch if isinstance(freqs_hz, torch.Tensor) else np
     f2 = freqs_hz**2
     num = (12194.0**2) * f2**2
@@ -149,6 +153,8 @@ def loudness_db(
     floor_db: float = -100.0,
 ) -> torch.Tensor | np.ndarray:
     """Perceptual loudness per frame in dB [..., frames]: A-weighted mean power around each frame.
+
+    audio [..., T] at sr Hz, in [-1, 1] -> loudness [..., F] in dB (>= floor_db), F = n_frames or ceil(T / hop).
 
     The signal is A-weighted in the frequency domain (one FFT per signal), squared, summed in
     hop-long blocks and averaged under a Hann^2 window of `window` samples centred on each
@@ -390,7 +396,7 @@ def _basis(t: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def resynthesize(partials: Partials, n_samples: int, *, envelopes: bool | None = None) -> torch.Tensor:
-    """Render Partials back to audio [n_samples] (silence before the onset).
+    """Render Partials back to audio [T] float32, T = n_samples (silence before the onset).
 
     envelopes=None uses the envelope model when the partials carry one, else the decay model;
     past the last envelope value a partial continues with its exponential decay.

@@ -74,7 +74,8 @@ def _alias_hz(freq: float, sr: float) -> float:
 
 
 def midi_to_hz(pitch: float | torch.Tensor) -> float | torch.Tensor:
-    """Equal-tempered frequency of a MIDI note number (69 = A4 = 440 Hz): a number, or a tensor [...] of any shape.
+    """Equal-tempered frequency of a MIDI note number (69 = A4 = 440 Hz): a number, or a tensor [*S] of any shape S
+    (-> Hz [*S]).
 
     A number must be finite; tensor values are not checked (this runs inside training).
     """
@@ -84,7 +85,8 @@ def midi_to_hz(pitch: float | torch.Tensor) -> float | torch.Tensor:
 
 
 def hz_to_midi(freq_hz: float | torch.Tensor) -> float | torch.Tensor:
-    """MIDI note number (fractional) of a frequency in Hz: a number, or a tensor [...] of any shape.
+    """MIDI note number (fractional) of a frequency in Hz: a number, or a tensor [*S] of any shape S
+    (-> MIDI [*S]).
 
     A number must be finite and > 0; tensor values are not checked (this runs inside training,
     where callers clamp f0 first): 0 Hz gives -inf there.
@@ -96,6 +98,8 @@ def hz_to_midi(freq_hz: float | torch.Tensor) -> float | torch.Tensor:
 
 def upsample_frames(frames: torch.Tensor, n_samples: int) -> torch.Tensor:
     """Linearly interpolate a frame-rate control signal [..., n_frames] to audio rate [..., n_samples].
+
+    frames [..., F] -> [..., T] with F = n_frames, T = n_samples (frames' float dtype, else float32).
 
     Frame i sits at sample i * hop with hop = n_samples / n_frames; the last frame is held
     to the end. This is how frame-rate labels (f0, loudness, partial amplitudes) drive a synth.
@@ -230,6 +234,8 @@ def sine(
 
 def nyquist_mask(freq_hz: torch.Tensor, sr: int, margin: float = 0.0) -> torch.Tensor:
     """1.0 where a partial lies below the Nyquist frequency (minus margin Hz), else 0.0; same shape as freq_hz.
+
+    freq_hz [*S] in Hz (any shape S) -> mask [*S] of 0.0 / 1.0 (freq_hz's float dtype, else float32).
 
     A partial above sr/2 does not vanish when sampled: it folds back as an unrelated
     lower tone (aliasing). Synths therefore silence such partials instead of rendering them.
@@ -382,6 +388,8 @@ def filtered_noise(
     batch: int | tuple[int, ...] = (),
 ) -> torch.Tensor:
     """White Gaussian noise band-limited to [low_hz, high_hz] with an FFT mask; unit RMS; [*batch, n_samples].
+
+    Returns [*batch, T] float32 with T = n_samples, each row of unit RMS.
 
     Breath in a flute, the scrape of a bow, the thump of a mallet: the noisy part of a
     sound that no sum of a few sines captures. The band must start below Nyquist and hold

@@ -21,7 +21,10 @@ READOUT_CLASS = "musicgan-readout"
 
 
 def mix(freqs: Sequence[float], amps: Sequence[float], sr: int = 16000, duration: float = 1.0) -> torch.Tensor:
-    """The sum of sines sum_i amps[i] * sin(2 pi freqs[i] t): the sound the mixer plays."""
+    """The sum of sines sum_i amps[i] * sin(2 pi freqs[i] t): the sound the mixer plays.
+
+    Returns audio [T] float32, T = round(duration * sr); partials at 0 Hz or at or above sr / 2 are left out.
+    """
     out = torch.zeros(int(round(duration * sr)))
     for f, a in zip(freqs, amps):
         if a != 0 and 0 < f < sr / 2:

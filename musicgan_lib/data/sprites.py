@@ -61,6 +61,8 @@ MAX_IMAGE_PIXELS: int = 4096 * 4096
 def attribute_distribution() -> dict[str, torch.Tensor]:
     """The exact marginal distribution of each attribute in `make_sprites` (uniform, float64).
 
+    Returns {attribute: probabilities [K]} with K = the number of values of that attribute, each 1 / K.
+
     Attributes are drawn independently, so the joint distribution is the product of these and
     every one of the `N_COMBINATIONS` combinations has probability 1 / N_COMBINATIONS.
     """
@@ -362,6 +364,8 @@ def sprite_labels(config, device: str | torch.device = "cpu") -> torch.Tensor:
 def sprite_sampler(device: str | torch.device | None = None) -> Callable[[int, torch.Generator], torch.Tensor]:
     """A training sampler that draws *fresh* procedural sprites: `sample(batch_size, generator)`.
 
+    sample(B, generator) -> images [B, 3, 32, 32] float32 in [-1, 1] on `device`.
+
     The generator must be a CPU torch.Generator; the batch is moved to `device`.
     """
 
@@ -375,6 +379,9 @@ def tensor_sampler(
     images: torch.Tensor, labels: torch.Tensor | None = None
 ) -> Callable[[int, torch.Generator | None], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
     """A training sampler over a fixed dataset: `sample(batch_size, generator)` -> random rows.
+
+    images [N, ...] (e.g. [N, 3, 32, 32] in [-1, 1]), labels [N, ...] (e.g. [N, 5] int64) ->
+    sample(B, generator) -> images [B, ...], or (images [B, ...], labels [B, ...]), on the data's devices.
 
     Indices are drawn with replacement from the given torch.Generator (on its own device), so a
     checkpoint that stores the generator state resumes the exact same data stream. With

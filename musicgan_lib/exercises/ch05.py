@@ -45,7 +45,7 @@ def _diagnose_sine(got: torch.Tensor, freq_hz: float, phase: float, sr: int) -> 
 
 
 def check_sine_wave(sine_wave: Callable[[float, float, float, int], torch.Tensor] | None) -> Verdict:
-    """Chapter 5, exercise 1: `sine_wave(freq_hz, phase, duration_s, sr) -> [round(duration_s * sr)]`,
+    """Chapter 5, exercise 1: `sine_wave(freq_hz, phase, duration_s, sr) -> [T]`, T = round(duration_s * sr),
     a sine of amplitude 1 starting at `phase` radians. Compared with the library's `sine`."""
     if (missing := unanswered(sine_wave)) is not None:
         return missing

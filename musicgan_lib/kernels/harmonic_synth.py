@@ -91,6 +91,8 @@ CHUNK_ELEMENTS = 1 << 18
 def cumulative_phase(f0_hz: torch.Tensor, sample_rate: float) -> torch.Tensor:
     """Fundamental phase ``(2*pi/sr * cumsum(f0)) mod 2*pi`` along the last axis.
 
+    f0_hz [..., T] (Hz, one value per audio sample) -> phase [..., T] in radians, in [0, 2*pi).
+
     Accumulated in float64 (float32 on MPS, which has no float64) so long notes do not drift;
     returned in ``f0_hz``'s dtype, differentiable w.r.t. ``f0_hz``.
     """

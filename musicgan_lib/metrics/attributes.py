@@ -91,12 +91,15 @@ class SpriteAttributeClassifier(nn.Module):
         return (self.body(self._check(x)) - self.feature_mean) / self.feature_scale
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x: images [N, 3, S, S] in [-1, 1] (S = image_size) -> {attribute: logits [N, K]} (K values)."""
         h = torch.relu(self.body(self._check(x)))
         return {k: head(h) for k, head in self.heads.items()}
 
     @torch.no_grad()
     def calibrate_features(self, real_images: torch.Tensor, batch_size: int = 1000) -> None:
         """Set the feature centring/scaling from real images: mean 0, mean per-dimension variance 1.
+
+        real_images: [N, 3, S, S] in [-1, 1] (S = image_size), fed in chunks of batch_size.
 
         One scalar scale (not per-dimension) keeps the geometry of the feature space intact.
         """
@@ -185,6 +188,8 @@ def _training_batches(g: torch.Generator, steps: int, batch_size: int, noise: fl
 def seen_in_training(images: torch.Tensor, *, steps: int, batch_size: int, seed: int) -> torch.Tensor:
     """A bool mask: which of `images` `train_attribute_classifier(steps, batch_size, seed=seed)`
     trained on (clean or with its pixel noise; the noise level does not change which sprites).
+
+    images [N, 3, 32, 32] in [-1, 1] -> bool mask [N] (on the CPU).
 
     Why: procedural sprites come from a finite set (480 combinations x poses x 1-pixel offsets,
     about 35,000 images), so a fresh draw repeats many training sprites, and accuracy on it is not
@@ -357,7 +362,7 @@ def mode_collapse_plot(
 ) -> Figure:
     """Per-attribute histograms, generated next to reference: collapse shows up at a glance.
 
-    `reference` is a report on real sprites, a {attribute: probabilities} mapping, or None for
+    `reference` is a report on real sprites, a {attribute: probabilities [K]} mapping (K values), or None for
     the true (uniform) procedural distribution. Each panel's title carries that attribute's KL.
     """
     import matplotlib.pyplot as plt

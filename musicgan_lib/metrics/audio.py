@@ -36,7 +36,10 @@ def sounding_frames(reference_loudness_db: Tensor, range_db: float = SOUNDING_RA
 
 
 def cents_error(f0_pred_hz: Tensor, f0_true_hz: Tensor) -> Tensor:
-    """|1200 · log2(pred / true)| elementwise; both must be positive."""
+    """|1200 · log2(pred / true)| elementwise; both must be positive.
+
+    f0_pred_hz, f0_true_hz: frequencies in Hz of one shape [*S] (e.g. [N, F] frames) -> cents [*S], float32 >= 0.
+    """
     if f0_pred_hz.shape != f0_true_hz.shape:
         raise ValueError(f"f0 shapes differ: {tuple(f0_pred_hz.shape)} vs {tuple(f0_true_hz.shape)}")
     if (f0_true_hz <= 0).any() or (f0_pred_hz <= 0).any():
@@ -53,7 +56,10 @@ class F0Report:
 
 
 def f0_report(f0_pred_hz: Tensor, f0_true_hz: Tensor, mask: Tensor | None = None) -> F0Report:
-    """Median cents error and the share of frames within 50 cents, over `mask` (default: all)."""
+    """Median cents error and the share of frames within 50 cents, over `mask` (default: all).
+
+    f0_pred_hz, f0_true_hz: Hz, one shape [*S] (e.g. [N, F] frames); mask: bool [*S], True = compare that frame.
+    """
     err = cents_error(f0_pred_hz, f0_true_hz)
     if mask is not None:
         err = err[mask]
@@ -106,6 +112,7 @@ class MeanNoteBaseline:
 
     @torch.no_grad()
     def fit(self, audio: Tensor, pitch: Tensor, batch_size: int = 256) -> "MeanNoteBaseline":
+        """Fit on training notes: audio [N, T] (16 kHz) and their MIDI pitches [N] (integers); returns self."""
         sums: dict[int, list[Tensor]] = {}
         counts: dict[int, int] = {}
         pitch = pitch.cpu()

@@ -79,6 +79,9 @@ class LogMel(nn.Module):
             module._non_persistent_buffers_set.update(name for name, _ in module.named_buffers(recurse=False))
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio [N, T] mono at sample_rate -> [N, 1, M, F] with M = n_mels, F = T // hop + 1 frames; values
+        (dB - the note's peak dB) / 40 + 1, in [1 + floor_db / 40, 1] ([-1, 1] by default).
+        """
         if audio.ndim != 2:
             raise ValueError(f"expected mono audio [N, samples], got {tuple(audio.shape)}")
         db = 10.0 * torch.log10(self.mel(audio.float()) + 1e-10)
@@ -146,7 +149,10 @@ class NoteClassifier(nn.Module):
 
     @torch.no_grad()
     def calibrate_features(self, audio: torch.Tensor, batch_size: int = 256) -> None:
-        """Centre the features on real notes and scale them to unit mean variance (one scalar)."""
+        """Centre the features on real notes and scale them to unit mean variance (one scalar).
+
+        audio: real notes [N, T], mono at 16 kHz, fed in chunks of batch_size.
+        """
         was = self.training
         self.eval()
         dev = self.feature_mean.device
@@ -159,13 +165,19 @@ class NoteClassifier(nn.Module):
 
 
 def pitch_to_class(pitch: torch.Tensor) -> torch.Tensor:
-    """MIDI pitch -> pitch-head class index (48 -> 0, ..., 84 -> 36)."""
+    """MIDI pitch -> pitch-head class index (48 -> 0, ..., 84 -> 36).
+
+    pitch [*S] (any shape, MIDI 48..84) -> class indices [*S], int64 in 0..36.
+    """
     return pitch.long() - LOWEST_PITCH
 
 
 def augment(audio: torch.Tensor, g: torch.Generator, max_shift: int = 800) -> torch.Tensor:
     """Random gain (+-20 dB), white noise at 25..60 dB below the note's RMS (half the batch), and a
-    random onset delay of up to `max_shift` samples: what reconstructions and GAN samples differ by."""
+    random onset delay of up to `max_shift` samples: what reconstructions and GAN samples differ by.
+
+    audio [N, T] mono (CPU, as `g`) -> augmented audio [N, T].
+    """
     n, s = audio.shape
     gain = 10.0 ** ((torch.rand(n, 1, generator=g) * 40.0 - 20.0) / 20.0)
     rms = audio.pow(2).mean(1, keepdim=True).sqrt()
@@ -238,7 +250,10 @@ def train_note_classifier(
 def note_accuracy(
     classifier: NoteClassifier, audio: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor
 ) -> dict[str, float]:
-    """Held-out accuracy of both heads: {"pitch": ..., "family": ...} (fractions)."""
+    """Held-out accuracy of both heads: {"pitch": ..., "family": ...} (fractions).
+
+    audio [N, T] mono at 16 kHz; pitch [N] MIDI numbers 48..84; family [N] indices into FAMILIES.
+    """
     p_logits, f_logits = classifier.predict(audio)
     return {
         "pitch": float((p_logits.argmax(1) == pitch_to_class(pitch.cpu())).float().mean()),

@@ -83,7 +83,10 @@ class NDBBins:
         return self.centers.shape[0]
 
     def assign(self, x: Tensor | np.ndarray) -> np.ndarray:
-        """Index of the nearest centre of every row of x."""
+        """Index of the nearest centre of every row of x.
+
+        x [N, D] (D = the centres' dimension) -> indices [N] (NumPy int64, in 0..K-1).
+        """
         x = _as_2d_float(x, "samples")
         if x.shape[1] != self.centers.shape[1]:
             raise ValueError(f"samples have {x.shape[1]} dims, the bins {self.centers.shape[1]}")
@@ -92,6 +95,8 @@ class NDBBins:
 
 def fit_ndb_bins(train: Tensor | np.ndarray, k: int = 50, seed: int = 0) -> NDBBins:
     """K-means (scikit-learn, k-means++ init, 3 restarts, fixed seed) on the training samples.
+
+    train [N, D] (tensor or array, N >= 2K) -> NDBBins with centres [K, D] and training proportions [K].
 
     Runs on one thread: at this size (thousands of points, K = 50) extra OpenMP threads only
     add synchronisation, and on a busy machine they make the fit 20x slower.
@@ -112,6 +117,8 @@ def fit_ndb_bins(train: Tensor | np.ndarray, k: int = 50, seed: int = 0) -> NDBB
 
 def ndb(bins: NDBBins, samples: Tensor | np.ndarray, alpha: float = 0.05) -> NDBResult:
     """Number of bins whose sample share differs from the training share (two-sided z-test, p < alpha).
+
+    samples [M, D] (tensor or array, D as the bins' centres); the result carries per-bin arrays [K].
 
     The two-proportion z statistic uses the pooled proportion, as in Richardson & Weiss (2018).
     Two sets from the same distribution get about alpha * K significant bins by chance.
@@ -147,6 +154,8 @@ def nearest_neighbour_distances(x: Tensor | np.ndarray, reference: Tensor | np.n
 def nn_ratio(generated: Tensor | np.ndarray, held_out: Tensor | np.ndarray, train: Tensor | np.ndarray) -> float:
     """Mean nearest-training-sample distance of generated samples / the same for held-out real ones.
 
+    generated [N, D], held_out [N', D] and train [M, D]: tensors or arrays of feature rows of one dimension D.
+
     ~0: copies of training samples; ~1: as novel as fresh real data; > 1: off the data.
     Use the same number of generated and held-out samples (the mean distance depends on N
     only through the training set, but equal N keeps the comparison plain).
@@ -178,6 +187,8 @@ def class_entropy(predictions: Tensor | np.ndarray, n_classes: int) -> float:
 
 def entropy_ratio(generated: Tensor | np.ndarray, real: Tensor | np.ndarray | None, n_classes: int) -> float:
     """Entropy of the generated class histogram / entropy of the real one (log n_classes when real is None).
+
+    generated, real: class indices [N] in 0..n_classes-1, or scores [N, C] (argmax taken); N may differ.
 
     1 means the generated samples spread over the classes as much as real ones; a generator
     collapsed onto one class scores 0.

@@ -66,6 +66,9 @@ class PenultimateFeatures(nn.Module):
         self.num_features = int(classifier.config["feature_dim"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: the classifier's input (sprite images [N, 3, 32, 32] in [-1, 1], or note audio [N, T]) -> features [N, D],
+        D = num_features.
+        """
         return self.classifier.features(x)
 
 
@@ -96,7 +99,11 @@ def frechet_distance(
     y: torch.Tensor,
     batch_size: int = 500,
 ) -> float:
-    """Fréchet distance between Gaussians fitted to feature_module(x) and feature_module(y)."""
+    """Fréchet distance between Gaussians fitted to feature_module(x) and feature_module(y).
+
+    x, y: sample sets [N, ...] and [M, ...] (N, M >= 2) that feature_module takes, e.g. images [N, 3, 32, 32] in
+    [-1, 1]; it must return features [N, D].
+    """
     _check_sets(x, y)
     was = _eval_mode(feature_module)
     try:
@@ -215,6 +222,7 @@ class SpreadByDirection:
 
     @property
     def contribution(self) -> torch.Tensor:
+        """What each principal direction adds to the Fréchet distance: [D], float64 (see the class docstring)."""
         return self.mean_gap_sq + (self.generated_variance.sqrt() - self.real_variance.sqrt()) ** 2
 
     def worst(self, k: int = 2) -> list[int]:
@@ -222,7 +230,10 @@ class SpreadByDirection:
         return self.contribution.argsort(descending=True)[:k].tolist()
 
     def project(self, features: torch.Tensor, direction: int) -> torch.Tensor:
-        """Each sample's coordinate along one direction (0 = the real mean)."""
+        """Each sample's coordinate along one direction (0 = the real mean).
+
+        features [N, D] -> coordinates [N] (float64).
+        """
         return (features.double() - self.real_mean) @ self.directions[:, direction]
 
 

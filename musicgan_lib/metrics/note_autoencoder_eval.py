@@ -161,6 +161,8 @@ def evaluate(
 ) -> AutoencoderReport:
     """All chapter-6 metrics on held-out notes (the encoder's own f0 drives the decoder).
 
+    outputs: (reconstructions [N, T], encoder f0 [N, F] in Hz, z [N, Z]) on the CPU, as `reconstruct` returns.
+
     `outputs` = `reconstruct(model, notes.audio)` when the caller already has them.
     """
     dev = device if device is not None else next(model.parameters()).device

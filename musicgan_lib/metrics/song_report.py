@@ -221,7 +221,10 @@ def score_notes(clips: SongClips) -> list[NoteSeq]:
 @torch.no_grad()
 def autoencoder_report(ae: SongAutoencoder, clips: SongClips, recon: Tensor, train: SongEncoding) -> dict:
     """Reconstruction quality on held-out clips: loudness L1 (dB, frames above -60 dB) and the MSS of the
-    reconstruction over the MSS of the same f0 and loudness decoded with the training set's mean z."""
+    reconstruction over the MSS of the same f0 and loudness decoded with the training set's mean z.
+
+    recon: the reconstructions [N, S] of clips.audio [N, S] (same shape, as `song_autoencoder.reconstruct` gives).
+    """
     enc = SongEncoding(
         *(
             torch.cat(parts)

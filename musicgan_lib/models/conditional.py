@@ -82,6 +82,9 @@ class CodedGenerator(AttributeCodes, nn.Module):
         self.net = DCGANGenerator(noise_dim + sum(self.sizes), ngf, channels, image_size)
 
     def forward(self, z: Tensor) -> Tensor:
+        """z [B, noise_dim + A] (or [B, noise_dim + A, 1, 1]), A = len(sizes) codes -> images [B, channels, S, S] in
+        [-1, 1] (S = image_size).
+        """
         if z.dim() == 4:
             z = z.flatten(1)
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
@@ -143,6 +146,9 @@ class ProjectionDiscriminator(nn.Module):
         )
 
     def forward(self, x: Tensor, labels: Tensor, *, with_class_loss: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x: images [B, C, S, S] in [-1, 1]; labels [B, A] int64 (A = len(sizes)) -> scores [B, 1]; with_class_loss:
+        (scores [B, 1], per-image cross-entropy [B] summed over the attributes).
+        """
         if labels.shape != (x.shape[0], len(self.sizes)):
             raise ValueError(f"labels must have shape [{x.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
         h = self.body(x)

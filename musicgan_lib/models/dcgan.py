@@ -84,6 +84,7 @@ class DCGANGenerator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, z: Tensor) -> Tensor:
+        """z [B, latent_dim] or [B, latent_dim, 1, 1] -> images [B, channels, S, S] in [-1, 1] (S = image_size)."""
         if z.dim() == 2:
             z = z[:, :, None, None]
         if z.dim() != 4 or z.shape[1] != self.latent_dim:
@@ -107,6 +108,7 @@ class MinibatchStdDev(nn.Module):
         self.group_size = group_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] -> [B, C + 1, H, W]: the group's std repeated over the new channel."""
         b, c, h, w = x.shape
         g = self.group_size if (b % self.group_size == 0 and b >= self.group_size) else b
         if g < 2:  # one sample has no spread: append zeros rather than NaN
@@ -167,6 +169,7 @@ class DCGANDiscriminator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: images [B, channels, S, S] -> logits [B, 1], or [B / pack, 1] when packed (B a multiple of pack)."""
         if self.pack > 1:
             b = x.shape[0]
             if b % self.pack:

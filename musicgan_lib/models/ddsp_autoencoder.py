@@ -187,6 +187,9 @@ class NoteEncoder(nn.Module):
         return self.pitch_net(db.unsqueeze(1))
 
     def features(self, audio: Tensor, loudness: Tensor) -> Tensor:
+        """audio [B, T], loudness [B, F] (dB) -> per-frame features [B, C, ceil(F / 4)], C = encoder_channels
+        (two stride-2 convs over time).
+        """
         n_frames = loudness.shape[-1]
         mel = 10.0 * torch.log10(self.mel(audio) + 1e-8)[..., :n_frames]  # [B, M, F]
         x = torch.cat([(mel + 40.0) / 40.0, (loudness.unsqueeze(1) + 40.0) / 40.0], dim=1)
@@ -300,7 +303,11 @@ class NoteAutoencoder(nn.Module):
 
     # ---------------------------------------------------------------------------- decoder
     def controls(self, z: Tensor, f0_hz: Tensor) -> SynthControls:
-        """Per-frame synth controls from a latent and a pitch curve (DDSP-scaled, Nyquist-masked)."""
+        """Per-frame synth controls from a latent and a pitch curve (DDSP-scaled, Nyquist-masked).
+
+        z [B, Z], f0_hz [B, F] -> SynthControls(amplitude [B, F], harmonic_distribution [B, F, H],
+        noise_magnitudes [B, F, N]).
+        """
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
         if f0_hz.dim() != 2 or f0_hz.shape[0] != z.shape[0]:
@@ -335,6 +342,9 @@ def f0_supervision_loss(
     enc_logits: Tensor, enc_offset: Tensor, f0_label_hz: Tensor, pitch_label: Tensor, mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """(cross-entropy of the pitch class, L1 of the per-frame offset in semitones) against the labels.
+
+    enc_logits [B, 37] (MIDI 48..84), enc_offset [B, F] (semitones), f0_label_hz [B, F] (Hz > 0), pitch_label [B]
+    (MIDI), mask [B, F] bool -> (scalar [], scalar []).
 
     The offset target is the labelled curve relative to the labelled MIDI pitch (vibrato, detune,
     glide), clamped to +-2 semitones; `mask` restricts it to sounding frames.

@@ -17,6 +17,8 @@ from torch import Tensor, nn
 def ddsp_scale(x: Tensor, exponent: float = 10.0, max_value: float = 2.0, threshold: float = 1e-7) -> Tensor:
     """DDSP's exp_sigmoid: ``max_value · sigmoid(x)^ln(exponent) + threshold``.
 
+    x [*S] (any shape, logits) -> [*S] in (threshold, max_value + threshold).
+
     Positive, bounded, and logarithmic-ish over a wide range (so quiet harmonics are easy to
     reach), with a floor that keeps logs and divisions finite.
     """
@@ -53,6 +55,7 @@ class FilteredNoise(nn.Module):
         self.register_buffer("window", torch.hann_window(noise_fft), persistent=False)
 
     def forward(self, magnitudes: Tensor, n_samples: int, generator: torch.Generator | None = None) -> Tensor:
+        """magnitudes [B, F, N] (frame rate, N bands) -> noise audio [B, T] with T = n_samples."""
         b, n_frames, _ = magnitudes.shape
         n_bins = self.noise_fft // 2 + 1
         n_stft = n_samples // self.hop + 1

@@ -47,7 +47,10 @@ def color(x: Tensor) -> Tensor:
 
 
 def translation(x: Tensor, ratio: float = 0.125) -> Tensor:
-    """Shift each image by up to `ratio` of its size, zero-filled (a gather, so gradients flow)."""
+    """Shift each image by up to `ratio` of its size, zero-filled (a gather, so gradients flow).
+
+    x [B, C, H, W] -> shifted images [B, C, H, W].
+    """
     b, _, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = torch.randint(-sy, sy + 1, (b, 1, 1), device=x.device)
@@ -62,7 +65,10 @@ def translation(x: Tensor, ratio: float = 0.125) -> Tensor:
 
 
 def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
-    """Zero one square of `ratio` x the image size per image, at a random place (may overhang)."""
+    """Zero one square of `ratio` x the image size per image, at a random place (may overhang).
+
+    x [B, C, H, W] -> images [B, C, H, W] with the square zeroed.
+    """
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
@@ -78,7 +84,10 @@ _OPS = {"color": color, "translation": translation, "cutout": cutout}
 
 
 def diff_augment(x: Tensor, policy: str | tuple[str, ...]) -> Tensor:
-    """Apply the policy's operations in order; every one is differentiable in x."""
+    """Apply the policy's operations in order; every one is differentiable in x.
+
+    x: images [B, C, H, W] (in [-1, 1]) -> augmented images [B, C, H, W].
+    """
     for op in parse_policy(policy) if isinstance(policy, str) else policy:
         x = _OPS[op](x)
     return x
@@ -96,6 +105,7 @@ class AugmentedCritic(nn.Module):
         self.policy = parse_policy(policy)
 
     def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
+        """x: images [B, C, H, W] -> the wrapped critic's scores on the augmented images (e.g. [B, 1])."""
         return self.critic(diff_augment(x, self.policy), *args, **kwargs)
 
     def __getattr__(self, name: str):

@@ -61,7 +61,10 @@ N_FAMILIES = 8
 
 
 def pack_conditions(x: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
-    """[x | pitch | family] as one float tensor: the layout GANTrainer passes to G and the critic."""
+    """[x | pitch | family] as one float tensor: the layout GANTrainer passes to G and the critic.
+
+    x [B, D], pitch [B] (MIDI), family [B] (index) -> [B, D + 2] in x's dtype and device.
+    """
     return torch.cat([x, pitch.to(x).reshape(-1, 1), family.to(x).reshape(-1, 1)], dim=1)
 
 
@@ -126,12 +129,18 @@ class LatentGenerator(nn.Module):
         self.register_buffer("z_unwhiten", torch.eye(latent_dim))
 
     def set_latent_stats(self, mean: Tensor, std: Tensor) -> None:
-        """Per-coordinate standardisation (a diagonal whitening)."""
+        """Per-coordinate standardisation (a diagonal whitening).
+
+        mean, std: [Z] (or [1, Z]) per-coordinate statistics of the autoencoder latents, Z = latent_dim.
+        """
         std = std.reshape(-1).clamp(min=1e-6)
         self.set_latent_transform(mean, torch.diag(1.0 / std), torch.diag(std))
 
     def set_latent_transform(self, mean: Tensor, whiten: Tensor, unwhiten: Tensor) -> None:
-        """Any affine map: x = (z - mean) @ whiten, z = x @ unwhiten + mean."""
+        """Any affine map: x = (z - mean) @ whiten, z = x @ unwhiten + mean.
+
+        mean [Z] (or [1, Z]), whiten [Z, Z], unwhiten [Z, Z] with Z = latent_dim.
+        """
         self.z_mean.copy_(mean.reshape(-1))
         self.z_whiten.copy_(whiten)
         self.z_unwhiten.copy_(unwhiten)
@@ -141,15 +150,22 @@ class LatentGenerator(nn.Module):
         return self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1)))
 
     def forward(self, packed: Tensor) -> Tensor:
-        """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family]."""
+        """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family].
+
+        packed [B, noise_dim + 2] -> [B, latent_dim + 2] (pitch and family columns passed through).
+        """
         noise, pitch, family = packed[:, : self.noise_dim], packed[:, self.noise_dim], packed[:, self.noise_dim + 1]
         return pack_conditions(self.generate(noise, pitch, family), pitch, family)
 
     def to_autoencoder(self, x: Tensor) -> Tensor:
-        """Undo the standardisation: the latent the chapter-6 decoder expects."""
+        """Undo the standardisation: the latent the chapter-6 decoder expects.
+
+        x [B, Z] standardised -> z [B, Z] (Z = latent_dim).
+        """
         return x @ self.z_unwhiten + self.z_mean
 
     def from_autoencoder(self, z: Tensor) -> Tensor:
+        """The standardisation: autoencoder latents z [B, Z] -> the GAN's latents x [B, Z] (Z = latent_dim)."""
         return (z - self.z_mean) @ self.z_whiten
 
     @torch.no_grad()
@@ -191,11 +207,15 @@ class LatentCritic(nn.Module):
         self.project = nn.Linear(self.cond.out_dim, hidden, bias=False)
 
     def score(self, z: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
+        """One score per row: z [B, Z] standardised latents, pitch [B] (MIDI), family [B] (index) or [B, n_families]
+        (a soft mix) -> raw scores [B, 1].
+        """
         c = self.cond(pitch, family)
         h = self.body(torch.cat([z, c], dim=1))
         return self.head(h) + (self.project(c) * h).sum(dim=1, keepdim=True) / math.sqrt(h.shape[1])
 
     def forward(self, packed: Tensor) -> Tensor:
+        """GANTrainer's view: packed [B, latent_dim + 2] = [latent | pitch | family] -> raw scores [B, 1]."""
         d = self.latent_dim
         return self.score(packed[:, :d], packed[:, d], packed[:, d + 1])
 
@@ -204,6 +224,9 @@ def conditional_samplers(
     latents: Tensor, pitch: Tensor, family: Tensor, noise_dim: int
 ) -> tuple[Callable[[int, torch.Generator], Tensor], Callable[[int, torch.Generator], Tensor]]:
     """(sample_real, sample_latent) for GANTrainer over standardised latents with their labels.
+
+    latents [N, Z], pitch [N], family [N] -> sample_real(B, rng) [B, Z + 2] and sample_latent(B, rng)
+    [B, noise_dim + 2], both laid out as `pack_conditions` (on the CPU).
 
     sample_real draws a batch of training rows; the next sample_latent call of the same size
     reuses that batch's (pitch, family), so each critic step compares real and fake latents
@@ -231,6 +254,9 @@ def conditional_samplers(
 
 def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
     """Spherical interpolation between rows of a and b (the path Gaussian noise vectors prefer).
+
+    a, b [N, D]; t: a float or weights [N] in [0, 1], one per row -> [N, D]. With a, b [D], weights [K] give
+    the path [K, D].
 
     A straight line between two Gaussian noise vectors passes through vectors of unusually
     small norm (the middle of the line is closer to the origin), which the generator rarely
@@ -326,7 +352,8 @@ def _family_index(family: int | str) -> int:
 
 
 def timbre_noise(noise_dim: int, seed: int) -> Tensor:
-    """One noise vector [noise_dim]: with a family, it names a timbre (an instrument) the GAN invents."""
+    """One noise vector [D] (D = noise_dim, N(0, 1)): with a family, it names a timbre (an instrument) the GAN
+    invents."""
     return torch.randn(noise_dim, generator=torch.Generator().manual_seed(seed))
 
 
@@ -343,7 +370,7 @@ def generate_song(
     """Render a tune with one generated instrument (same_timbre) or a fresh timbre per note.
 
     Notes outside the GAN's pitch range are moved by octaves first (with a warning). Returns
-    (audio [samples], the tune as played).
+    (audio [T] at the autoencoder's sample rate, the tune as played).
     """
     song = fit_to_range(song, *PITCH_RANGE)
     pitch = song.pitches
@@ -367,6 +394,8 @@ def timbre_morph(
     **render_kw: Any,
 ) -> tuple[Tensor, Tensor, Tune]:
     """A phrase whose notes slide from timbre A = (family, seed) to timbre B, note by note.
+
+    audio is [T] at the autoencoder's sample rate; t [N] lies in [0, 1], one weight per note.
 
     space="latent": each note's two endpoint latents are generated at the note's own pitch and
     mixed linearly in the (standardised) autoencoder latent space, so A and B may be of

@@ -150,7 +150,10 @@ LATENT_FIELDS = ("z", "pitch", "family", "velocity")
 
 
 def latent_tensors(data: ChapterData, half: bool = True) -> dict[str, Tensor]:
-    """The three sets' latents and labels as flat tensors (for a cache file or the shipped asset)."""
+    """The three sets' latents and labels as flat tensors (for a cache file or the shipped asset).
+
+    Keys latents/{set}/{field}: z [N, Z] (float16 when half), pitch, family and velocity [N].
+    """
     out = {}
     for name in ("train", "reference", "held_out"):
         s = getattr(data, name)
@@ -161,7 +164,10 @@ def latent_tensors(data: ChapterData, half: bool = True) -> dict[str, Tensor]:
 
 
 def stored_latents(tensors: dict[str, Tensor]) -> dict[str, LatentSet]:
-    """The three sets back from `latent_tensors`' layout ({} when any is missing); z as float32."""
+    """The three sets back from `latent_tensors`' layout ({} when any is missing); z as float32.
+
+    tensors: that layout -> {set: LatentSet(z [N, Z] float32, pitch [N], family [N], velocity [N])}.
+    """
     sets = {}
     for name in ("train", "reference", "held_out"):
         if f"latents/{name}/z" not in tensors:

@@ -75,6 +75,7 @@ class EqualizedConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C_in, H, W] -> [B, C_out, H', W'] with H' = H + 2 * padding - kernel_size + 1 (likewise W')."""
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
     def extra_repr(self) -> str:
@@ -92,6 +93,7 @@ class EqualizedLinear(nn.Module):
         self.scale = gain / math.sqrt(in_features)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [..., I] -> [..., O] with I = in_features, O = out_features."""
         return F.linear(x, self.weight * self.scale, self.bias)
 
     def extra_repr(self) -> str:
@@ -107,6 +109,7 @@ class PixelNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] (or [B, C]) -> the same shape, normalised over the channels (dim 1)."""
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
 
 
@@ -125,6 +128,7 @@ class MinibatchStdDev(nn.Module):
         self.group_size = group_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] -> [B, C + 1, H, W] (B a multiple of the group size, or smaller)."""
         b, c, h, w = x.shape
         g = min(self.group_size, b)
         if b % g:
@@ -262,6 +266,7 @@ class ProGenerator(nn.Module):
             self.grow()
 
     def forward(self, z: Tensor) -> Tensor:
+        """z [B, latent_dim] -> images [B, image_channels, R, R] at the current resolution R (linear, about [-1, 1])."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents [B, {self.latent_dim}], got {tuple(z.shape)}")
         x = self._start(z)
@@ -353,7 +358,10 @@ class ProCritic(nn.Module):
         self.alpha.fill_(0.0)
 
     def trunk(self, x: Tensor) -> Tensor:
-        """Images at the current resolution (fade included) -> the 4x4 features `last` reads."""
+        """Images at the current resolution (fade included) -> the 4x4 features `last` reads.
+
+        x [B, image_channels, R, R] -> features [B, C, 4, 4], C = channels(4).
+        """
         r = self.resolution
         if x.dim() != 4 or x.shape[1:] != (self.image_channels, r, r):
             raise ValueError(
@@ -370,6 +378,7 @@ class ProCritic(nn.Module):
         return h
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: images [B, image_channels, R, R] (R = resolution) -> raw scores [B, 1]."""
         return self.last(self.trunk(x))
 
 
@@ -427,6 +436,7 @@ class ProjectionProCritic(ProCritic):
         self.register_buffer("largest", torch.tensor(self.sizes) - 1, persistent=False)
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        """x: images [B, image_channels, R, R], labels [B, A] int64 (A = len(sizes)) -> raw scores [B, 1]."""
         if labels.shape != (x.shape[0], len(self.sizes)):
             raise ValueError(f"labels must have shape [{x.shape[0]}, {len(self.sizes)}], got {tuple(labels.shape)}")
         # an out-of-range label would silently read another attribute's row: refused on the CPU;

@@ -276,6 +276,9 @@ def song_anchors(n_windows: int, cfg: SongGANConfig, generator: torch.Generator 
 def window_latents(anchors: Tensor, style: Tensor, cfg: SongGANConfig) -> Tensor:
     """The flat latents of each window of a song, [n_windows, latent_size].
 
+    anchors [B, A, anchor_dim] (A = W * per + 3), style [B, style_dim] -> [W * B, L] (L = cfg.latent_size),
+    window by window; W = n_windows, and B = 1 for one song (`song_anchors`) gives [W, L].
+
     Window i takes anchors i*per .. i*per + per + 2 (per = window / anchor_every); its last three
     are the next window's first three, so each window continues the one before it.
     """

@@ -26,6 +26,7 @@ class MLPGenerator(nn.Module):
         self.net = _mlp([latent_dim] + [hidden] * layers + [2], nn.ReLU(), batchnorm)
 
     def forward(self, z: Tensor) -> Tensor:
+        """z [B, latent_dim] -> points [B, 2]."""
         return self.net(z)
 
 
@@ -47,6 +48,7 @@ class MLPDiscriminator(nn.Module):
         self.head = nn.Linear(hidden + int(minibatch_std), 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: points [B, 2] (B a multiple of pack) -> logits [B / pack, 1]."""
         if x.shape[0] % self.pack:
             raise ValueError(f"batch of {x.shape[0]} points cannot be packed in groups of {self.pack}")
         h = self.act(self.body(x.reshape(x.shape[0] // self.pack, -1)))

@@ -189,7 +189,10 @@ def make_toy_trainer(
     config: ToyConfig,
     device: torch.device | str = "cpu",
 ) -> tuple[GANTrainer, list[tuple[int, Tensor]], list[tuple[int, ModeReport]]]:
-    """Build (but do not run) a trainer; snapshots of fixed-noise samples and mode reports fill in as it trains."""
+    """Build (but do not run) a trainer; snapshots of fixed-noise samples and mode reports fill in as it trains.
+
+    snapshots: (step, generated points [1000, 2]); track: (step, ModeReport) pairs.
+    """
     spec = method_spec(method)
     nets = config.networks_for(spec)
     rng = seed_everything(seed)
