@@ -71,7 +71,7 @@ def train_toy(args: argparse.Namespace, out: Path) -> dict[str, float]:
     return {
         "modes": report.modes_covered,
         "high_quality": report.high_quality,
-        "step": trainer.step,
+        "steps": trainer.step,
         "train_seconds": trainer.loop.seconds,
     }
 
@@ -94,7 +94,7 @@ def train_dcgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     if not distributed.is_main():
         return {}
     evaluation = _sprite_metrics(run.sampling_generator(), args, out, run.sample)
-    return {**evaluation, "step": run.trainer.step, "train_seconds": run.trainer.loop.seconds}
+    return {**evaluation, "steps": run.trainer.step, "train_seconds": run.trainer.loop.seconds}
 
 
 def _sprite_metrics(generator, args: argparse.Namespace, out: Path, sample) -> dict[str, float]:
@@ -126,7 +126,7 @@ def train_wgan(args: argparse.Namespace, out: Path) -> dict[str, float]:
         return {}
     generator = trainer.ema.module if trainer.ema is not None else trainer.generator
     metrics = _sprite_metrics(generator, args, out, lambda n: trainer.sample(n))
-    return {**metrics, "step": trainer.step, "train_seconds": trainer.loop.seconds}
+    return {**metrics, "steps": trainer.step, "train_seconds": trainer.loop.seconds}
 
 
 def train_progan(args: argparse.Namespace, out: Path) -> dict[str, float]:
@@ -145,7 +145,7 @@ def train_progan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     run = trainer.result()
     sprites = lambda n: to_eval_space(run.sample(n).clamp(-1, 1))  # noqa: E731  (32x32, as chapter 4 scores them)
     metrics = _sprite_metrics(sprites, args, out, sprites)
-    return {**metrics, "step": trainer.step, "resolution": run.generator.resolution, "train_seconds": trainer.seconds}
+    return {**metrics, "steps": trainer.step, "resolution": run.generator.resolution, "train_seconds": trainer.seconds}
 
 
 def train_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, float]:
@@ -162,7 +162,7 @@ def train_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, float]:
     last = {k: sum(v[-50:]) / len(v[-50:]) for k, v in run.history.items() if k != "step" and v}
     return {
         **{f"{k}_last50": round(v, 5) for k, v in last.items()},
-        "step": run.history["step"][-1],
+        "steps": run.history["step"][-1],
         "train_seconds": run.seconds,
     }
 
@@ -225,7 +225,13 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
     _resume(run.trainer.loop)
     run.train(args.steps)
     last = log[-1] if log else {}
-    return {"sprites": len(train), "held_out": len(held), **last, "train_seconds": run.trainer.loop.seconds}
+    return {
+        "sprites": len(train),
+        "held_out": len(held),
+        **last,
+        "steps": run.trainer.step,
+        "train_seconds": run.trainer.loop.seconds,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,12 +24,12 @@ def test_two_processes_then_one_resume_the_same_run(tmp_path, monkeypatch, capsy
     common = ["toy", "--method", "vanilla", "--batch", "64", "--out", str(out)]
     assert main(["train", "--nproc", "2", *common, "--steps", "30", "--checkpoint-every", "30"]) == 0
     two = json.loads((out / "metrics.json").read_text())
-    assert two["ranks"] == 2 and two["step"] == 30
+    assert two["ranks"] == 2 and two["steps"] == 30
     capsys.readouterr()
     assert main(["train", *common, "--steps", "40"]) == 0  # resumes at 30 in one process
     assert "resumed from step 30" in capsys.readouterr().out
     one = json.loads((out / "metrics.json").read_text())
-    assert one["ranks"] == 1 and one["step"] == 40
+    assert one["ranks"] == 1 and one["steps"] == 40
 
 
 @pytest.mark.slow
@@ -49,7 +49,7 @@ def test_train_your_own_sprite_sheet_writes_samples_a_gif_and_resumes(tmp_path, 
     assert main(["train", *common, "--steps", "6", "--out", str(out)]) == 0
     assert "resumed from step 3" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["sprites"] == 88 and metrics["held_out"] == 32 and metrics["step"] == 6
+    assert metrics["sprites"] == 88 and metrics["held_out"] == 32 and metrics["steps"] == 6
     assert 0 <= metrics["d_real_held_out"] <= 1
     assert len(json.loads((out / "log.json").read_text())) == 2  # one entry per sample, across the resume
     assert read_gif(out / "progress.gif").shape[0] == 2 and (out / "samples.png").stat().st_size > 1000
@@ -73,7 +73,7 @@ def test_chapters_3_4_and_6_train_from_the_command_and_resume(tmp_path, monkeypa
     assert main(["train", *common, "--steps", "3"]) == 0
     assert "resumed from step 2" in capsys.readouterr().out or model == "autoencoder"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["step"] == 3 and metrics["ranks"] == 1 and key in metrics
+    assert metrics["steps"] == 3 and metrics["ranks"] == 1 and key in metrics
     if model != "autoencoder":
         assert (out / "samples.png").stat().st_size > 1000
 
