@@ -46,6 +46,7 @@ from musicgan_lib.exercises.ch02 import check_first_layer_weights, check_most_co
 from musicgan_lib.imaging import image_grid, interpolate_latents, progress_gif_frames, show_gif, show_grid, write_gif
 from musicgan_lib.metrics.attributes import collapse_over_training, mode_collapse_plot
 from musicgan_lib.metrics.sprite_eval import critic_on_real
+from musicgan_lib.metrics.sprite_features import generic_sprite_report
 from musicgan_lib.models.dcgan import count_parameters
 from musicgan_lib.record import check_targets, output_dir, record
 from musicgan_lib.recipes import dcgan_pixels as ch2
@@ -679,6 +680,23 @@ plt.show()
     critic_on_real(own_run.trainer.critic, x.to(device)) for x in (own_train[: len(own_held)], own_held)
 )
 print(f"the discriminator's mean P(real): training sprites {p_train:.3f}, held-out sprites {p_held:.3f}")
+
+# %% [markdown]
+# The attribute classifier knows only the procedural characters, so your own sprites are scored in
+# a feature space that knows no attributes: a small network this project trained, self-supervised,
+# on procedural characters and real freeciv art (flags, shields, buildings, units;
+# `metrics.sprite_features`, made by `scripts/make_sprite_features.py`). FD and KID stand next to
+# their real-vs-real floor (two halves of your own set), and precision / recall (k = 3) say whether
+# the samples look like sprites of the set and how much of the set they reach. The notebook's
+# `OWN_STEPS` only show the loop moving: after so few steps the samples are still blobs, and the
+# numbers below say so plainly. `musicgan train sprites` trains for thousands of steps.
+
+# %%
+own_real = torch.cat([own_train, own_held])[
+    torch.randperm(len(own_train) + len(own_held), generator=torch.Generator().manual_seed(SEED))
+]
+own_n = min(len(own_real) // 2, 500)
+print(generic_sprite_report(own_real, own_run.sample(own_n).cpu(), n=own_n))
 
 # %% [markdown]
 # ## What we measured
