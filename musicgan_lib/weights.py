@@ -153,9 +153,9 @@ def read_weights_meta(path: str | Path, *, kind: str, make_script: str, what: st
     )
     nested = meta.get("train") if isinstance(meta.get("train"), Mapping) else {}
     for old, new in LEGACY_META_KEYS.items():  # `step`, or {"train": {"steps", "seconds"}} in the note models
-        for where in (meta, nested):
-            if new not in meta and (old in where or (where is nested and new in where)):
-                meta[new] = where.get(new, where.get(old))
+        found = [v for v in (meta.get(old), nested.get(new), nested.get(old)) if v is not None]
+        if new not in meta and found:
+            meta[new] = found[0]
     return meta
 
 

@@ -206,7 +206,8 @@ def generic_sprite_report(
     """
     features = features if features is not None else load_sprite_features()
     n = n if n is not None else min(real.shape[0] // 2, fake.shape[0])
-    rep = frechet_report(features, real, fake, n=n, kid_subset_size=min(n, 1000))
-    rf, gf = (torch.cat([features(b) for b in x[:n].split(500)]) for x in (real, fake))
-    pr = precision_recall(rf, gf, k=3)
+    # features once: FD / KID read them through an identity, precision / recall reuse them
+    rf, gf = (torch.cat([features(b) for b in x.split(500)]) for x in (real[: 2 * n], fake[:n]))
+    rep = frechet_report(nn.Identity(), rf, gf, n=n, kid_subset_size=min(n, 1000))
+    pr = precision_recall(rf[:n], gf, k=3)
     return GenericSpriteReport(n, rep.fd, rep.fd_floor, rep.kid, rep.kid_floor, pr.precision, pr.recall)
