@@ -72,7 +72,11 @@ def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: Son
 
 def _variant(args: argparse.Namespace) -> str:
     """The checkpoint's suffix for an experimental GAN, so it never resumes another variant's run."""
-    return ("_hard_pitch" if args.hard_pitch else "") + ("_continuous" if args.pitch_mode == "continuous" else "")
+    return (
+        ("_hard_pitch" if args.hard_pitch else "")
+        + ("_continuous" if args.pitch_mode == "continuous" else "")
+        + ("_intervals" if args.critic_intervals else "")
+    )
 
 
 def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -> int:
@@ -164,11 +168,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="SongGANConfig.pitch_mode (default: the profile's)",
     )
+    parser.add_argument(
+        "--critic-intervals",
+        action="store_true",
+        help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
     if args.hard_pitch:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
+    if args.critic_intervals:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_intervals=True))
     if args.pitch_mode:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
     t0 = time.perf_counter()

@@ -209,3 +209,36 @@ def test_a_trained_gan_is_what_the_loader_gives():
     gan = ch8.trained_song_gan(trainer, FrameCodec(SMALL, torch.zeros(3), torch.ones(3)))
     assert gan.generator is trainer.ema.module and not gan.generator.training
     assert gan.meta["steps"] == 2 and set(gan.meta["history"]) >= {"w_distance", "gp"}
+
+
+def test_interval_features_count_the_melody_steps_and_key():
+    from musicgan_lib.models.song_gan import INTERVAL_CHANNELS, KEY_LAG, MAX_STEP, STEP_LAG, interval_features
+
+    # C4 for 60 frames, then D4 (a step up 2) for 60 frames, then G3 (a leap down 7); bins: 1 + midi - 48
+    midi = torch.tensor([60] * 60 + [62] * 60 + [55] * 60)
+    probs = torch.nn.functional.one_hot(1 + midi - 48, 1 + 36).T[None].float()  # [1, 37, 180]
+    feats = interval_features(probs, lowest_pitch=48)
+    assert feats.shape == (1, INTERVAL_CHANNELS, 180) and INTERVAL_CHANNELS == 49
+    steps, key, chroma = feats[0, :25], feats[0, 25:37], feats[0, 37:]
+    assert steps[:, :STEP_LAG].sum() == 0  # nothing STEP_LAG frames before the start
+    assert steps[MAX_STEP + 2, 60 : 60 + STEP_LAG].tolist() == [1.0] * STEP_LAG  # just after the C -> D change
+    assert steps[MAX_STEP - 7, 120 : 120 + STEP_LAG].tolist() == [1.0] * STEP_LAG  # just after D -> G
+    assert steps[MAX_STEP].sum() == 180 - 3 * STEP_LAG  # every other frame holds its note
+    assert steps.sum(0)[STEP_LAG:].eq(1).all()  # one-hot frames: exactly one step per frame
+    assert key[2, 60 + KEY_LAG] == 0 and key[2, 60 : 60 + KEY_LAG].sum() == KEY_LAG  # D is C + 2
+    assert key[(7 - 2) % 12, 120 : 120 + KEY_LAG].sum() == KEY_LAG  # G is D + 5 (mod 12)
+    assert chroma.argmax(0).tolist() == [0] * 60 + [2] * 60 + [7] * 60
+
+    # soft probabilities give expected counts, and the critic's score has a gradient through them
+    cfg = dataclasses.replace(SMALL, critic_intervals=True)
+    frames = torch.rand(2, cfg.frame_channels, 40)
+    frames[:, :13] = torch.softmax(frames[:, :13] * 3, 1)
+    frames.requires_grad_(True)
+    soft = interval_features(frames[:, :13], cfg.lowest_pitch)
+    assert torch.allclose(
+        soft[:, :25].sum(1)[:, STEP_LAG:], (1 - frames[:, 0, STEP_LAG:]) * (1 - frames[:, 0, :-STEP_LAG])
+    )
+    SongCritic(cfg)(frames).sum().backward()
+    assert frames.grad[:, :13].abs().sum() > 0
+    with pytest.raises(ValueError, match="critic_intervals needs pitch_mode='onehot'"):
+        SongGANConfig(pitch_mode="continuous", critic_intervals=True)

@@ -69,10 +69,18 @@ class SongGANConfig:
     # the generator's output and "seven up" a big one, which the one-hot cannot say. The critic sees
     # real frames dequantized (`FrameCodec.dequantize`) so rounding itself gives no fake away.
     pitch_mode: str = "onehot"
+    # what the critic is given besides the frames: False, the frames alone; True, also the melody's
+    # intervals and key written out (`interval_features`): which semitone step leads into each frame
+    # from 0.2 s before, which pitch class lies 1 s before, and the frame's pitch class. A strided
+    # convolution over 58 one-hot channels must learn 58 x 58 pairs to tell a step from a leap; these
+    # channels say it directly, so the critic can hold the generator to the corpus's steps and scales.
+    critic_intervals: bool = False
 
     def __post_init__(self) -> None:
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
+        if self.critic_intervals and self.pitch_mode != "onehot":
+            raise ValueError("critic_intervals needs pitch_mode='onehot' (it reads the per-semitone probabilities)")
         if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
             raise ValueError(
                 f"anchor_every ({self.anchor_every}) must be a multiple of 4, at least 20, that divides "
@@ -239,13 +247,55 @@ class SongGenerator(nn.Module):
         return self.frames_from(*self.split(latents))
 
 
+STEP_LAG = 10  # frames (0.2 s) between the two pitches of `interval_features`' semitone steps
+KEY_LAG = 50  # frames (1 s) between the two pitch classes of its key channels
+MAX_STEP = 12  # semitone steps counted: -12..12 (an octave either way)
+INTERVAL_CHANNELS = (2 * MAX_STEP + 1) + 12 + 12
+
+
+def _lagged(x: Tensor, lag: int) -> Tensor:
+    """x [B, K, T] -> x delayed by `lag` frames, zeros (no pitch) before the start."""
+    return F.pad(x, (lag, 0))[..., : x.shape[-1]]
+
+
+def interval_features(pitch_probs: Tensor, lowest_pitch: int) -> Tensor:
+    """The melody's steps and key as channels: pitch_probs [B, 1 + K, T] (bin 0 = no pitch, bin k = MIDI
+    lowest_pitch + k - 1) -> features [B, 25 + 12 + 12, T]:
+
+    - steps [B, 25, T]: channel MAX_STEP + j is the probability that the pitch moved up j semitones from
+      STEP_LAG frames earlier, sum_k p_t(k) p_{t-lag}(k - j), j = -12..12 (j = 0: the note is held);
+    - key [B, 12, T]: channel i is the probability that the pitch class is i above the one KEY_LAG frames
+      earlier (same product over pitch classes);
+    - chroma [B, 12, T]: the frame's pitch-class probabilities (C = 0).
+
+    For one-hot frames every channel is 0 or 1; for a generator's softmax it is the expected count,
+    so its gradient says which probabilities to move to make a step out of a leap."""
+    q = pitch_probs[:, 1:]  # [B, K, T]
+    k = q.shape[1]
+    before = _lagged(q, STEP_LAG)
+    steps = []
+    for j in range(-MAX_STEP, MAX_STEP + 1):  # pitch k now, pitch k - j before
+        if j >= 0:
+            steps.append((q[:, j:] * before[:, : k - j]).sum(1))
+        else:
+            steps.append((q[:, : k + j] * before[:, -j:]).sum(1))
+    classes = (torch.arange(k, device=q.device) + lowest_pitch) % 12
+    chroma = torch.zeros(q.shape[0], 12, q.shape[2], dtype=q.dtype, device=q.device).index_add(1, classes, q)
+    earlier = _lagged(chroma, KEY_LAG)
+    key = [(chroma * torch.roll(earlier, i, dims=1)).sum(1) for i in range(12)]  # class c now, c - i before
+    return torch.cat([torch.stack(steps, 1), torch.stack(key, 1), chroma], dim=1)
+
+
 class SongCritic(nn.Module):
-    """frames [B, C, T] -> score [B]: strided convolutions over time, then the mean over what is left."""
+    """frames [B, C, T] -> score [B]: strided convolutions over time, then the mean over what is left.
+
+    With `cfg.critic_intervals` the frames are first joined by their `interval_features` [B, 49, T]."""
 
     def __init__(self, cfg: SongGANConfig) -> None:
         super().__init__()
-        c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv1d(cfg.frame_channels, c, 5, padding=2), nn.LeakyReLU(0.2)]
+        self.cfg, c = cfg, cfg.channels
+        c_in = cfg.frame_channels + (INTERVAL_CHANNELS if cfg.critic_intervals else 0)
+        layers: list[nn.Module] = [nn.Conv1d(c_in, c, 5, padding=2), nn.LeakyReLU(0.2)]
         for _ in range(4):  # 50 -> 3.1 frames/s: phrases of a few seconds per output position
             layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers, nn.Conv1d(c, c, 3, padding=1), nn.LeakyReLU(0.2))
@@ -253,6 +303,9 @@ class SongCritic(nn.Module):
 
     def forward(self, frames: Tensor) -> Tensor:
         """frames [B, C, T] -> score [B]."""
+        if self.cfg.critic_intervals:
+            probs = frames[:, : self.cfg.pitch_channels]
+            frames = torch.cat([frames, interval_features(probs, self.cfg.lowest_pitch)], dim=1)
         return self.out(self.net(frames).mean(-1)).squeeze(-1)
 
 
