@@ -226,9 +226,11 @@ class TrainLoop:
         return meta
 
     def resume(self) -> bool:
-        """Load the checkpoint at checkpoint_path if there is one; True when it did."""
+        """Load the checkpoint at checkpoint_path if there is one; True when it did (and rank 0 says so)."""
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load()
+            if distributed.is_main():
+                print(f"{self.description}: resumed from step {self.step} ({self.checkpoint_path})", flush=True)
             return True
         return False
 

@@ -7,7 +7,10 @@
 Models: `toy` (chapter 1's 2-D GAN, `--method vanilla|minimax|...`), `dcgan` (chapter 2's
 recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`), `wgan` (chapter 3, `--method clip|gp`),
 `progan` (chapter 4's growing GAN; `--steps` counts steps of its growth schedule), `autoencoder`
-(chapter 6's note autoencoder, `--data auto|soundfont|synthetic`) and `sprites PATH` (your own sprites: a
+(chapter 6's note autoencoder, `--data auto|soundfont|synthetic`), `latent-gan` (chapter 7's GAN over
+the shipped note autoencoder's encodings; OUT/metrics.json holds its latent FD), `song-gan` (chapter 8's
+GAN over the shipped song autoencoder's frames of real tunes, `--tunes N` for fewer; it writes OUT/sample.wav
+and the note numbers of its frames beside the training windows') and `sprites PATH` (your own sprites: a
 folder of PNGs or a sheet with `--tile`, trained with the small-data recipe `dcgan-diffaug`;
 without PATH, a built-in set of 1,000 procedural sprites). Sprite runs write OUT/samples.png and
 OUT/progress.gif every `--sample-every` steps, and log how often the discriminator calls
@@ -50,9 +53,8 @@ def _out_dir(path: str) -> Path:
 
 
 def _resume(loop) -> None:
-    """Continue from OUT's checkpoint when there is one (written by any number of ranks)."""
-    if loop.resume() and distributed.is_main():
-        print(f"resumed from step {loop.step} ({loop.checkpoint_path})", flush=True)
+    """Continue from OUT's checkpoint when there is one (written by any number of ranks); the loop says so."""
+    loop.resume()
 
 
 def train_toy(args: argparse.Namespace, out: Path) -> dict[str, float]:
@@ -167,6 +169,86 @@ def train_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, float]:
     }
 
 
+def _main_rank_first(make):
+    """make() on rank 0 first (it may write a cache), then on the other ranks (they read it)."""
+    if distributed.is_main():
+        value = make()
+    distributed.barrier()
+    return value if distributed.is_main() else make()
+
+
+def train_latent_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .data.note_sets import choose_note_data
+    from .models.ddsp_autoencoder import load_autoencoder
+    from .models.note_latents import load_chapter_data
+    from .recipes import latent_gan as ch7
+
+    config = ch7.LatentGANConfig.for_profile("quick")
+    config = replace(config, batch_size=args.batch or config.batch_size)
+    if args.notes:
+        config = replace(config, n_train=args.notes, n_eval=max(args.notes // 4, 64))
+    ae = load_autoencoder()
+    data = _main_rank_first(
+        lambda: load_chapter_data(ae, config, cache_dir=out / "cache", notes=choose_note_data(args.data))
+    )
+    run = ch7.train_latent_gan(
+        data,
+        config,
+        steps=args.steps,
+        seed=args.seed,
+        track_every=max(args.steps // 4, 1),
+        checkpoint_path=out / "checkpoint.safetensors",
+        checkpoint_every=args.checkpoint_every,
+    )
+    if not distributed.is_main():
+        return {}
+    return {"latent_fd": round(run.latent_fd[-1], 5), "steps": run.steps, "train_seconds": run.seconds}
+
+
+def train_song_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .audio.io import write_wav
+    from .data.song_clips import split_tunes
+    from .metrics.song_report import frames_row
+    from .models.song_autoencoder import load_song_autoencoder
+    from .models.song_gan import decode_frames, gan_windows, generate_windows
+    from .recipes import song_gan as ch8
+
+    config = ch8.SongConfig.for_profile("quick")
+    config = replace(config, n_tunes=args.tunes or config.n_tunes, gan_batch=args.batch or config.gan_batch)
+    ae = load_song_autoencoder()
+    tunes, _ = _main_rank_first(lambda: split_tunes(config, cache_dir=out / "cache", progress=distributed.is_main()))
+    encoded, _ = gan_windows(config, tunes, ae, step_s=config.window_step_s, progress=distributed.is_main())
+    codec = ch8.frame_codec(config, encoded)
+    frames = codec.to_frames(encoded.f0_hz, encoded.loudness_db, encoded.z)
+    trainer = ch8.make_gan_trainer(config, frames, args.seed, codec=codec)
+    trainer.loop.checkpoint_path, trainer.loop.checkpoint_every = out / "checkpoint.safetensors", args.checkpoint_every
+    _resume(trainer.loop)
+    trainer.run(args.steps)
+    if not distributed.is_main():
+        return {}
+    gan = ch8.trained_song_gan(trainer, codec)
+    generated = generate_windows(gan, min(args.eval_samples, 64), seed=args.seed)
+    real = torch.randperm(len(frames), generator=torch.Generator().manual_seed(args.seed))[: len(generated)]
+    write_wav(out / "sample.wav", decode_frames(ae, codec, generated[:1])[0], config.model.sample_rate)
+    rate = config.model.frame_rate
+    rows = [frames_row("training windows", encoded.f0_hz[real], rate)]
+    rows.append(frames_row("GAN", codec.from_frames(generated)[0], rate))
+    for row in rows:
+        print(f"{row.name}: " + ", ".join(f"{k} {getattr(row, k):.3f}" for k in MUSIC_MEASURES), flush=True)
+    return {
+        **{
+            f"{k}{suffix}": round(getattr(row, k), 4)
+            for row, suffix in zip(rows, ("_train", ""))
+            for k in MUSIC_MEASURES
+        },
+        "steps": trainer.step,
+        "train_seconds": trainer.loop.seconds,
+    }
+
+
+MUSIC_MEASURES = ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_per_s")
+
+
 def sprite_set(args: argparse.Namespace):
     """Training sprites [N, 3, 32, 32] and a held-out tenth (at least 32) for the overfitting check."""
     from .data.sprites import sprites_or_builtin
@@ -236,7 +318,9 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicgan train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", choices=("toy", "dcgan", "wgan", "progan", "autoencoder", "sprites"))
+    parser.add_argument(
+        "model", choices=("toy", "dcgan", "wgan", "progan", "autoencoder", "latent-gan", "song-gan", "sprites")
+    )
     parser.add_argument("path", nargs="?", default="", help="sprites: a folder of PNGs or a sprite sheet")
     parser.add_argument("--steps", type=int, required=True, help="train up to this many steps in total")
     parser.add_argument("--out", required=True, help="run folder: checkpoint, metrics.json, samples")
@@ -252,10 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spacing", type=int, default=0, help="sprites: pixels between a sheet's tiles")
     parser.add_argument("--margin", type=int, default=0, help="sprites: pixels around a sheet's edge")
     parser.add_argument("--sample-every", type=int, default=250, help="sprites: steps between samples")
-    parser.add_argument("--eval-samples", type=int, default=2000, help="dcgan, wgan, progan: samples for the metrics")
     parser.add_argument(
-        "--data", choices=("auto", "soundfont", "synthetic"), default="auto", help="autoencoder: the notes it learns"
+        "--eval-samples",
+        type=int,
+        default=2000,
+        help="dcgan, wgan, progan: samples for the metrics (song-gan: windows, at most 64)",
     )
+    parser.add_argument(
+        "--data",
+        choices=("auto", "soundfont", "synthetic"),
+        default="auto",
+        help="autoencoder, latent-gan: the notes it learns (the encodings of)",
+    )
+    parser.add_argument("--notes", type=int, default=0, help="latent-gan: training notes (default: the chapter's)")
+    parser.add_argument("--tunes", type=int, default=0, help="song-gan: tunes parsed (default: the chapter's 400)")
     return parser
 
 
@@ -275,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             "wgan": train_wgan,
             "progan": train_progan,
             "autoencoder": train_autoencoder,
+            "latent-gan": train_latent_gan,
+            "song-gan": train_song_gan,
             "sprites": train_sprites,
         }
         metrics = trainers[args.model](args, out)

@@ -213,6 +213,15 @@ def markov_tunes(train_tunes: list[Melody], n: int, n_notes: int = 64, seed: int
     return out
 
 
+def frames_row(name: str, f0_hz: Tensor, frame_rate: float) -> SongRow:
+    """The note numbers read straight off f0 tracks f0_hz [N, T] (Hz, 0 = no pitch), e.g. a GAN's frames
+    before any audio: cheap enough to watch during training. No tracker hears anything, so
+    `in_tune_rate` is nan; compare with the training windows' own tracks, not with `measure_row`'s rows."""
+    row = reference_row(name, [frames_to_notes(f0.numpy(), frame_rate) for f0 in f0_hz.float().cpu()])
+    row.in_tune_rate = math.nan
+    return row
+
+
 def score_notes(clips: SongClips) -> list[NoteSeq]:
     """Each clip's score as notes (seconds), read off its per-frame score f0."""
     return [frames_to_notes(f0.numpy(), clips.frame_rate) for f0 in clips.f0_hz]
