@@ -7,17 +7,24 @@ matplotlib figures that recipes used to define next to their training code.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .data.progan_sprites import to_eval_space
+from .data.sprites import SPRITE_ATTRIBUTES
+from .metrics.attributes import SpriteAttributeClassifier, predict_attributes
+from .metrics.sprite_eval import sample_generator, sprite_classifier, standing_copy
+from .metrics.wgan_curves import critic_weights, median_filter
+from .models.conditional import AttributeCodes
+from .models.progan_schedule import GrowthSchedule
+from .train import CurvePoint, Snapshot
+
 
 # ---- chapter 4: progressive growing ------------------------------------------------------------
-# (imported here, not at the top, while chapters 2-3 move their figures in at the same time)
-from collections.abc import Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from .data.progan_sprites import to_eval_space  # noqa: E402
-from .models.progan_schedule import GrowthSchedule  # noqa: E402
-from .train import CurvePoint, Snapshot  # noqa: E402
-
 _RES_COLOURS = {4: "#c6dbef", 8: "#9ecae1", 16: "#6baed6", 32: "#3182bd", 64: "#08519c"}
 
 
@@ -115,21 +122,6 @@ def snapshot_grid(snapshots: Sequence[Snapshot], per_snapshot: int = 4, scale: i
         img = image_grid(to_eval_space(s.images[:per_snapshot]), nrow=per_snapshot, scale=scale)
         rows.append(label_frame(img, f"{s.resolution}px {s.kind} a={s.alpha:.2f} step {s.step}"))
     return np.concatenate(rows, axis=0)
-
-
-# ---- chapters 2 and 3 ------------------------------------------------------------------------
-# (imported here, not at the top, while chapter 4 moves its figures in at the same time)
-import math  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
-
-import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from .data.sprites import SPRITE_ATTRIBUTES  # noqa: E402
-from .metrics.attributes import SpriteAttributeClassifier, predict_attributes  # noqa: E402
-from .metrics.sprite_eval import sample_generator, sprite_classifier, standing_copy  # noqa: E402
-from .metrics.wgan_curves import critic_weights, median_filter  # noqa: E402
-from .models.conditional import AttributeCodes  # noqa: E402
 
 
 # ---- chapter 2: pictures of a trained generator ----------------------------------------------
@@ -302,4 +294,24 @@ def fd_over_time_figure(runs: Mapping[str, object]):
         ax.axhline(floor, ls="--", c="0.5", lw=1, label="real-vs-real floor")
     ax.set(yscale="log", xlabel="training time (min)", ylabel="FD", title="Fréchet distance at equal training time")
     ax.legend()
+    return fig
+
+
+# ---- chapter 2: memorising a small real set --------------------------------------------------------
+def memorising_figure(logs: Mapping[str, Sequence[Mapping[str, float]]]):
+    """One panel per run: the discriminator's mean P(real) on training sprites and on held-out real
+    sprites over training (`musicgan train sprites`' log: step, d_prob_train, d_prob_held_out).
+    A gap between the two lines is memorising: held-out sprites are as real as training ones."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(logs), figsize=(4.2 * len(logs), 2.8), sharey=True, squeeze=False)
+    for ax, (name, log) in zip(axes[0], logs.items()):
+        steps = [e["step"] for e in log]
+        ax.plot(steps, [e["d_prob_train"] for e in log], "o-", lw=1.5, label="training sprites")
+        ax.plot(steps, [e["d_prob_held_out"] for e in log], "s--", lw=1.5, label="held-out real sprites")
+        ax.set(title=name, xlabel="step", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("discriminator's P(real)")
+    axes[0, 0].legend(loc="center left")
+    fig.tight_layout()
     return fig

@@ -10,7 +10,9 @@ step function; `GANTrainer` supplies the GAN one (n_critic, pluggable losses, EM
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -309,6 +311,31 @@ class TrainLoop:
         if self.checkpoint_path and self.checkpoint_every and self.last_checkpoint_step != self.step:
             self.save()
         return self.history
+
+
+def train_with_estimate(train_to: Callable[[int], object], start: int, total: int, what: str, probe: int = 4) -> float:
+    """Train up to step `total` with `train_to(step)` (e.g. `DCGANRun.train`), saying first how long it will take.
+
+    One warm-up step (allocation, first-call costs) and `probe` timed steps measure this machine;
+    the estimate for the rest is printed before the rest runs, so a learner training on their own
+    data knows whether to wait or to use the command line. Returns the estimated seconds.
+    """
+    if total - start <= probe + 1:
+        train_to(total)
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # no log of the probe
+        train_to(start + 1)
+        t0 = time.perf_counter()
+        train_to(start + 1 + probe)
+        per_step = (time.perf_counter() - t0) / probe
+    estimate = per_step * (total - start - 1 - probe)
+    if distributed.is_main():
+        print(
+            f"{what}: {total - start:,} steps at {per_step * 1000:.0f} ms each; about {estimate / 60:.1f} min to go",
+            flush=True,
+        )
+    train_to(total)
+    return estimate
 
 
 def ema_with_warmup(decay: float, warmup: int) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:

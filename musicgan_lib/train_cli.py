@@ -262,10 +262,12 @@ def sprite_set(args: argparse.Namespace):
 
 
 def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    if args.export and Path(args.export).exists():
+        raise SystemExit(f"musicgan train: error: --export {args.export} exists; remove it or name a new file")
     from .imaging import image_grid, png_bytes, progress_gif_frames, read_gif, to_uint8, write_gif
     from .metrics.sprite_eval import critic_on_real
     from .recipes import dcgan_pixels as ch2
-    from .train import Every
+    from .train import Every, train_with_estimate
 
     train, held = sprite_set(args)
     config = ch2.DCGANConfig.for_profile("quick")
@@ -305,7 +307,10 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
         checkpoint_every=args.checkpoint_every,
     )
     _resume(run.trainer.loop)
-    run.train(args.steps)
+    train_with_estimate(run.train, run.trainer.step, args.steps, f"{args.recipe} on {len(train)} sprites")
+    if args.export and distributed.is_main():
+        extra = {"sprite_set": Path(args.path).name or "built-in", "held_out": len(held), "memorising_log": log}
+        print(f"wrote {ch2.save_generator(args.export, run, extra_meta=extra)}", flush=True)
     last = log[-1] if log else {}
     return {
         "sprites": len(train),
@@ -335,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tile", default=None, help="sprites: cut PATH as a sheet of tiles, e.g. 32 or 32x24")
     parser.add_argument("--spacing", type=int, default=0, help="sprites: pixels between a sheet's tiles")
     parser.add_argument("--margin", type=int, default=0, help="sprites: pixels around a sheet's edge")
+    parser.add_argument(
+        "--export",
+        default="",
+        help="sprites: also write the trained generator to this new .safetensors file "
+        "(load it with recipes.dcgan_pixels.load_generator; its metadata holds the memorising log)",
+    )
     parser.add_argument("--sample-every", type=int, default=250, help="sprites: steps between samples")
     parser.add_argument(
         "--eval-samples",

@@ -178,3 +178,24 @@ def test_reuse_fakes_judges_the_last_critic_steps_fakes_in_the_generator_step(n_
         assert torch.equal(last_fakes, g_step) == reuse
     # the generator still learns from those fakes: same loss, gradients flow into G
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.generator.parameters())
+
+
+def test_train_with_estimate_says_how_long_before_the_rest_runs(monkeypatch, capsys):
+    from musicgan_lib import train as train_module
+
+    clock = {"now": 0.0, "step": 0}
+    calls = []
+
+    def train_to(step):  # each step costs 0.25 s of a fake clock; the warm-up step 5 s
+        clock["now"] += 5.0 if clock["step"] == 0 else 0.25 * (step - clock["step"])
+        clock["step"] = step
+        calls.append((step, capsys.readouterr().out))
+
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: clock["now"])
+    estimate = train_module.train_with_estimate(train_to, 0, 245, "recipe on 900 sprites")
+    assert [step for step, _ in calls] == [1, 5, 245]
+    assert estimate == pytest.approx(0.25 * 240)
+    assert calls[-1][1] == "recipe on 900 sprites: 245 steps at 250 ms each; about 1.0 min to go\n"  # said before
+    calls.clear()
+    assert train_module.train_with_estimate(train_to, 245, 248, "short") == 0.0  # too short to probe: just trains
+    assert [step for step, _ in calls] == [248]

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from musicgan_lib.cli import main
 
@@ -38,6 +39,7 @@ def test_train_your_own_sprite_sheet_writes_samples_a_gif_and_resumes(tmp_path, 
 
     from musicgan_lib.data.sprites import make_sprites
     from musicgan_lib.imaging import image_grid, read_gif
+    from musicgan_lib.recipes.dcgan_pixels import load_generator
 
     monkeypatch.setenv("MUSICGAN_BATCH", "1")
     sheet = image_grid(make_sprites(120, seed=3).images, nrow=12, padding=0)  # 12 x 10 tiles of 32 px
@@ -46,8 +48,14 @@ def test_train_your_own_sprite_sheet_writes_samples_a_gif_and_resumes(tmp_path, 
     common = ["sprites", str(tmp_path / "sheet.png"), "--tile", "32", "--batch", "16", "--sample-every", "3"]
     assert main(["train", *common, "--steps", "3", "--out", str(out)]) == 0
     assert "kept 120 sprites of 120 tiles" in capsys.readouterr().out
-    assert main(["train", *common, "--steps", "6", "--out", str(out)]) == 0
+    exported = tmp_path / "mine.safetensors"
+    assert main(["train", *common, "--steps", "6", "--out", str(out), "--export", str(exported)]) == 0
     assert "resumed from step 3" in capsys.readouterr().out
+    shipped = load_generator(exported)  # the trained generator, with the log the notebook plots
+    assert shipped.meta["steps"] == 6 and shipped.meta["held_out"] == 32 and len(shipped.meta["memorising_log"]) == 2
+    assert shipped.generator(torch.zeros(2, shipped.generator.latent_dim)).shape == (2, 3, 32, 32)
+    with pytest.raises(SystemExit, match="--export .*mine.safetensors exists; remove it or name a new file"):
+        main(["train", *common, "--steps", "6", "--out", str(out), "--export", str(exported)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sprites"] == 88 and metrics["held_out"] == 32 and metrics["steps"] == 6
     assert 0 <= metrics["d_real_held_out"] <= 1

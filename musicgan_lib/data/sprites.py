@@ -711,10 +711,16 @@ def sprites_or_builtin(
         what = (
             f"no sprites given: the built-in stand-in, {BUILTIN_SPRITES} procedural sprites (set SPRITES to use yours)"
         )
+    return *split_held_out(images, seed), what
+
+
+def split_held_out(images: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """images [N, 3, H, W] shuffled by `seed` -> (training [N - H, ...], held-out [H, ...]), H a tenth, at least 32:
+    the held-out sprites are what tells memorising (the discriminator calls them fake) from learning."""
     held = max(32, len(images) // 10)
     if len(images) < held + 64:
         raise ValueError(
             f"{len(images)} sprites are too few to train and to check for memorising; bring at least {held + 64}"
         )
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    return images[order[held:]], images[order[:held]], what
+    return images[order[held:]], images[order[:held]]

@@ -250,6 +250,15 @@ def shipped_path(recipe: str | RecipeSpec, profile: str = "quick") -> Path:
     return weights.weights_path(f"dcgan_{get_recipe(recipe).name.replace('-', '_')}", profile)
 
 
+SMALL_SET_RECIPES = (PLAIN, "dcgan-diffaug")  # trained on 153 real sprites, to show memorising and its remedy
+
+
+def small_set_path(recipe: str) -> Path:
+    """assets/small_set_<recipe>.safetensors: a recipe's 10,000 steps on freeciv's units and buildings
+    (`scripts/make_small_set_runs.py`; load with `load_generator`, the log is meta["memorising_log"])."""
+    return weights.weights_path(f"small_set_{recipe.replace('-', '_')}", None)
+
+
 @dataclass
 class ShippedGenerator:
     """A trained generator as the notebook uses it, from a shipped file or from a run trained here:
