@@ -702,17 +702,16 @@ own_n = min(len(own_real) // 2, 500)
 print(generic_sprite_report(own_real, own_run.sample(own_n).cpu(), n=own_n))
 
 # %% [markdown]
-# ### When the discriminator memorises: 153 real sprites, both recipes
+# ### When the discriminator memorises: a small real set, both recipes
 #
-# The built-in stand-in is too easy to show the problem: 900 varied procedural sprites are not
-# learned by heart in a few hundred steps. A real small set is. These two runs trained on 185
-# real sprites, the units and buildings of the game Freeciv (Debian's `freeciv-data`, GPL-2+;
-# 153 trained on, 32 held out), for 10,000 steps each: the plain recipe and `dcgan-diffaug`, the
-# same command as above (`musicgan train sprites`; the files are made by
-# `scripts/make_small_set_runs.py`). Every 1,000 steps the command asked each discriminator how
-# real it finds the training sprites and the held-out ones. A discriminator that *learns* what a
-# sprite looks like finds both equally real; one that *memorises* the 153 it trains on calls every
-# other real sprite fake.
+# The built-in stand-in is too easy to show the problem: hundreds of varied procedural sprites are
+# not learned by heart in a few hundred steps. A small real set is. These two runs trained on the
+# units and buildings of the game Freeciv (Debian's `freeciv-data`, GPL-2+), with a tenth held
+# out: the plain recipe and `dcgan-diffaug`, with the same command as above (`musicgan train
+# sprites`; the files are made by `scripts/make_small_set_runs.py`). As they trained, the command
+# kept asking each discriminator how real it finds the training sprites and the held-out ones. A
+# discriminator that *learns* what a sprite looks like finds both equally real; one that
+# *memorises* the sprites it trains on calls every other real sprite fake.
 
 # %%
 small_runs = {recipe: ch2.load_generator(ch2.small_set_path(recipe)) for recipe in ch2.SMALL_SET_RECIPES}
@@ -721,16 +720,17 @@ plt.show()
 for name, run in small_runs.items():
     gaps = [e["d_prob_train"] - e["d_prob_held_out"] for e in run.meta["memorising_log"]]
     print(
-        f"{name} ({run.meta['steps']:,} steps, {run.meta['train_seconds'] / 60:.0f} min of training): P(real) on "
+        f"{name} ({run.meta['data']['n']} sprites, {run.meta['held_out']} held out; {run.meta['steps']:,} steps, "
+        f"{run.meta['train_seconds'] / 60:.0f} min of training): P(real) on "
         f"training minus held-out sprites {np.mean(gaps):+.2f} on average over the run, at most {max(gaps):+.2f}"
     )
     record(f"small_set_{name.replace('-', '_')}_memorising_gap", float(np.mean(gaps)))
 
 # %% [markdown]
-# What each generator makes after 10,000 steps, next to the real set, and the generic measures
-# (N = 92, half the set, against the other half for the floor). The plain generator, fed by a
-# discriminator that has memorised, collapses onto a few blobs; the augmented one makes varied
-# figures and framed pictures in the set's style.
+# What each generator makes at the end, next to the real set, and the generic measures (N = half
+# the set, against the other half for the floor). Compare the plain generator's variety (recall)
+# with the augmented one's: a discriminator that has memorised gives its generator nothing to
+# learn from but the few sprites it is sure about.
 
 # %%
 if freeciv_installed():
@@ -738,8 +738,9 @@ if freeciv_installed():
     small_real = small_real[torch.randperm(len(small_real), generator=torch.Generator().manual_seed(SEED))]
     grids = {"real units and buildings": small_real[:36]}
     for name, run in small_runs.items():
-        grids[f"{name}, 10,000 steps"] = sample_generator(run.generator, 36, seed=SEED)
-        report = generic_sprite_report(small_real, sample_generator(run.generator, 92, seed=SEED + 1), n=92)
+        grids[f"{name}, {run.meta['steps']:,} steps"] = sample_generator(run.generator, 36, seed=SEED)
+        n = len(small_real) // 2
+        report = generic_sprite_report(small_real, sample_generator(run.generator, n, seed=SEED + 1), n=n)
         print(f"{name}: {report}")
         record(f"small_set_{name.replace('-', '_')}_fd_over_floor", report.fd / report.fd_floor)
         record(f"small_set_{name.replace('-', '_')}_recall", report.recall)
@@ -802,8 +803,8 @@ check_targets(
 #   the Fréchet distance along longer training (one run's FD jumps between checkpoints by more than
 #   the draw-to-draw spread above), and what was tried and not adopted. Measure a GAN at several
 #   points, and over several seeds, before deciding.
-# * On a small real set the discriminator's enemy is memory, not collapse: without augmentation
-#   it calls 153 training sprites real and unseen real ones fake, and its generator collapses.
+# * On a small real set the discriminator's enemy is memory: without augmentation it calls its
+#   training sprites real and unseen real ones fake, and its generator loses its variety.
 #   Watch the held-out line whenever you train on your own sprites; DiffAugment keeps the two
 #   lines together.
 # * The conditional remedy needs labels. Chapters 3 and 4 keep the labels and change the rest
