@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)
     train = sub.add_parser(
         "train",
-        help="train a chapter's model (toy, dcgan, wgan, progan, autoencoder, latent-gan, song-gan, sprites), on N processes with --nproc N",
-        description="musicgan train {toy,dcgan,wgan,progan,autoencoder,latent-gan,song-gan,sprites} --steps N --out DIR [--nproc N] [...]: "
+        help="train a chapter's model (toy, dcgan, wgan, progan, autoencoder, latent-gan, song-autoencoder, song-gan, sprites), on N processes with --nproc N",
+        description="musicgan train {toy,dcgan,wgan,progan,autoencoder,latent-gan,song-autoencoder,song-gan,sprites} --steps N --out DIR [--nproc N] [...]: "
         "see python -m musicgan_lib.train_cli -h",
     )
     train.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun), default 1")

@@ -8,7 +8,8 @@ Models: `toy` (chapter 1's 2-D GAN, `--method vanilla|minimax|...`), `dcgan` (ch
 recipes, `--recipe dcgan|dcgan-pac2-ema|dcgan-cond`), `wgan` (chapter 3, `--method clip|gp`),
 `progan` (chapter 4's growing GAN; `--steps` counts steps of its growth schedule), `autoencoder`
 (chapter 6's note autoencoder, `--data auto|soundfont|synthetic`), `latent-gan` (chapter 7's GAN over
-the shipped note autoencoder's encodings; OUT/metrics.json holds its latent FD), `song-gan` (chapter 8's
+the shipped note autoencoder's encodings; OUT/metrics.json holds its latent FD), `song-autoencoder`
+(chapter 8's frame autoencoder on real tunes played through the SoundFont), `song-gan` (chapter 8's
 GAN over the shipped song autoencoder's frames of real tunes, `--tunes N` for fewer; it writes OUT/sample.wav
 and the note numbers of its frames beside the training windows') and `sprites PATH` (your own sprites: a
 folder of PNGs or a sheet with `--tile`, trained with the small-data recipe `dcgan-diffaug`;
@@ -246,6 +247,23 @@ def train_song_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     }
 
 
+def train_song_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, float]:
+    from .data.song_clips import load_song_data
+    from .recipes import song_gan as ch8
+
+    config = ch8.SongConfig.for_profile("quick")
+    config = replace(config, n_tunes=args.tunes or config.n_tunes, ae_batch=args.batch or config.ae_batch)
+    config = replace(config, checkpoint_every=args.checkpoint_every)
+    data = _main_rank_first(lambda: load_song_data(config, cache_dir=out / "cache", progress=distributed.is_main()))
+    _, loop = ch8.train_song_autoencoder(
+        config, data.clips, seed=args.seed, checkpoint_path=out / "checkpoint.safetensors", steps=args.steps
+    )
+    if not distributed.is_main():
+        return {}
+    recent = loop.history["mss"][-50:]
+    return {"mss_last50": round(sum(recent) / len(recent), 5), "steps": loop.step, "train_seconds": loop.seconds}
+
+
 MUSIC_MEASURES = ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_per_s")
 
 
@@ -324,7 +342,18 @@ def train_sprites(args: argparse.Namespace, out: Path) -> dict[str, float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicgan train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "model", choices=("toy", "dcgan", "wgan", "progan", "autoencoder", "latent-gan", "song-gan", "sprites")
+        "model",
+        choices=(
+            "toy",
+            "dcgan",
+            "wgan",
+            "progan",
+            "autoencoder",
+            "latent-gan",
+            "song-autoencoder",
+            "song-gan",
+            "sprites",
+        ),
     )
     parser.add_argument("path", nargs="?", default="", help="sprites: a folder of PNGs or a sprite sheet")
     parser.add_argument("--steps", type=int, required=True, help="train up to this many steps in total")
@@ -360,7 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="autoencoder, latent-gan: the notes it learns (the encodings of)",
     )
     parser.add_argument("--notes", type=int, default=0, help="latent-gan: training notes (default: the chapter's)")
-    parser.add_argument("--tunes", type=int, default=0, help="song-gan: tunes parsed (default: the chapter's 400)")
+    parser.add_argument(
+        "--tunes", type=int, default=0, help="song-autoencoder, song-gan: tunes parsed (default: the chapter's 400)"
+    )
     return parser
 
 
@@ -381,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             "progan": train_progan,
             "autoencoder": train_autoencoder,
             "latent-gan": train_latent_gan,
+            "song-autoencoder": train_song_autoencoder,
             "song-gan": train_song_gan,
             "sprites": train_sprites,
         }
