@@ -292,8 +292,10 @@ print(f"3 windows one by one vs one pass over 24 s: largest difference {float((o
 # %% [markdown]
 # The shipped GAN was trained by `scripts/make_song_models.py` with WGAN-GP (chapter 3's penalty,
 # $\lambda = 10$, five critic steps per generator step) on the book's training core, with an
-# exponential moving average of the generator for sampling. Its curves, then a short live run from
-# scratch on a few tunes so you can watch the loop move:
+# exponential moving average of the generator for sampling. From a terminal the same training is
+# `musicgan train song-gan --steps 3000 --out runs/songs` (with `--nproc 2` on two processes): it
+# checkpoints, resumes with the same command, and writes `sample.wav` and the note numbers of its
+# frames. Its curves, then a short live run from scratch on a few tunes so you can watch the loop move:
 
 # %%
 history = gan.meta.get("history", {})
