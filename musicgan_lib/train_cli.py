@@ -206,6 +206,9 @@ def train_latent_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     return {"latent_fd": round(run.latent_fd[-1], 5), "steps": run.steps, "train_seconds": run.seconds}
 
 
+MUSIC_MEASURES = ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_per_s")  # song-gan's frame numbers
+
+
 def train_song_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     from .audio.io import write_wav
     from .data.song_clips import split_tunes
@@ -262,9 +265,6 @@ def train_song_autoencoder(args: argparse.Namespace, out: Path) -> dict[str, flo
         return {}
     recent = loop.history["mss"][-50:]
     return {"mss_last50": round(sum(recent) / len(recent), 5), "steps": loop.step, "train_seconds": loop.seconds}
-
-
-MUSIC_MEASURES = ("scale_consistency", "pitch_class_entropy", "step_ratio", "notes_per_s")
 
 
 def sprite_set(args: argparse.Namespace):
