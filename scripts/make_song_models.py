@@ -76,6 +76,7 @@ def _variant(args: argparse.Namespace) -> str:
         ("_hard_pitch" if args.hard_pitch else "")
         + ("_continuous" if args.pitch_mode == "continuous" else "")
         + ("_intervals" if args.critic_intervals else "")
+        + ("_key" if args.key_pitch else "")
     )
 
 
@@ -169,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         help="SongGANConfig.pitch_mode (default: the profile's)",
     )
     parser.add_argument(
+        "--key-pitch",
+        action="store_true",
+        help="train the GAN with SongGANConfig(key_pitch=True): one tonic per song, pitches written above it",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -180,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
     if args.critic_intervals:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_intervals=True))
+    if args.key_pitch:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, key_pitch=True))
     if args.pitch_mode:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
     t0 = time.perf_counter()

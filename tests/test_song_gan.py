@@ -11,6 +11,7 @@ from musicgan_lib.models.song_gan import (
     SongCritic,
     SongGANConfig,
     SongGenerator,
+    key_shift,
     load_song_gan,
     save_song_gan,
     song_anchors,
@@ -242,3 +243,42 @@ def test_interval_features_count_the_melody_steps_and_key():
     assert frames.grad[:, :13].abs().sum() > 0
     with pytest.raises(ValueError, match="critic_intervals needs pitch_mode='onehot'"):
         SongGANConfig(pitch_mode="continuous", critic_intervals=True)
+
+
+def test_key_shift_moves_the_voiced_bins_up_by_the_tonic():
+    relative = torch.zeros(1, 1 + 3, 2)  # no pitch + 3 semitones above the tonic, 2 frames
+    relative[0, 0, 0] = 1.0  # frame 0: no pitch
+    relative[0, 1:, 1] = torch.tensor([0.5, 0.0, 0.5])  # frame 1: tonic or 2 above it
+    key = torch.nn.functional.one_hot(torch.tensor([4]), 12).float()
+    out = key_shift(relative, key)
+    assert out.shape == (1, 1 + 3 + 11, 2)
+    assert out[0, 0].tolist() == [1.0, 0.0]
+    assert out[0, 1:, 1].nonzero().flatten().tolist() == [4, 6]  # bins 0 and 2 shifted up by 4
+    assert torch.allclose(out[0, 1 + 4, 1], torch.tensor(0.5)) and torch.allclose(out.sum(1), relative.sum(1))
+    half = key_shift(relative, torch.full((1, 12), 1 / 12))  # soft keys mix the twelve shifts
+    expected = torch.tensor([0.5, 0.5] + [1.0] * 10 + [0.5, 0.5]) / 12  # bin j: tonics s with j - s in {0, 2}
+    assert torch.allclose(half[0, 1:, 1], expected)
+
+
+def test_key_pitch_songs_stay_inside_their_key_span_and_join_exactly():
+    cfg = dataclasses.replace(SongGANConfig(), key_pitch=True)
+    assert SongGenerator(cfg).head.out_channels == cfg.frame_channels - 11
+    assert "key_head.weight" not in SongGenerator(SongGANConfig()).state_dict()  # the default is unchanged
+    torch.manual_seed(0)
+    g = SongGenerator(cfg).eval()
+    for seed in range(3):
+        anchors, style = song_anchors(3, cfg, torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            long = g.frames_from(anchors, style)
+            windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+            tonic = int(g.song_key(style).argmax())
+        k = cfg.n_pitches + 1
+        assert long.shape == (1, cfg.frame_channels, 3 * cfg.window_frames)
+        assert torch.allclose(long, windows, atol=1e-5) and torch.allclose(long[:, :k].sum(1), torch.ones(1, 1200))
+        outside = torch.cat([long[0, 1 : 1 + tonic], long[0, 1 + tonic + cfg.key_span : k]])
+        assert outside.shape == (11, 1200) and outside.abs().max() == 0  # no probability outside the key's span
+    latents = torch.randn(2, cfg.latent_size)
+    g.train()(latents)[:, 1:k].pow(2).sum().backward()  # straight-through: the tonic's choice gets a gradient
+    assert g.key_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="key_pitch needs pitch_mode='onehot'"):
+        SongGANConfig(pitch_mode="continuous", key_pitch=True)

@@ -75,10 +75,18 @@ class SongGANConfig:
     # convolution over 58 one-hot channels must learn 58 x 58 pairs to tell a step from a leap; these
     # channels say it directly, so the critic can hold the generator to the corpus's steps and scales.
     critic_intervals: bool = False
+    # how the generator chooses pitches: False, straight onto the absolute semitone bins (every frame
+    # must agree on a key with its neighbours through the latents alone); True, the song first picks
+    # one of 12 tonics from its style vector (a one-hot, straight-through), and the frames write
+    # semitones *above that tonic* (`key_span` bins). One pattern of scale degrees then serves every
+    # key, and a song cannot drift out of its key by accident. The critic still sees absolute pitch.
+    key_pitch: bool = False
 
     def __post_init__(self) -> None:
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
+        if self.key_pitch and (self.pitch_mode != "onehot" or self.n_pitches <= 12):
+            raise ValueError("key_pitch needs pitch_mode='onehot' and more than 12 pitch bins (tonic + span)")
         if self.critic_intervals and self.pitch_mode != "onehot":
             raise ValueError("critic_intervals needs pitch_mode='onehot' (it reads the per-semitone probabilities)")
         if self.anchor_every % 4 or self.anchor_every < 20 or self.window_frames % self.anchor_every:
@@ -95,6 +103,17 @@ class SongGANConfig:
     @property
     def frame_channels(self) -> int:
         return self.pitch_channels + 1 + self.latent_dim  # pitch, loudness, z
+
+    @property
+    def key_span(self) -> int:
+        """With `key_pitch`: semitone bins above the tonic (tonic 0..11 + span = the absolute bins)."""
+        return self.n_pitches - 11
+
+    @property
+    def head_channels(self) -> int:
+        """Channels the generator's last layer writes: the frame, or with `key_pitch` the frame's
+        no-pitch + `key_span` relative bins in place of the absolute ones."""
+        return self.frame_channels - (11 if self.key_pitch else 0)
 
     @property
     def centre_pitch(self) -> float:
@@ -213,7 +232,9 @@ class SongGenerator(nn.Module):
         self.inp = nn.Conv1d(cfg.anchor_dim + cfg.style_dim, c, 1)
         self.coarse = nn.Sequential(*(_Block(c, d) for d in coarse_dilations(cfg.anchor_every // 4)))
         self.up = nn.ModuleList(nn.Conv1d(c, c, 5, padding=2) for _ in range(2))
-        self.head = nn.Conv1d(c, cfg.frame_channels, 3, padding=1)
+        self.head = nn.Conv1d(c, cfg.head_channels, 3, padding=1)
+        if cfg.key_pitch:
+            self.key_head = nn.Linear(cfg.style_dim, 12)  # style -> logits of the song's tonic
 
     def split(self, latents: Tensor) -> tuple[Tensor, Tensor]:
         """[B, latent_size] -> (anchors [B, A, anchor_dim], style [B, style_dim])."""
@@ -235,8 +256,12 @@ class SongGenerator(nn.Module):
         out = self.head(F.gelu(x))[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
         if cfg.pitch_mode == "continuous":  # voicing in 0..1, pitch as it is
             return torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:]], dim=1)
-        k = cfg.n_pitches + 1
-        probs = torch.softmax(out[:, :k], dim=1)
+        if cfg.key_pitch:
+            k = cfg.key_span + 1
+            probs = key_shift(torch.softmax(out[:, :k], dim=1), self.song_key(style))
+        else:
+            k = cfg.n_pitches + 1
+            probs = torch.softmax(out[:, :k], dim=1)
         if cfg.hard_pitch:
             hard = F.one_hot(probs.argmax(1), k).transpose(1, 2).to(probs.dtype)
             probs = hard + probs - probs.detach()  # forward: one-hot; backward: the softmax's gradient
@@ -245,6 +270,24 @@ class SongGenerator(nn.Module):
     def forward(self, latents: Tensor) -> Tensor:
         """latents [B, latent_size] -> frames [B, C, window_frames]."""
         return self.frames_from(*self.split(latents))
+
+    def song_key(self, style: Tensor) -> Tensor:
+        """style [B, style_dim] -> the song's tonic [B, 12]: a one-hot of the most likely of 12 (needs
+        `key_pitch`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
+        soft = torch.softmax(self.key_head(style), dim=1)
+        return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + soft - soft.detach()
+
+
+def key_shift(relative: Tensor, key: Tensor) -> Tensor:
+    """Pitch written above a tonic -> absolute pitch bins.
+
+    relative [B, 1 + S, T] (bin 0 = no pitch, bin 1 + r = r semitones above the tonic), key [B, 12]
+    (one-hot tonic; soft weights mix the shifts) -> probabilities [B, 1 + S + 11, T] over no pitch and
+    the absolute semitone bins, bin 1 + r + tonic.
+    """
+    voiced = relative[:, 1:]
+    shifted = sum(key[:, s, None, None] * F.pad(voiced, (0, 0, s, 11 - s)) for s in range(12))
+    return torch.cat([relative[:, :1], shifted], dim=1)
 
 
 STEP_LAG = 10  # frames (0.2 s) between the two pitches of `interval_features`' semitone steps
