@@ -77,6 +77,7 @@ def _variant(args: argparse.Namespace) -> str:
         + ("_continuous" if args.pitch_mode == "continuous" else "")
         + ("_intervals" if args.critic_intervals else "")
         + ("_key" if args.key_pitch else "")
+        + ("_histogram" if args.critic_histogram else "")
     )
 
 
@@ -175,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         help="train the GAN with SongGANConfig(key_pitch=True): one tonic per song, pitches written above it",
     )
     parser.add_argument(
+        "--critic-histogram",
+        action="store_true",
+        help="train the GAN with SongGANConfig(critic_histogram=True): the critic reads each window's sorted pitch classes",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -188,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_intervals=True))
     if args.key_pitch:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, key_pitch=True))
+    if args.critic_histogram:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_histogram=True))
     if args.pitch_mode:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
     t0 = time.perf_counter()

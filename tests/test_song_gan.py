@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+from torch import Tensor
 
 from musicgan_lib.audio.synth import midi_to_hz
 from musicgan_lib.models.song_gan import (
@@ -282,3 +283,30 @@ def test_key_pitch_songs_stay_inside_their_key_span_and_join_exactly():
     assert g.key_head.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="key_pitch needs pitch_mode='onehot'"):
         SongGANConfig(pitch_mode="continuous", key_pitch=True)
+
+
+def test_the_sorted_pitch_class_histogram_tells_a_scale_from_a_drone_in_any_key():
+    from musicgan_lib.models.song_gan import sorted_pitch_class_histogram
+
+    def window(midis: list[int]) -> Tensor:  # one-hot frames [1, 1 + 57, 10 per note], MIDI 40..96
+        bins = torch.tensor([m - 40 + 1 for m in midis]).repeat_interleave(10)
+        return torch.nn.functional.one_hot(bins, 58).T[None].float()
+
+    c_major = window([60, 62, 64, 65, 67, 69, 71, 72])  # C D E F G A B C: C twice
+    d_major = window([62, 64, 66, 67, 69, 71, 73, 74])  # the same scale a tone higher
+    drone = window([60] * 6 + [67] * 2)
+    hist = sorted_pitch_class_histogram(c_major, 40)
+    assert torch.allclose(hist, sorted_pitch_class_histogram(d_major, 40))  # the key is forgotten
+    assert torch.allclose(hist[0, :8], torch.tensor([2, 1, 1, 1, 1, 1, 1, 0]) / 8.0) and hist[0, 8:].sum() == 0
+    assert torch.allclose(sorted_pitch_class_histogram(drone, 40)[0, :3], torch.tensor([0.75, 0.25, 0.0]))
+    unvoiced = torch.zeros(1, 58, 10)
+    unvoiced[:, 0] = 1
+    assert sorted_pitch_class_histogram(unvoiced, 40).abs().sum() == 0  # no pitch: no share, no division by 0
+    cfg = dataclasses.replace(SMALL, critic_histogram=True)
+    frames = torch.rand(2, cfg.frame_channels, 40)
+    frames[:, :13] = torch.softmax(frames[:, :13] * 3, 1)
+    frames.requires_grad_(True)
+    SongCritic(cfg)(frames).sum().backward()
+    assert SongCritic(cfg).out.in_features == cfg.channels + 12 and frames.grad[:, 1:13].abs().sum() > 0
+    with pytest.raises(ValueError, match="critic_histogram needs pitch_mode='onehot'"):
+        SongGANConfig(pitch_mode="continuous", critic_histogram=True)

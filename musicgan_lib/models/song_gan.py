@@ -81,10 +81,16 @@ class SongGANConfig:
     # semitones *above that tonic* (`key_span` bins). One pattern of scale degrees then serves every
     # key, and a song cannot drift out of its key by accident. The critic still sees absolute pitch.
     key_pitch: bool = False
+    # the critic also reads each window's pitch-class histogram, sorted (most used class first, so any key
+    # looks the same): 12 numbers that say at once whether a window uses the seven classes of a scale or
+    # holds one or two (a drone), which strided convolutions averaged over 8 s see only indirectly
+    critic_histogram: bool = False
 
     def __post_init__(self) -> None:
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
+        if self.critic_histogram and self.pitch_mode != "onehot":
+            raise ValueError("critic_histogram needs pitch_mode='onehot' (it reads the per-semitone probabilities)")
         if self.key_pitch and (self.pitch_mode != "onehot" or self.n_pitches <= 12):
             raise ValueError("key_pitch needs pitch_mode='onehot' and more than 12 pitch bins (tonic + span)")
         if self.critic_intervals and self.pitch_mode != "onehot":
@@ -342,14 +348,29 @@ class SongCritic(nn.Module):
         for _ in range(4):  # 50 -> 3.1 frames/s: phrases of a few seconds per output position
             layers += [nn.Conv1d(c, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers, nn.Conv1d(c, c, 3, padding=1), nn.LeakyReLU(0.2))
-        self.out = nn.Linear(c, 1)
+        self.out = nn.Linear(c + (12 if cfg.critic_histogram else 0), 1)
 
     def forward(self, frames: Tensor) -> Tensor:
         """frames [B, C, T] -> score [B]."""
+        probs = frames[:, : self.cfg.pitch_channels]
         if self.cfg.critic_intervals:
-            probs = frames[:, : self.cfg.pitch_channels]
             frames = torch.cat([frames, interval_features(probs, self.cfg.lowest_pitch)], dim=1)
-        return self.out(self.net(frames).mean(-1)).squeeze(-1)
+        pooled = self.net(frames).mean(-1)  # [B, c]
+        if self.cfg.critic_histogram:
+            pooled = torch.cat([pooled, sorted_pitch_class_histogram(probs, self.cfg.lowest_pitch)], dim=1)
+        return self.out(pooled).squeeze(-1)
+
+
+def sorted_pitch_class_histogram(pitch_probs: Tensor, lowest_pitch: int) -> Tensor:
+    """pitch_probs [B, 1 + K, T] (bin 0 = no pitch) -> [B, 12]: the share of voiced frames in each pitch class,
+    largest first. Sorting forgets the key, so a critic reading it judges only how the window spreads over
+    the classes (a scale's seven, or a drone's one or two); the sort passes gradients to the values."""
+    voiced = pitch_probs[:, 1:]
+    classes = (torch.arange(voiced.shape[1], device=voiced.device) + lowest_pitch) % 12
+    chroma = torch.zeros(voiced.shape[0], 12, voiced.shape[2], dtype=voiced.dtype, device=voiced.device)
+    chroma = chroma.index_add(1, classes, voiced).sum(-1)  # [B, 12]: expected frames per class
+    share = chroma / chroma.sum(1, keepdim=True).clamp(min=1e-6)
+    return share.sort(dim=1, descending=True).values
 
 
 def gaussian_frames(train_frames: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
