@@ -188,6 +188,8 @@ def train_latent_gan(args: argparse.Namespace, out: Path) -> dict[str, float]:
     config = replace(config, batch_size=args.batch or config.batch_size)
     if args.notes:
         config = replace(config, n_train=args.notes, n_eval=max(args.notes // 4, 64))
+    if args.sheet_steps is not None:
+        config = replace(config, sheet_steps=args.sheet_steps)
     ae = load_autoencoder()
     data = _main_rank_first(
         lambda: load_chapter_data(ae, config, cache_dir=out / "cache", notes=choose_note_data(args.data))
@@ -389,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="autoencoder, latent-gan: the notes it learns (the encodings of)",
     )
     parser.add_argument("--notes", type=int, default=0, help="latent-gan: training notes (default: the chapter's)")
+    parser.add_argument(
+        "--sheet-steps", type=int, default=None, help="latent-gan: steps fitting the generator's sheet (the chapter's)"
+    )
     parser.add_argument(
         "--tunes", type=int, default=0, help="song-autoencoder, song-gan: tunes parsed (default: the chapter's 400)"
     )

@@ -6,7 +6,8 @@
 What it does:
 1. makes the chapter's note sets (training, reference, held-out) and encodes them with the
    frozen chapter-6 autoencoder (cached in runs/07, so a rerun skips it);
-2. trains the conditional WGAN-GP (`recipes.latent_gan`) for the profile's steps, taking the
+2. fits the generator's sheet to the training latents (`LatentSheet`, about 70 s), then trains the
+   conditional WGAN-GP (`recipes.latent_gan`) for the profile's steps, taking the
    latent FD of the EMA generator every 250 steps; a training checkpoint every 500 steps
    lets a killed run resume;
 3. measures it exactly as the notebook does (`metrics.latent_eval`: N notes per row, the three floors) and prints
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=None, help="override the profile's generator steps")
     ap.add_argument("--noise-dim", type=int, default=None, help="override the profile's generator noise dimensions")
+    ap.add_argument("--sheet-dim", type=int, default=None, help="override the profile's sheet dimensions (0: no sheet)")
     ap.add_argument("--out", type=Path, default=ch7.ASSET_PATH)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "latent_gan_train.safetensors")
     ap.add_argument(
@@ -73,6 +75,8 @@ def main(argv: list[str]) -> int:
         config = replace(config, steps=args.steps)
     if args.noise_dim is not None:
         config = replace(config, noise_dim=args.noise_dim)
+    if args.sheet_dim is not None:
+        config = replace(config, sheet_dim=args.sheet_dim)
     log(config.describe())
     ae = load_autoencoder(args.device)
     classifier = load_note_classifier(args.device)

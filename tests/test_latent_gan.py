@@ -116,6 +116,7 @@ CONFIG = replace(
     live_steps=3,
     noise_dim=8,
     embed_dim=4,
+    sheet_steps=40,
 )
 
 
@@ -456,3 +457,36 @@ def test_shipped_weights_fit_the_shipped_autoencoder():
     z = g.sample(torch.tensor([60, 72]), torch.tensor([0, 4]), generator=torch.Generator().manual_seed(0))
     audio = decode_latents(ae, z, torch.tensor([60, 72]))
     assert audio.shape == (2, ae.n_samples) and torch.isfinite(audio).all()
+
+
+def test_the_sheet_fits_a_curve_per_condition_and_the_generator_can_only_write_points_on_it():
+    """Latents on a different 1-D curve per (pitch, family): a 1-D sheet fits them far better than their spread,
+    and whatever the generator's MLP writes, its latents are the frozen sheet's points."""
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    pitch, family = torch.randint(48, 85, (n,), generator=g), torch.randint(0, 8, (n,), generator=g)
+    t = torch.rand(n, generator=g) * 2 - 1  # where on its condition's curve a latent sits
+    h = (pitch - 66) / 18
+    x = torch.stack([t, t**2 + h, torch.sin(2 * t) * (family - 3.5) / 4, h * t, family / 8.0 - 0.5], dim=1)
+    generator = LatentGenerator(latent_dim=5, noise_dim=4, hidden=64, layers=2, embed_dim=4, sheet_dim=1)
+    assert generator.head.out_features == 1 and not any(p.requires_grad for p in generator.sheet.parameters())
+    mse = generator.fit_sheet(x, pitch, family, steps=1500, seed=0)
+    assert mse < 0.02 * float(x.var(0).mean())  # the spread is ~0.2 per coordinate
+    assert not any(p.requires_grad for p in generator.sheet.parameters())  # frozen again
+    noise = torch.randn(6, 4, generator=g)
+    with torch.no_grad():
+        code = generator.head(generator.body(torch.cat([noise, generator.cond(pitch[:6], family[:6])], dim=1)))
+        on_sheet = generator.sheet(code, pitch[:6], family[:6])
+        assert torch.allclose(generator.generate(noise, pitch[:6], family[:6]), on_sheet)
+    with pytest.raises(ValueError, match="no sheet"):
+        LatentGenerator(latent_dim=5, noise_dim=4, hidden=8, layers=1, embed_dim=2).fit_sheet(x, pitch, family, 1)
+
+
+def test_the_gan_never_moves_the_sheet_and_a_given_sheet_is_used_as_it_is(data, trained):
+    assert CONFIG.sheet_dim == 1 and trained.generator.sheet is not None
+    fitted = ch7.make_trainer(data, CONFIG, 0, "cpu").generator.sheet  # the same seed fits the same sheet
+    for name, value in fitted.state_dict().items():
+        assert torch.equal(value, trained.generator.sheet.state_dict()[name]), name
+    other = LatentGenerator(6, 8, CONFIG.hidden, CONFIG.layers, CONFIG.embed_dim, sheet_dim=1).sheet
+    given = ch7.make_trainer(data, CONFIG, 0, "cpu", sheet=other).generator.sheet
+    assert all(torch.equal(a, b) for a, b in zip(given.state_dict().values(), other.state_dict().values()))

@@ -119,7 +119,8 @@ def test_chapter_8s_song_gan_trains_on_two_processes_and_resumes_on_one(tmp_path
 def test_chapter_7s_latent_gan_trains_from_the_command_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MUSICGAN_BATCH", "1")
     out = tmp_path / "latent"
-    common = ["latent-gan", "--data", "synthetic", "--notes", "256", "--batch", "32", "--out", str(out)]
+    common = ["latent-gan", "--data", "synthetic", "--notes", "256", "--batch", "32", "--sheet-steps", "30"]
+    common += ["--out", str(out)]
     assert main(["train", *common, "--steps", "4", "--checkpoint-every", "4"]) == 0
     capsys.readouterr()
     assert main(["train", *common, "--steps", "6"]) == 0

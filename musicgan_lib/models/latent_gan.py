@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 from torch import Tensor, nn
 
 from ..data.notes import FAMILIES, PITCH_RANGE
@@ -45,6 +46,7 @@ __all__ = [
     "GaussianBaseline",
     "LatentCritic",
     "LatentGenerator",
+    "LatentSheet",
     "conditional_samplers",
     "generate_notes",
     "generate_song",
@@ -104,8 +106,34 @@ def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
+class LatentSheet(nn.Module):
+    """code [B, sheet_dim] + (pitch, family) -> standardised latent [B, latent_dim]: the surface real latents lie on.
+
+    For one pitch and family the real latents are a thin sheet (two instruments x velocity): a free
+    MLP generator lands near it but not on it. This decoder can write nothing *but* points of a
+    `sheet_dim`-dimensional surface per condition. It is fitted first, as the decoder of a small
+    conditional autoencoder of the training latents (`LatentGenerator.fit_sheet`), and then frozen,
+    so the GAN only chooses where on the sheet a note sits.
+    """
+
+    def __init__(
+        self, latent_dim: int, sheet_dim: int, hidden: int, layers: int, embed_dim: int, pitch_range, n_families: int
+    ) -> None:
+        super().__init__()
+        self.cond = _Conditioner(embed_dim, pitch_range, n_families)
+        self.body = _mlp(sheet_dim + self.cond.out_dim, hidden, layers)
+        self.head = nn.Linear(hidden, latent_dim)
+        self.requires_grad_(False)  # frozen, except while `fit_sheet` fits it
+
+    def forward(self, code: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
+        """code [B, sheet_dim], pitch [B], family [B] or [B, n_families] -> latents [B, latent_dim]."""
+        return self.head(self.body(torch.cat([code, self.cond(pitch, family)], dim=1)))
+
+
 class LatentGenerator(nn.Module):
-    """noise [B, noise_dim] + (pitch, family) -> standardised autoencoder latent [B, latent_dim]."""
+    """noise [B, noise_dim] + (pitch, family) -> standardised autoencoder latent [B, latent_dim].
+
+    With `sheet_dim` > 0 the MLP writes a code [B, sheet_dim] that a frozen `LatentSheet` decodes."""
 
     def __init__(
         self,
@@ -116,12 +144,15 @@ class LatentGenerator(nn.Module):
         embed_dim: int = 16,
         pitch_range: tuple[int, int] = (PITCH_LO, PITCH_HI),
         n_families: int = N_FAMILIES,
+        sheet_dim: int = 0,
     ) -> None:
         super().__init__()
-        self.latent_dim, self.noise_dim = latent_dim, noise_dim
+        self.latent_dim, self.noise_dim, self.sheet_dim = latent_dim, noise_dim, sheet_dim
         self.cond = _Conditioner(embed_dim, pitch_range, n_families)
         self.body = _mlp(noise_dim + self.cond.out_dim, hidden, layers)
-        self.head = nn.Linear(hidden, latent_dim)
+        self.head = nn.Linear(hidden, sheet_dim or latent_dim)
+        sizes = (latent_dim, sheet_dim, hidden, layers, embed_dim, pitch_range, n_families)
+        self.sheet = LatentSheet(*sizes) if sheet_dim else None  # built only when used: the RNG stream stays as it was
         # the affine map between the GAN's (whitened) latents x and the autoencoder's z:
         # z = x @ unwhiten + mean,  x = (z - mean) @ whiten
         self.register_buffer("z_mean", torch.zeros(latent_dim))
@@ -147,7 +178,52 @@ class LatentGenerator(nn.Module):
 
     def generate(self, noise: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
         """Standardised latents [B, latent_dim] for noise [B, noise_dim], pitch [B] (MIDI), family [B] or [B, n_families]."""
-        return self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1)))
+        out = self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1)))
+        return self.sheet(out, pitch, family) if self.sheet is not None else out
+
+    def fit_sheet(
+        self,
+        x: Tensor,
+        pitch: Tensor,
+        family: Tensor,
+        steps: int,
+        seed: int = 0,
+        batch: int = 256,
+        progress: bool = True,
+    ) -> float:
+        """Fit the sheet to standardised training latents x [N, latent_dim] (with their pitch, family [N]).
+
+        A conditional autoencoder: an encoder MLP (latent + condition -> code [B, sheet_dim], thrown
+        away afterwards) and the sheet as its decoder, `steps` Adam steps (lr 1e-3, cosine decay) on the
+        squared error, with a small pull of the codes towards 0 so they stay in the range the GAN
+        writes. Then the sheet is frozen again. Returns the final mean squared error per latent.
+        """
+        if self.sheet is None:
+            raise ValueError("this generator has no sheet (sheet_dim = 0)")
+        cond, body = self.sheet.cond, self.sheet.body
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+            torch.manual_seed(seed)
+            encoder = LatentGenerator(
+                self.sheet_dim, self.latent_dim, body[0].out_features, len(body) // 2, cond.pitch.embedding_dim,
+                (cond.pitch_lo, cond.pitch_hi), cond.n_families,
+            ).to(x.device)  # fmt: skip
+        self.sheet.requires_grad_(True)
+        params = [*encoder.parameters(), *self.sheet.parameters()]
+        opt = torch.optim.Adam(params, 1e-3)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-5)
+        rng = torch.Generator().manual_seed(seed)
+        pitch, family = pitch.to(x.device), family.to(x.device)
+        for _ in tqdm(range(steps), desc="fitting the sheet", disable=not progress, mininterval=1.0):
+            i = torch.randint(0, len(x), (min(batch, len(x)),), generator=rng)
+            code = encoder.generate(x[i], pitch[i], family[i])
+            error = (self.sheet(code, pitch[i], family[i]) - x[i]).pow(2).sum(1).mean()
+            opt.zero_grad()
+            (error + 1e-3 * code.pow(2).sum(1).mean()).backward()
+            opt.step()
+            schedule.step()
+        self.sheet.requires_grad_(False)
+        with torch.no_grad():
+            return float((self.sheet(encoder.generate(x, pitch, family), pitch, family) - x).pow(2).mean())
 
     def forward(self, packed: Tensor) -> Tensor:
         """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family].

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import time
-from contextlib import redirect_stdout
+from contextlib import nullcontext, redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ..data.notes import FAMILIES, PITCH_RANGE
 from ..device import seed_everything
 from ..losses import WassersteinLoss
 from ..metrics.latent_eval import LatentFDTracker, trained_generator
-from ..models.latent_gan import LatentCritic, LatentGenerator, conditional_samplers
+from ..models.latent_gan import LatentCritic, LatentGenerator, LatentSheet, conditional_samplers
 from ..models.note_latents import ChapterData, autoencoder_fingerprint, latent_source_key, latent_tensors
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, linear_lr_decay
@@ -60,6 +60,10 @@ class LatentGANConfig:
     hidden: int = 256  # units per hidden layer, generator and critic
     layers: int = 3  # hidden layers, generator and critic
     embed_dim: int = 16  # size of the pitch embedding and of the family embedding
+    # the generator writes this many numbers per note, which a fitted, frozen sheet decodes into a latent
+    # (models.latent_gan.LatentSheet): one picks the place along each (pitch, family)'s surface; 0 = a plain MLP
+    sheet_dim: int = 1
+    sheet_steps: int = 8000  # Adam steps fitting the sheet to the training latents before the GAN (~70 CPU s)
 
     # -- training: chapter 3's WGAN-GP with its official settings, plus an EMA generator
     steps: int = 12000  # generator steps of a whole run (the shipped weights: ~10 CPU-minutes)
@@ -99,8 +103,9 @@ def build_models(latent_dim: int, config: LatentGANConfig) -> tuple[LatentGenera
     """The conditional generator (noise [B, noise_dim] + condition -> latent [B, latent_dim]) and critic."""
     lo, hi = PITCH_RANGE
     g = LatentGenerator(
-        latent_dim, config.noise_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES)
-    )
+        latent_dim, config.noise_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES),
+        config.sheet_dim,
+    )  # fmt: skip
     d = LatentCritic(latent_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES))
     return g, d
 
@@ -115,22 +120,27 @@ def make_trainer(
     checkpoint_every: int = 0,
     callbacks: list[Every] | None = None,
     total_steps: int | None = None,
+    sheet: LatentSheet | None = None,
 ) -> GANTrainer:
     """A GANTrainer (WGAN-GP, n_critic, EMA) over the standardised training latents; not yet run.
 
     The learning rate decays linearly from config.lr to config.final_lr_fraction * lr over
     total_steps (config.steps by default): the last part of training settles the samples onto
-    the thin surface the real latents lie on instead of letting them jitter around it.
+    the thin surface the real latents lie on instead of letting them jitter around it. The generator's
+    sheet (config.sheet_dim) is fitted first, copied from `sheet`, or restored by the resumed checkpoint.
     """
     rng = seed_everything(seed)
     generator, critic = build_models(data.latent_dim, config)
     generator.set_latent_stats(data.mean, data.std)
     generator, critic = generator.to(device), critic.to(device)
+    train, train_x = data.train, generator.from_autoencoder(data.train.z.to(device))
+    if generator.sheet is not None and sheet is not None:
+        generator.sheet.load_state_dict(sheet.state_dict())
+    elif generator.sheet is not None and not (checkpoint_path and Path(checkpoint_path).exists()):  # else: resumed
+        generator.fit_sheet(train_x, train.pitch, train.family, config.sheet_steps, seed)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=config.betas)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=config.betas)
-    sample_real, sample_latent = conditional_samplers(
-        generator.from_autoencoder(data.train.z.to(device)).cpu(), data.train.pitch, data.train.family, config.noise_dim
-    )
+    sample_real, sample_latent = conditional_samplers(train_x.cpu(), train.pitch, train.family, config.noise_dim)
     schedule = linear_lr_decay([g_opt, d_opt], config.lr, total_steps or config.steps, config.final_lr_fraction)
     return GANTrainer(
         generator,
@@ -175,33 +185,26 @@ def train_latent_gan(
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 0,
     quiet: bool = False,
+    sheet: LatentSheet | None = None,
 ) -> TrainResult:
     """Train the conditional latent WGAN-GP for `steps` generator steps (config.steps when None).
 
     With track_every > 0 the latent FD of the EMA generator against the held-out latents is
     taken every that many steps (cheap; a progress curve). Resumes from checkpoint_path if it exists.
+    A given `sheet` (e.g. the shipped generator's) is used instead of fitting one.
     """
     steps = config.steps if steps is None else steps
     tracker = LatentFDTracker(data)
     ref: dict = {}
     callbacks = [tracker.callback(ref, track_every)] if track_every else []
     trainer = make_trainer(
-        data,
-        config,
-        seed,
-        device,
-        checkpoint_path=checkpoint_path,
-        checkpoint_every=checkpoint_every,
-        callbacks=callbacks,
-        total_steps=steps,
-    )
+        data, config, seed, device, checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+        callbacks=callbacks, total_steps=steps, sheet=sheet,
+    )  # fmt: skip
     ref["trainer"] = trainer
     trainer.loop.resume()
     t0 = time.process_time()
-    if quiet:
-        with redirect_stdout(io.StringIO()):
-            trainer.run(steps)
-    else:
+    with redirect_stdout(io.StringIO()) if quiet else nullcontext():
         trainer.run(steps)
     g = trained_generator(trainer)
     g.eval()
@@ -244,7 +247,8 @@ def save_latent_gan(
 def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = "cpu") -> tuple[LatentGenerator, dict]:
     """The shipped (or any saved) latent generator in float32, eval mode; and its metadata."""
     meta = read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT, what="latent GAN")
-    config = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+    saved = {"sheet_dim": 0, **meta["config"]}  # files from before the sheet hold a plain MLP
+    config = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     generator, _ = build_models(int(meta["latent_dim"]), config)
     load_weights(path, {"generator": generator}, kind=KIND, make_script=MAKE_SCRIPT, device=device)
     return generator, meta

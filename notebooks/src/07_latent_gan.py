@@ -113,12 +113,15 @@ plt.show()
 # ## 2. The conditional WGAN-GP
 #
 # * **Generator**: noise (8-d) + a pitch embedding (plus "how high" as one number) + a family
-#   embedding → an MLP (3 × 256, leaky ReLU) → a standardised latent. Why only 8 noise numbers for
-#   a 16-d latent? Given its pitch and family, a real note varies in few ways (which of the
-#   family's two instruments, how hard it is played), so its latent lies near a low-dimensional
-#   surface (the printout below says how much of the variance the first principal axes hold).
-#   Extra noise dimensions only give the generator ways to jitter *off* that surface, which the
-#   nearest-neighbour check below catches.
+#   embedding → an MLP (3 × 256, leaky ReLU) → **one number**, a place on a *sheet* → the sheet
+#   decoder (a second MLP that also reads the pitch and family) → a standardised 16-d latent.
+#   Why? Given its pitch and family, a real note varies in few ways (which of the family's two
+#   instruments, how hard it is played), so its latent lies on a thin, curved surface (the
+#   printout below says how much of the variance the first principal axes hold). A generator that
+#   writes all 16 numbers freely lands *near* that surface but not on it, and the
+#   nearest-neighbour check below catches that. So the sheet is learned first, as the decoder of a
+#   small autoencoder of the training latents (latent → one number → latent, given the condition),
+#   and frozen: the GAN can only write points of it, and learns *where* on it real notes lie.
 # * **Critic**: the latent + the same kind of condition embeddings → an MLP, plus a *projection*
 #   term $\langle \mathrm{embed}(c), \phi(z) \rangle$ (Miyato & Koyama 2018) that makes "plausible
 #   *for this pitch and family*" easy to say. No normalisation layers: the gradient penalty needs
@@ -163,8 +166,8 @@ print(
 #
 # With `PROFILE = "quick"` the chapter loads the shipped generator (trained by
 # `scripts/make_latent_gan_weights.py` on exactly these latents) and shows its training curves.
-# Either way a short **live** run starts from scratch here so you can watch the loop move; the
-# "full" profile (or `RETRAIN = True`) trains the whole thing here.
+# A short **live** run then trains a fresh GAN on the shipped sheet, so you can watch the loop
+# move; the "full" profile (or `RETRAIN = True`) fits a sheet and trains the whole thing here.
 
 # %%
 result = ch7.load_or_train(autoencoder, data, config, retrain=RETRAIN, seed=SEED, device=device, save_dir=OUT)
@@ -176,8 +179,9 @@ runs = {"shipped run" if result.shipped else "this run": result.value}
 if result.shipped:  # the live run: a fresh GAN for a few steps, so you see the loop move
     t0 = time.perf_counter()
     runs["live run"] = ch7.train_latent_gan(
-        data, config, steps=config.live_steps, seed=SEED, device=device, track_every=max(config.live_steps // 6, 25)
-    )
+        data, config, steps=config.live_steps, seed=SEED, device=device, track_every=max(config.live_steps // 6, 25),
+        sheet=result.value.generator.sheet,  # the shipped sheet: the live run trains the GAN, not the sheet again
+    )  # fmt: skip
     print(f"live run: {runs['live run'].steps} generator steps in {time.perf_counter() - t0:.0f} s")
 for name, run in runs.items():
     fig = plot_training(
@@ -200,14 +204,16 @@ gan = result.value.generator.cpu().eval()  # a tiny MLP: sampling on the CPU is 
 # noise). Listen to them in a row:
 
 # %% [markdown]
-# How a generated note comes to be, on the page: the generator writes a standardised encoding for
-# a condition, we undo the standardisation, and chapter 6's decoder plays it at the note's pitch.
+# How a generated note comes to be, on the page: the generator writes a place on the sheet for a
+# condition, the sheet turns it into a standardised encoding, we undo the standardisation, and
+# chapter 6's decoder plays it at the note's pitch.
 
 
 # %%
 def generate_note(gan, autoencoder, pitch, family, noise):
     """noise [B, 8], pitch [B] (MIDI), family [B] -> audio [B, samples]."""
-    x = gan.head(gan.body(torch.cat([noise, gan.cond(pitch, family)], dim=1)))  # [B, 16] standardised
+    place = gan.head(gan.body(torch.cat([noise, gan.cond(pitch, family)], dim=1)))  # [B, 1]: where on the sheet
+    x = gan.sheet(place, pitch, family)  # [B, 16] standardised: the sheet's point there
     z = x @ gan.z_unwhiten + gan.z_mean  # [B, 16]: the autoencoder's own latent
     frames = -(-autoencoder.n_samples // (autoencoder.sample_rate // autoencoder.frame_rate))
     f0 = (440.0 * 2 ** ((pitch.float() - 69) / 12)).unsqueeze(1).expand(-1, frames)  # [B, frames] Hz
@@ -325,9 +331,8 @@ print(
     + (
         "as new as fresh real notes."
         if 0.8 <= gan_nn <= 1.2
-        else "its notes are new, but further from the real notes than fresh real notes are: it misses the target 0.8-1.2. "
-        "Given only the family, it cannot know which of the family's two instruments a held-out note was played on, "
-        "and a timbre between or beside them is far from both (docs/experiments/06_07_real_notes.md)."
+        else "its notes are new, but further from the real notes than fresh real notes are: it misses the target 0.8-1.2 "
+        "(what was tried: docs/experiments/06_07_real_notes.md)."
     )
 )
 
