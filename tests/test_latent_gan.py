@@ -412,6 +412,7 @@ def test_load_or_train_gives_a_train_result_either_way(tmp_path, autoencoder, da
     got = ch7.load_or_train(autoencoder, data, CONFIG, path=path)
     assert got.shipped and isinstance(got.value, ch7.TrainResult) and got.value.steps == 6
     assert got.value.fd_steps == trained.fd_steps and "lg.safetensors" in str(got) and "6 generator steps" in str(got)
+    assert got.value.trained_on == trained.trained_on == data.notes.key()  # which notes its sheet was fitted to
     with redirect_stdout(io.StringIO()):
         here = ch7.load_or_train(autoencoder, data, CONFIG, retrain=True, path=path, save_dir=tmp_path)
     assert not here.shipped and isinstance(here.value, ch7.TrainResult) and "RETRAIN = True" in str(here)

@@ -172,6 +172,7 @@ class TrainResult:
     latent_fd: list[float]  # FD of generated vs held-out standardised latents at those steps
     seconds: float  # CPU seconds of this process spent training
     steps: int  # generator steps
+    trained_on: dict[str, Any]  # the notes it learned from (`NoteData.key()`): is its sheet fitted to these?
 
 
 def train_latent_gan(
@@ -206,9 +207,8 @@ def train_latent_gan(
     t0 = time.process_time()
     with redirect_stdout(io.StringIO()) if quiet else nullcontext():
         trainer.run(steps)
-    g = trained_generator(trainer)
-    g.eval()
-    return TrainResult(g, trainer.history, tracker.steps, tracker.values, time.process_time() - t0, steps)
+    seconds, g = time.process_time() - t0, trained_generator(trainer).eval()
+    return TrainResult(g, trainer.history, tracker.steps, tracker.values, seconds, steps, data.notes.key())
 
 
 # --------------------------------------------------------------------------- weights (musicgan_lib.weights)
@@ -329,9 +329,8 @@ def load_or_train(
         described.append(_check_shipped(path, autoencoder, config, data.notes))
         generator, meta = load_latent_gan(path, device)
         fd = meta.get("latent_fd", {"step": [], "fd": []})
-        return TrainResult(
-            generator, meta.get("history", {}), fd["step"], fd["fd"], meta["train_seconds"], meta["steps"]
-        )
+        saved = (meta["train_seconds"], meta["steps"], meta.get("note_data", {}))
+        return TrainResult(generator, meta.get("history", {}), fd["step"], fd["fd"], *saved)
 
     def train() -> TrainResult:
         run = train_latent_gan(data, config, seed=seed, device=device, track_every=max(config.steps // 6, 25))
