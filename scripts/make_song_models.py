@@ -188,16 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
-    if args.hard_pitch:
-        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, hard_pitch=True))
-    if args.critic_intervals:
-        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_intervals=True))
-    if args.key_pitch:
-        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, key_pitch=True))
-    if args.critic_histogram:
-        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, critic_histogram=True))
+    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram")  # experimental GANs (not shipped)
+    gan = {name: True for name in flags if getattr(args, name)}
     if args.pitch_mode:
-        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, pitch_mode=args.pitch_mode))
+        gan["pitch_mode"] = args.pitch_mode
+    config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))
     t0 = time.perf_counter()
     data = load_song_data(config, cache_dir=args.work / "cache")
     print(

@@ -307,6 +307,14 @@ def _lagged(x: Tensor, lag: int) -> Tensor:
     return F.pad(x, (lag, 0))[..., : x.shape[-1]]
 
 
+def pitch_class_probs(pitch_probs: Tensor, lowest_pitch: int) -> Tensor:
+    """pitch_probs [B, 1 + K, T] (bin 0 = no pitch, bin k = MIDI lowest_pitch + k - 1) -> chroma [B, 12, T]:
+    each frame's probability of each pitch class (C = 0), summed over octaves; 0 everywhere when unvoiced."""
+    q = pitch_probs[:, 1:]
+    classes = (torch.arange(q.shape[1], device=q.device) + lowest_pitch) % 12
+    return torch.zeros(q.shape[0], 12, q.shape[2], dtype=q.dtype, device=q.device).index_add(1, classes, q)
+
+
 def interval_features(pitch_probs: Tensor, lowest_pitch: int) -> Tensor:
     """The melody's steps and key as channels: pitch_probs [B, 1 + K, T] (bin 0 = no pitch, bin k = MIDI
     lowest_pitch + k - 1) -> features [B, 25 + 12 + 12, T]:
@@ -328,8 +336,7 @@ def interval_features(pitch_probs: Tensor, lowest_pitch: int) -> Tensor:
             steps.append((q[:, j:] * before[:, : k - j]).sum(1))
         else:
             steps.append((q[:, : k + j] * before[:, -j:]).sum(1))
-    classes = (torch.arange(k, device=q.device) + lowest_pitch) % 12
-    chroma = torch.zeros(q.shape[0], 12, q.shape[2], dtype=q.dtype, device=q.device).index_add(1, classes, q)
+    chroma = pitch_class_probs(pitch_probs, lowest_pitch)
     earlier = _lagged(chroma, KEY_LAG)
     key = [(chroma * torch.roll(earlier, i, dims=1)).sum(1) for i in range(12)]  # class c now, c - i before
     return torch.cat([torch.stack(steps, 1), torch.stack(key, 1), chroma], dim=1)
@@ -365,10 +372,7 @@ def sorted_pitch_class_histogram(pitch_probs: Tensor, lowest_pitch: int) -> Tens
     """pitch_probs [B, 1 + K, T] (bin 0 = no pitch) -> [B, 12]: the share of voiced frames in each pitch class,
     largest first. Sorting forgets the key, so a critic reading it judges only how the window spreads over
     the classes (a scale's seven, or a drone's one or two); the sort passes gradients to the values."""
-    voiced = pitch_probs[:, 1:]
-    classes = (torch.arange(voiced.shape[1], device=voiced.device) + lowest_pitch) % 12
-    chroma = torch.zeros(voiced.shape[0], 12, voiced.shape[2], dtype=voiced.dtype, device=voiced.device)
-    chroma = chroma.index_add(1, classes, voiced).sum(-1)  # [B, 12]: expected frames per class
+    chroma = pitch_class_probs(pitch_probs, lowest_pitch).sum(-1)  # [B, 12]: expected frames per class
     share = chroma / chroma.sum(1, keepdim=True).clamp(min=1e-6)
     return share.sort(dim=1, descending=True).values
 
