@@ -58,6 +58,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=None, help="override the profile's generator steps")
     ap.add_argument("--noise-dim", type=int, default=None, help="override the profile's generator noise dimensions")
     ap.add_argument("--sheet-dim", type=int, default=None, help="override the profile's sheet dimensions (0: no sheet)")
+    ap.add_argument("--sheet-branches", type=int, default=None, help="override the sheet's pieces per (pitch, family)")
     ap.add_argument("--out", type=Path, default=ch7.ASSET_PATH)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "latent_gan_train.safetensors")
     ap.add_argument(
@@ -77,6 +78,8 @@ def main(argv: list[str]) -> int:
         config = replace(config, noise_dim=args.noise_dim)
     if args.sheet_dim is not None:
         config = replace(config, sheet_dim=args.sheet_dim)
+    if args.sheet_branches is not None:
+        config = replace(config, sheet_branches=args.sheet_branches)
     log(config.describe())
     ae = load_autoencoder(args.device)
     classifier = load_note_classifier(args.device)

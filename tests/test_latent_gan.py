@@ -31,9 +31,13 @@ from musicgan_lib.models.latent_gan import (
     pack_conditions,
     pitch_height,
     slerp,
+    straight_through_one_hot,
     timbre_morph,
 )
-from musicgan_lib.models.note_latents import decode_latents, load_chapter_data
+from musicgan_lib.data.note_sets import NoteData
+from musicgan_lib.data.notes import FAMILIES
+from musicgan_lib.data.soundfont import DEFAULT_PROGRAMS, find_soundfont, soundfont_labels
+from musicgan_lib.models.note_latents import LatentSet, decode_latents, load_chapter_data, training_instruments
 from musicgan_lib.recipes import latent_gan as ch7
 from musicgan_lib.songs import tune
 from musicgan_lib.weights import MissingWeightsError
@@ -483,11 +487,80 @@ def test_the_sheet_fits_a_curve_per_condition_and_the_generator_can_only_write_p
         LatentGenerator(latent_dim=5, noise_dim=4, hidden=8, layers=1, embed_dim=2).fit_sheet(x, pitch, family, 1)
 
 
+def test_a_branched_sheet_gives_each_instrument_its_own_piece_and_the_generator_picks_exactly_one():
+    """Two "instruments" per condition, far apart, each a 1-D curve (velocity): a 2-piece sheet, one piece
+    per instrument, fits them; a generated latent is exactly one piece's point, never in the gap between."""
+    g = torch.Generator().manual_seed(1)
+    n = 2000
+    pitch, family = torch.randint(48, 85, (n,), generator=g), torch.randint(0, 8, (n,), generator=g)
+    instrument = torch.randint(0, 2, (n,), generator=g)
+    v = torch.rand(n, generator=g) * 2 - 1  # velocity: the place along the instrument's curve
+    h = (pitch - 66) / 18
+    side = instrument * 2.0 - 1.0  # the two instruments sit at +-1 in the first coordinate
+    x = torch.stack([side + 0.1 * h, v, side * v**2, h * v, family / 8.0 - 0.5], dim=1)
+    generator = LatentGenerator(
+        latent_dim=5, noise_dim=4, hidden=64, layers=2, embed_dim=4, sheet_dim=1, sheet_branches=2
+    )
+    assert generator.head.out_features == 1 + 2  # one code and two logits
+    with pytest.raises(ValueError, match=r"needs `branch` \[N\] in 0..1"):
+        generator.fit_sheet(x, pitch, family, steps=1)
+    with pytest.raises(ValueError, match=r"values in 0..1"):
+        generator.fit_sheet(x, pitch, family, steps=1, branch=instrument + 1)
+    mse = generator.fit_sheet(x, pitch, family, steps=1500, seed=0, branch=instrument)
+    assert mse < 0.02 * float(x.var(0).mean())
+    assert not any(p.requires_grad for p in generator.sheet.parameters())
+    with torch.no_grad():  # each piece holds one instrument: no latent at the first coordinate's midpoint
+        noise = torch.randn(500, 4, generator=g)
+        out = generator.generate(noise, pitch[:500], family[:500])
+        assert (out[:, 0].abs() > 0.5).float().mean() > 0.95
+        code = generator.head(generator.body(torch.cat([noise, generator.cond(pitch[:500], family[:500])], dim=1)))
+        pick = nn.functional.one_hot(code[:, 1:].argmax(1), 2).float()
+        assert torch.allclose(out, generator.sheet(code[:, :1], pitch[:500], family[:500], pick), atol=1e-6)
+    with pytest.raises(ValueError, match="2 branches: pass a one-hot branch"):
+        generator.sheet(code[:, :1], pitch[:500], family[:500])
+
+
+def test_straight_through_one_hot_is_exactly_one_hot_forward_with_the_softmax_gradient():
+    logits = torch.tensor([[0.3, 2.0, -1.0], [1.5, 0.0, 0.2]], requires_grad=True)
+    out = straight_through_one_hot(logits)
+    assert torch.equal(out.detach(), torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    weights = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
+    (out * weights).sum().backward()
+    soft = logits.detach().softmax(1)
+    expected = soft * (weights - (soft * weights).sum(1, keepdim=True))  # the softmax's Jacobian times weights
+    assert torch.allclose(logits.grad, expected, atol=1e-6)
+
+
 def test_the_gan_never_moves_the_sheet_and_a_given_sheet_is_used_as_it_is(data, trained):
     assert CONFIG.sheet_dim == 1 and trained.generator.sheet is not None
     fitted = ch7.make_trainer(data, CONFIG, 0, "cpu").generator.sheet  # the same seed fits the same sheet
     for name, value in fitted.state_dict().items():
         assert torch.equal(value, trained.generator.sheet.state_dict()[name]), name
-    other = LatentGenerator(6, 8, CONFIG.hidden, CONFIG.layers, CONFIG.embed_dim, sheet_dim=1).sheet
+    pieces = trained.generator.branches  # one per instrument; one for synthetic notes, which have no instruments
+    assert pieces == (CONFIG.sheet_branches if data.notes.real else 1)
+    other = LatentGenerator(
+        6, 8, CONFIG.hidden, CONFIG.layers, CONFIG.embed_dim, sheet_dim=1, sheet_branches=pieces
+    ).sheet
     given = ch7.make_trainer(data, CONFIG, 0, "cpu", sheet=other).generator.sheet
     assert all(torch.equal(a, b) for a, b in zip(given.state_dict().values(), other.state_dict().values()))
+
+
+def test_the_sheet_has_a_piece_per_instrument_for_soundfont_notes_and_one_for_synthetic_notes(autoencoder, tmp_path):
+    synthetic = load_chapter_data(autoencoder, CONFIG, cache_dir=tmp_path, verbose=False, notes=NoteData("synthetic"))
+    with pytest.raises(ValueError, match="synthetic notes have no instruments.*needs SoundFont notes"):
+        training_instruments(synthetic, CONFIG)
+    assert ch7.make_trainer(synthetic, CONFIG, 0, "cpu").generator.branches == 1
+    if not (font := find_soundfont()):
+        pytest.skip("no SoundFont installed: the instrument labels need one")
+    real = replace(synthetic, notes=NoteData("soundfont", font))  # labels come from the note stream, not audio
+    with pytest.raises(RuntimeError, match="labels differ"):  # synthetic pitches are not the SoundFont stream's
+        training_instruments(real, CONFIG)
+    programs, pitches, velocities = soundfont_labels(CONFIG.n_train, seed=CONFIG.data_seed)
+    real.train = LatentSet(real.train.z, torch.tensor(pitches), real.train.family.clone(), torch.tensor(velocities))
+    real.train.family = torch.tensor(
+        [next(i for i, f in enumerate(FAMILIES) if p in DEFAULT_PROGRAMS[f]) for p in programs]
+    )
+    pieces = training_instruments(real, CONFIG)
+    assert pieces.shape == (CONFIG.n_train,) and set(pieces.tolist()) == {0, 1}
+    for piece, program, family in zip(pieces.tolist(), programs, real.train.family.tolist()):
+        assert DEFAULT_PROGRAMS[FAMILIES[family]][piece] == program

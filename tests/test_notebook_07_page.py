@@ -33,7 +33,7 @@ def test_the_page_critic_score_is_the_library_critic():
 def test_the_page_generated_note_is_the_library_note():
     generate_note = page("def generate_note(")["generate_note"]
     torch.manual_seed(0)
-    gan = LatentGenerator(16, noise_dim=8, sheet_dim=1)  # the chapter's: one number on a sheet
+    gan = LatentGenerator(16, noise_dim=8, sheet_dim=1, sheet_branches=2)  # the chapter's: a piece and a place
     gan.set_latent_stats(torch.randn(16), torch.rand(16) + 0.5)  # a non-trivial standardisation to undo
     autoencoder = NoteAutoencoder(latent_dim=16, n_harmonics=32, hidden=32).eval()  # a small random one
     pitch, family = conditions(3)

@@ -54,6 +54,7 @@ __all__ = [
     "pack_conditions",
     "pitch_height",
     "slerp",
+    "straight_through_one_hot",
     "timbre_morph",
     "timbre_noise",
 ]
@@ -114,26 +115,57 @@ class LatentSheet(nn.Module):
     `sheet_dim`-dimensional surface per condition. It is fitted first, as the decoder of a small
     conditional autoencoder of the training latents (`LatentGenerator.fit_sheet`), and then frozen,
     so the GAN only chooses where on the sheet a note sits.
+
+    With `branches` K > 1 the sheet is K separate pieces per condition, one per instrument of the
+    family: a one-hot branch [B, K] joins the code, so a point is "piece k, place c on it", and
+    nothing is written in the gaps between the instruments, which one curve through all of them
+    must cross.
     """
 
     def __init__(
-        self, latent_dim: int, sheet_dim: int, hidden: int, layers: int, embed_dim: int, pitch_range, n_families: int
+        self,
+        latent_dim: int,
+        sheet_dim: int,
+        hidden: int,
+        layers: int,
+        embed_dim: int,
+        pitch_range,
+        n_families: int,
+        branches: int = 1,
     ) -> None:
         super().__init__()
+        self.branches = branches
         self.cond = _Conditioner(embed_dim, pitch_range, n_families)
-        self.body = _mlp(sheet_dim + self.cond.out_dim, hidden, layers)
+        self.body = _mlp(sheet_dim + (branches if branches > 1 else 0) + self.cond.out_dim, hidden, layers)
         self.head = nn.Linear(hidden, latent_dim)
         self.requires_grad_(False)  # frozen, except while `fit_sheet` fits it
 
-    def forward(self, code: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
-        """code [B, sheet_dim], pitch [B], family [B] or [B, n_families] -> latents [B, latent_dim]."""
-        return self.head(self.body(torch.cat([code, self.cond(pitch, family)], dim=1)))
+    def forward(self, code: Tensor, pitch: Tensor, family: Tensor, branch: Tensor | None = None) -> Tensor:
+        """code [B, sheet_dim], pitch [B], family [B] or [B, n_families], branch [B, K] one-hot -> [B, latent_dim]."""
+        parts = [code, self.cond(pitch, family)]
+        if self.branches > 1:
+            if branch is None:
+                raise ValueError(f"this sheet has {self.branches} branches: pass a one-hot branch [B, {self.branches}]")
+            parts.insert(1, branch.to(code))
+        return self.head(self.body(torch.cat(parts, dim=1)))
+
+
+def straight_through_one_hot(logits: Tensor) -> Tensor:
+    """logits [B, K] -> the one-hot of their argmax [B, K], with the softmax's gradient (straight-through).
+
+    The forward value is exactly one branch, so a generated note always lies on one piece of the
+    sheet; the backward pass lets the generator learn which piece to choose.
+    """
+    soft = logits.softmax(dim=1)
+    hard = F.one_hot(logits.argmax(dim=1), logits.shape[1]).to(soft)
+    return hard + soft - soft.detach()
 
 
 class LatentGenerator(nn.Module):
     """noise [B, noise_dim] + (pitch, family) -> standardised autoencoder latent [B, latent_dim].
 
-    With `sheet_dim` > 0 the MLP writes a code [B, sheet_dim] that a frozen `LatentSheet` decodes."""
+    With `sheet_dim` > 0 the MLP writes a code [B, sheet_dim] that a frozen `LatentSheet` decodes; with
+    `sheet_branches` K > 1 it also writes K logits, and the argmax picks the sheet's piece."""
 
     def __init__(
         self,
@@ -145,13 +177,18 @@ class LatentGenerator(nn.Module):
         pitch_range: tuple[int, int] = (PITCH_LO, PITCH_HI),
         n_families: int = N_FAMILIES,
         sheet_dim: int = 0,
+        sheet_branches: int = 1,
     ) -> None:
         super().__init__()
         self.latent_dim, self.noise_dim, self.sheet_dim = latent_dim, noise_dim, sheet_dim
+        self.branches = sheet_branches if sheet_dim else 1
         self.cond = _Conditioner(embed_dim, pitch_range, n_families)
         self.body = _mlp(noise_dim + self.cond.out_dim, hidden, layers)
-        self.head = nn.Linear(hidden, sheet_dim or latent_dim)
-        sizes = (latent_dim, sheet_dim, hidden, layers, embed_dim, pitch_range, n_families)
+        # with a branched sheet the head also writes K logits: which piece of the sheet
+        self.head = nn.Linear(
+            hidden, sheet_dim + (self.branches if self.branches > 1 else 0) if sheet_dim else latent_dim
+        )
+        sizes = (latent_dim, sheet_dim, hidden, layers, embed_dim, pitch_range, n_families, self.branches)
         self.sheet = LatentSheet(*sizes) if sheet_dim else None  # built only when used: the RNG stream stays as it was
         # the affine map between the GAN's (whitened) latents x and the autoencoder's z:
         # z = x @ unwhiten + mean,  x = (z - mean) @ whiten
@@ -179,7 +216,11 @@ class LatentGenerator(nn.Module):
     def generate(self, noise: Tensor, pitch: Tensor, family: Tensor) -> Tensor:
         """Standardised latents [B, latent_dim] for noise [B, noise_dim], pitch [B] (MIDI), family [B] or [B, n_families]."""
         out = self.head(self.body(torch.cat([noise, self.cond(pitch, family)], dim=1)))
-        return self.sheet(out, pitch, family) if self.sheet is not None else out
+        if self.sheet is None:
+            return out
+        code, logits = out[:, : self.sheet_dim], out[:, self.sheet_dim :]
+        branch = straight_through_one_hot(logits) if self.branches > 1 else None
+        return self.sheet(code, pitch, family, branch)
 
     def fit_sheet(
         self,
@@ -190,6 +231,7 @@ class LatentGenerator(nn.Module):
         seed: int = 0,
         batch: int = 256,
         progress: bool = True,
+        branch: Tensor | None = None,
     ) -> float:
         """Fit the sheet to standardised training latents x [N, latent_dim] (with their pitch, family [N]).
 
@@ -197,15 +239,27 @@ class LatentGenerator(nn.Module):
         away afterwards) and the sheet as its decoder, `steps` Adam steps (lr 1e-3, cosine decay) on the
         squared error, with a small pull of the codes towards 0 so they stay in the range the GAN
         writes. Then the sheet is frozen again. Returns the final mean squared error per latent.
+
+        A branched sheet (K pieces) needs each note's piece, `branch` [N] in 0..K-1 (e.g. which of its
+        family's instruments played it). The pieces cannot be left to find themselves: a piece is an
+        MLP of the code, and fitted unlabelled, each piece stretches over all the instruments and
+        jumps across the gaps between them where no note sits (see docs/experiments/06_07_real_notes.md).
         """
         if self.sheet is None:
             raise ValueError("this generator has no sheet (sheet_dim = 0)")
+        k = self.branches
+        if (branch is None) != (k == 1):
+            raise ValueError(
+                f"a sheet of {k} pieces needs `branch` [N] in 0..{k - 1}" if k > 1 else "one piece: no branch"
+            )
+        if branch is not None and (branch.shape != pitch.shape or branch.min() < 0 or branch.max() >= k):
+            raise ValueError(f"branch must be [N] = {tuple(pitch.shape)} with values in 0..{k - 1}")
         cond, body = self.sheet.cond, self.sheet.body
         with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
             torch.manual_seed(seed)
             encoder = LatentGenerator(
-                self.sheet_dim, self.latent_dim, body[0].out_features, len(body) // 2, cond.pitch.embedding_dim,
-                (cond.pitch_lo, cond.pitch_hi), cond.n_families,
+                self.sheet_dim, self.latent_dim + (k if k > 1 else 0), body[0].out_features, len(body) // 2,
+                cond.pitch.embedding_dim, (cond.pitch_lo, cond.pitch_hi), cond.n_families,
             ).to(x.device)  # fmt: skip
         self.sheet.requires_grad_(True)
         params = [*encoder.parameters(), *self.sheet.parameters()]
@@ -213,17 +267,25 @@ class LatentGenerator(nn.Module):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-5)
         rng = torch.Generator().manual_seed(seed)
         pitch, family = pitch.to(x.device), family.to(x.device)
+        one_hot = F.one_hot(branch.to(x.device), k).float() if branch is not None else None
+
+        def reconstruct(i: Tensor) -> tuple[Tensor, Tensor]:
+            b = one_hot[i] if one_hot is not None else None
+            seen = x[i] if b is None else torch.cat([x[i], b], dim=1)  # the encoder knows the piece too
+            code = encoder.generate(seen, pitch[i], family[i])
+            return self.sheet(code, pitch[i], family[i], b), code
+
         for _ in tqdm(range(steps), desc="fitting the sheet", disable=not progress, mininterval=1.0):
             i = torch.randint(0, len(x), (min(batch, len(x)),), generator=rng)
-            code = encoder.generate(x[i], pitch[i], family[i])
-            error = (self.sheet(code, pitch[i], family[i]) - x[i]).pow(2).sum(1).mean()
+            point, code = reconstruct(i)
+            error = (point - x[i]).pow(2).sum(1).mean()
             opt.zero_grad()
             (error + 1e-3 * code.pow(2).sum(1).mean()).backward()
             opt.step()
             schedule.step()
         self.sheet.requires_grad_(False)
         with torch.no_grad():
-            return float((self.sheet(encoder.generate(x, pitch, family), pitch, family) - x).pow(2).mean())
+            return float((reconstruct(torch.arange(len(x), device=x.device))[0] - x).pow(2).mean())
 
     def forward(self, packed: Tensor) -> Tensor:
         """GANTrainer's view: [noise | pitch | family] -> [latent | pitch | family].

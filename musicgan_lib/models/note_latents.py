@@ -25,6 +25,8 @@ from torch import Tensor, nn
 from ..audio.synth import midi_to_hz
 from ..checkpoint import load_checkpoint, read_checkpoint_meta, read_tensor_file
 from ..data.note_sets import NoteData, choose_note_data, note_set
+from ..data.notes import FAMILIES
+from ..data.soundfont import DEFAULT_PROGRAMS, soundfont_labels
 
 __all__ = [
     "LATENT_FIELDS",
@@ -42,6 +44,7 @@ __all__ = [
     "note_duration",
     "split_offsets",
     "stored_latents",
+    "training_instruments",
 ]
 
 # `config` below is any object with the set sizes (the chapter's LatentGANConfig): n_train and
@@ -190,6 +193,28 @@ def latent_source_key(config: Any, fingerprint: str, notes: NoteData) -> dict[st
         "data_seed": config.data_seed,
         "note_data": notes.key(),
     }
+
+
+def training_instruments(data: ChapterData, config: Any) -> Tensor:
+    """Which of its family's instruments played each training note: [n_train] long, 0 or 1 (the family's
+    first or second General MIDI program, `DEFAULT_PROGRAMS`).
+
+    The labels are recomputed from the note stream (`soundfont_labels`, no rendering), so stored latents
+    need not carry them; their pitches and velocities must match the stored ones. Synthetic notes have
+    no instruments: a ValueError says so.
+    """
+    if not data.notes.real:
+        raise ValueError(
+            "synthetic notes have no instruments: a sheet with one piece per instrument needs SoundFont notes"
+        )
+    programs, pitches, velocities = soundfont_labels(config.n_train, seed=config.data_seed)
+    if not (
+        torch.equal(torch.tensor(pitches), data.train.pitch)
+        and torch.equal(torch.tensor(velocities), data.train.velocity)
+    ):
+        raise RuntimeError("the training latents are not the note stream's first n_train notes (labels differ)")
+    families = [FAMILIES[int(f)] for f in data.train.family]
+    return torch.tensor([DEFAULT_PROGRAMS[f].index(p) for f, p in zip(families, programs)])
 
 
 def load_chapter_data(

@@ -7,8 +7,7 @@ decoder's output for (generated z, a constant f0 at the requested pitch): `model
 `generate_notes`, `generate_song`, `timbre_morph`. Why the per-note latent: z carries timbre,
 envelope and loudness, and the pitch is known when we ask for a note, so the GAN models ~16 numbers
 per note; vibrato is what a constant f0 loses, and the reconstruction floor measures that loss.
-The numbers and their three floors: `metrics.latent_eval.Evaluator`; the figures: `noteplots`.
-Here: the config, the networks, the training run and the shipped weights (through `weights`).
+Numbers and floors: `metrics.latent_eval`; figures: `noteplots`; here: config, networks, training, weights.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from ..losses import WassersteinLoss
 from ..metrics.latent_eval import LatentFDTracker, trained_generator
 from ..models.latent_gan import LatentCritic, LatentGenerator, LatentSheet, conditional_samplers
 from ..models.note_latents import ChapterData, autoencoder_fingerprint, latent_source_key, latent_tensors
+from ..models.note_latents import training_instruments
 from ..profiles import check_profile
 from ..train import Every, GANTrainer, linear_lr_decay
 from ..weights import RETRAIN_HINT, LoadedOrTrained, MissingWeightsError, load_weights, read_weights_meta
@@ -63,6 +63,7 @@ class LatentGANConfig:
     # the generator writes this many numbers per note, which a fitted, frozen sheet decodes into a latent
     # (models.latent_gan.LatentSheet): one picks the place along each (pitch, family)'s surface; 0 = a plain MLP
     sheet_dim: int = 1
+    sheet_branches: int = 2  # pieces of the sheet per (pitch, family), one per instrument; the generator picks one
     sheet_steps: int = 8000  # Adam steps fitting the sheet to the training latents before the GAN (~70 CPU s)
 
     # -- training: chapter 3's WGAN-GP with its official settings, plus an EMA generator
@@ -104,7 +105,7 @@ def build_models(latent_dim: int, config: LatentGANConfig) -> tuple[LatentGenera
     lo, hi = PITCH_RANGE
     g = LatentGenerator(
         latent_dim, config.noise_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES),
-        config.sheet_dim,
+        config.sheet_dim, config.sheet_branches,
     )  # fmt: skip
     d = LatentCritic(latent_dim, config.hidden, config.layers, config.embed_dim, (lo, hi), len(FAMILIES))
     return g, d
@@ -130,6 +131,8 @@ def make_trainer(
     sheet (config.sheet_dim) is fitted first, copied from `sheet`, or restored by the resumed checkpoint.
     """
     rng = seed_everything(seed)
+    if not data.notes.real:  # synthetic notes have no instruments: the sheet is one piece
+        config = replace(config, sheet_branches=1)
     generator, critic = build_models(data.latent_dim, config)
     generator.set_latent_stats(data.mean, data.std)
     generator, critic = generator.to(device), critic.to(device)
@@ -137,7 +140,8 @@ def make_trainer(
     if generator.sheet is not None and sheet is not None:
         generator.sheet.load_state_dict(sheet.state_dict())
     elif generator.sheet is not None and not (checkpoint_path and Path(checkpoint_path).exists()):  # else: resumed
-        generator.fit_sheet(train_x, train.pitch, train.family, config.sheet_steps, seed)
+        branch = training_instruments(data, config) if config.sheet_branches > 1 else None
+        generator.fit_sheet(train_x, train.pitch, train.family, config.sheet_steps, seed, branch=branch)
     g_opt = torch.optim.Adam(generator.parameters(), config.lr, betas=config.betas)
     d_opt = torch.optim.Adam(critic.parameters(), config.lr, betas=config.betas)
     sample_real, sample_latent = conditional_samplers(train_x.cpu(), train.pitch, train.family, config.noise_dim)
@@ -190,9 +194,8 @@ def train_latent_gan(
 ) -> TrainResult:
     """Train the conditional latent WGAN-GP for `steps` generator steps (config.steps when None).
 
-    With track_every > 0 the latent FD of the EMA generator against the held-out latents is
-    taken every that many steps (cheap; a progress curve). Resumes from checkpoint_path if it exists.
-    A given `sheet` (e.g. the shipped generator's) is used instead of fitting one.
+    With track_every > 0 the EMA generator's latent FD against the held-out latents is taken every that many
+    steps (a progress curve). Resumes from checkpoint_path if it exists. A given `sheet` is used, not fitted.
     """
     steps = config.steps if steps is None else steps
     tracker = LatentFDTracker(data)
@@ -226,6 +229,7 @@ def save_latent_gan(
     train_seconds) and, with `data`, the latents it was trained on (fp16, with the autoencoder
     fingerprint) so the chapter can skip encoding thousands of notes."""
     info = dict(meta or {})
+    config = replace(config, sheet_dim=generator.sheet_dim, sheet_branches=generator.branches)  # as it was built
     steps, seconds = info.pop("steps", 0), info.pop("train_seconds", 0.0)
     info["latent_dim"] = generator.latent_dim
     if data is not None:
@@ -247,7 +251,7 @@ def save_latent_gan(
 def load_latent_gan(path: str | Path = ASSET_PATH, device: torch.device | str = "cpu") -> tuple[LatentGenerator, dict]:
     """The shipped (or any saved) latent generator in float32, eval mode; and its metadata."""
     meta = read_weights_meta(path, kind=KIND, make_script=MAKE_SCRIPT, what="latent GAN")
-    saved = {"sheet_dim": 0, **meta["config"]}  # files from before the sheet hold a plain MLP
+    saved = {"sheet_dim": 0, "sheet_branches": 1, **meta["config"]}  # older files: a plain MLP, or one piece
     config = LatentGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     generator, _ = build_models(int(meta["latent_dim"]), config)
     load_weights(path, {"generator": generator}, kind=KIND, make_script=MAKE_SCRIPT, device=device)
@@ -297,9 +301,8 @@ def shipped_weights_status(
     """
     path = Path(path)
     if not should_load_shipped(path, profile=config.profile, retrain=retrain, make_script=MAKE_SCRIPT, kind=KIND):
-        return False, "training here: " + (
-            "RETRAIN = True" if retrain else f"the {config.profile} profile ships no weights"
-        )
+        why = "RETRAIN = True" if retrain else f"the {config.profile} profile ships no weights"
+        return False, "training here: " + why
     return True, f"{path.name}: {_check_shipped(path, autoencoder, config, notes)}"
 
 
@@ -335,10 +338,8 @@ def load_or_train(
     def train() -> TrainResult:
         run = train_latent_gan(data, config, seed=seed, device=device, track_every=max(config.steps // 6, 25))
         if save_dir is not None:
-            meta = {"steps": run.steps, "train_seconds": run.seconds}
-            save_latent_gan(
-                run.generator, Path(save_dir) / f"latent_gan_{config.profile}.safetensors", config, data, meta
-            )
+            out = Path(save_dir) / f"latent_gan_{config.profile}.safetensors"
+            save_latent_gan(run.generator, out, config, data, {"steps": run.steps, "train_seconds": run.seconds})
         return run
 
     result = load_or_train_weights(

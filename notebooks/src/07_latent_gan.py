@@ -113,15 +113,19 @@ plt.show()
 # ## 2. The conditional WGAN-GP
 #
 # * **Generator**: noise (8-d) + a pitch embedding (plus "how high" as one number) + a family
-#   embedding → an MLP (3 × 256, leaky ReLU) → **one number**, a place on a *sheet* → the sheet
-#   decoder (a second MLP that also reads the pitch and family) → a standardised 16-d latent.
+#   embedding → an MLP (3 × 256, leaky ReLU) → **a choice and one number**: which of the family's
+#   two instruments, and a place on that instrument's piece of a *sheet* → the sheet decoder (a
+#   second MLP that also reads the pitch and family) → a standardised 16-d latent.
 #   Why? Given its pitch and family, a real note varies in few ways (which of the family's two
 #   instruments, how hard it is played), so its latent lies on a thin, curved surface (the
 #   printout below says how much of the variance the first principal axes hold). A generator that
 #   writes all 16 numbers freely lands *near* that surface but not on it, and the
 #   nearest-neighbour check below catches that. So the sheet is learned first, as the decoder of a
-#   small autoencoder of the training latents (latent → one number → latent, given the condition),
-#   and frozen: the GAN can only write points of it, and learns *where* on it real notes lie.
+#   small autoencoder of the training latents (latent → one number → latent, given the condition
+#   and the instrument), and frozen: the GAN can only write points of it, and learns *where* on it
+#   real notes lie. The choice is a hard one (the most likely of two, with the softmax's gradient):
+#   one curve through both instruments would have to cross the gap between them, where no real
+#   note lies.
 # * **Critic**: the latent + the same kind of condition embeddings → an MLP, plus a *projection*
 #   term $\langle \mathrm{embed}(c), \phi(z) \rangle$ (Miyato & Koyama 2018) that makes "plausible
 #   *for this pitch and family*" easy to say. No normalisation layers: the gradient penalty needs
@@ -208,16 +212,17 @@ gan = result.value.generator.cpu().eval()  # a tiny MLP: sampling on the CPU is 
 # noise). Listen to them in a row:
 
 # %% [markdown]
-# How a generated note comes to be, on the page: the generator writes a place on the sheet for a
-# condition, the sheet turns it into a standardised encoding, we undo the standardisation, and
-# chapter 6's decoder plays it at the note's pitch.
+# How a generated note comes to be, on the page: the generator writes a piece of the sheet and a
+# place on it for a condition, the sheet turns them into a standardised encoding, we undo the
+# standardisation, and chapter 6's decoder plays it at the note's pitch.
 
 
 # %%
 def generate_note(gan, autoencoder, pitch, family, noise):
     """noise [B, 8], pitch [B] (MIDI), family [B] -> audio [B, samples]."""
-    place = gan.head(gan.body(torch.cat([noise, gan.cond(pitch, family)], dim=1)))  # [B, 1]: where on the sheet
-    x = gan.sheet(place, pitch, family)  # [B, 16] standardised: the sheet's point there
+    out = gan.head(gan.body(torch.cat([noise, gan.cond(pitch, family)], dim=1)))  # [B, 1 + 2]
+    place, piece = out[:, :1], out[:, 1:].argmax(1)  # where on the sheet, and which instrument's piece
+    x = gan.sheet(place, pitch, family, torch.eye(2)[piece])  # [B, 16] standardised: the sheet's point there
     z = x @ gan.z_unwhiten + gan.z_mean  # [B, 16]: the autoencoder's own latent
     frames = -(-autoencoder.n_samples // (autoencoder.sample_rate // autoencoder.frame_rate))
     f0 = (440.0 * 2 ** ((pitch.float() - 69) / 12)).unsqueeze(1).expand(-1, frames)  # [B, frames] Hz
