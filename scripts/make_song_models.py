@@ -78,6 +78,7 @@ def _variant(args: argparse.Namespace) -> str:
         + ("_intervals" if args.critic_intervals else "")
         + ("_key" if args.key_pitch else "")
         + ("_histogram" if args.critic_histogram else "")
+        + ("_hold" if args.note_hold else "")
     )
 
 
@@ -181,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         help="train the GAN with SongGANConfig(critic_histogram=True): the critic reads each window's sorted pitch classes",
     )
     parser.add_argument(
+        "--note-hold",
+        action="store_true",
+        help="train the GAN with SongGANConfig(note_hold=True) (implies --pitch-mode continuous): pitch held between onsets",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -188,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
-    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram")  # experimental GANs (not shipped)
+    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram", "note_hold")  # experimental GANs
     gan = {name: True for name in flags if getattr(args, name)}
+    if args.note_hold:
+        args.pitch_mode = "continuous"
     if args.pitch_mode:
         gan["pitch_mode"] = args.pitch_mode
     config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))

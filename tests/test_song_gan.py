@@ -12,6 +12,7 @@ from musicgan_lib.models.song_gan import (
     SongCritic,
     SongGANConfig,
     SongGenerator,
+    hold_between_onsets,
     key_shift,
     load_song_gan,
     save_song_gan,
@@ -310,3 +311,44 @@ def test_the_sorted_pitch_class_histogram_tells_a_scale_from_a_drone_in_any_key(
     assert SongCritic(cfg).out.in_features == cfg.channels + 12 and frames.grad[:, 1:13].abs().sum() > 0
     with pytest.raises(ValueError, match="critic_histogram needs pitch_mode='onehot'"):
         SongGANConfig(pitch_mode="continuous", critic_histogram=True)
+
+
+def test_hold_between_onsets_holds_each_note_and_passes_the_straight_through_gradient():
+    values = torch.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0], [0.1, 0.2, 0.3, 0.4, 0.5]]], requires_grad=True)
+    onset_logits = torch.tensor([[-3.0, -1.0, 2.0, -0.5, 1.0]], requires_grad=True)
+    held = hold_between_onsets(values, onset_logits)
+    # frame 0 always starts a note; onsets at frames 2 and 4 (logit > 0)
+    assert torch.allclose(held, torch.tensor([[[1.0, 1.0, 3.0, 3.0, 5.0], [0.1, 0.1, 0.3, 0.3, 0.5]]]))
+    held[0, 0].sum().backward()
+    s = torch.sigmoid(onset_logits.detach())[0]
+    # d held_t / d onset_t = sigmoid'(logit) * (values_t - held_(t-1)), carried on until the next onset
+    expected_1 = s[1] * (1 - s[1]) * (2.0 - 1.0)  # frame 2 starts a note: only frame 1 would move
+    expected_3 = s[3] * (1 - s[3]) * (4.0 - 3.0)  # frame 4 starts a note: only frame 3 would move
+    assert torch.allclose(onset_logits.grad[0, 1], expected_1) and torch.allclose(onset_logits.grad[0, 3], expected_3)
+    assert onset_logits.grad[0, 0] == 0  # frame 0 is an onset by definition
+    assert values.grad[0, 0].tolist() == [2.0, 0.0, 2.0, 0.0, 1.0]  # each onset's value feeds the frames it holds
+
+
+def test_note_hold_writes_steady_notes_and_real_frames_are_dequantized_once_per_note():
+    cfg = dataclasses.replace(CONTINUOUS, note_hold=True)
+    assert cfg.head_channels == CONTINUOUS.head_channels + 1  # the onset channel
+    torch.manual_seed(0)
+    g = SongGenerator(cfg).eval()
+    with torch.no_grad():
+        g.head.bias[-1] = -2.0  # few onsets: long notes
+        frames = g(torch.randn(4, cfg.latent_size))
+    assert frames.shape == (4, cfg.frame_channels, cfg.window_frames)
+    changes = (frames[:, :2, 1:] != frames[:, :2, :-1]).any(1)  # voicing and pitch change together, at onsets
+    assert torch.equal((frames[:, 0, 1:] != frames[:, 0, :-1]), changes)
+    assert changes.float().mean() < 0.5
+    codec = FrameCodec(cfg, torch.zeros(3), torch.ones(3))
+    f0 = midi_to_hz(torch.tensor([[60.0, 60, 60, 0, 0, 64, 64, 64, 65, 65]]))
+    f0[0, 3:5] = 0.0
+    real = codec.to_frames(f0, torch.full((1, 10), -30.0), torch.zeros(1, 10, 3))
+    noisy = codec.dequantize(real.expand(32, -1, -1).clone(), torch.Generator().manual_seed(0))
+    assert torch.equal(codec.from_frames(noisy)[0], codec.from_frames(real)[0].expand(32, -1))
+    for a, b in ((0, 3), (3, 5), (5, 8), (8, 10)):  # one draw per note or rest, different draws between them
+        assert (noisy[:, :2, a:b] == noisy[:, :2, a : a + 1]).all()
+    assert (noisy[:, 1, 2] != noisy[:, 1, 5]).all() and (noisy[:, 1, 7] != noisy[:, 1, 8]).all()
+    with pytest.raises(ValueError, match="note_hold needs pitch_mode='continuous'"):
+        dataclasses.replace(SMALL, note_hold=True)

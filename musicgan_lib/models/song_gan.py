@@ -85,10 +85,20 @@ class SongGANConfig:
     # looks the same): 12 numbers that say at once whether a window uses the seven classes of a scale or
     # holds one or two (a drone), which strided convolutions averaged over 8 s see only indirectly
     critic_histogram: bool = False
+    # with pitch_mode="continuous": the generator also writes an onset channel, and voicing and pitch are
+    # *held* from one onset to the next (`hold_between_onsets`). The one-hot leaps and the free continuous
+    # pitch glides; a held continuous pitch can do neither: a note keeps its pitch, and the next note's
+    # pitch is a small change of the output when it is a small step. The critic sees real frames
+    # dequantized once per note (`FrameCodec.dequantize`), so a held fake is not told by its steadiness.
+    # A held note may start before the margin, so windows equal the long pass only where a note starts
+    # within the margin's 2 s; a song (`generate_song`) is one pass either way.
+    note_hold: bool = False
 
     def __post_init__(self) -> None:
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
+        if self.note_hold and self.pitch_mode != "continuous":
+            raise ValueError("note_hold needs pitch_mode='continuous' (it holds the voicing and pitch numbers)")
         if self.critic_histogram and self.pitch_mode != "onehot":
             raise ValueError("critic_histogram needs pitch_mode='onehot' (it reads the per-semitone probabilities)")
         if self.key_pitch and (self.pitch_mode != "onehot" or self.n_pitches <= 12):
@@ -118,8 +128,9 @@ class SongGANConfig:
     @property
     def head_channels(self) -> int:
         """Channels the generator's last layer writes: the frame, or with `key_pitch` the frame's
-        no-pitch + `key_span` relative bins in place of the absolute ones."""
-        return self.frame_channels - (11 if self.key_pitch else 0)
+        no-pitch + `key_span` relative bins in place of the absolute ones; with `note_hold` one more, the
+        onset logits (last channel)."""
+        return self.frame_channels - (11 if self.key_pitch else 0) + (1 if self.note_hold else 0)
 
     @property
     def centre_pitch(self) -> float:
@@ -165,10 +176,15 @@ class FrameCodec:
         """Real frames [B, C, T] as the critic sees them in continuous mode: voicing 1 -> U(0.5, 1),
         0 -> U(0, 0.5), pitch + U(-0.5, 0.5) semitones. Decoding (threshold, rounding) gives the
         frames back exactly, and the critic cannot tell a fake by its pitch not being a whole
-        semitone (the generator's output is continuous). One-hot frames are returned as they are."""
+        semitone (the generator's output is continuous). With `note_hold` the two draws are made once per
+        run of equal frames (a note or a rest). One-hot frames are returned as they are."""
         if self.cfg.pitch_mode == "onehot":
             return frames
         u = torch.rand(frames.shape[0], 2, frames.shape[2], generator=generator).to(frames)
+        if self.cfg.note_hold:  # one draw per run of equal (voicing, pitch): a note stays steady, as a held fake is
+            changed = (frames[:, :2, 1:] != frames[:, :2, :-1]).any(1)  # [B, T - 1]
+            run = F.pad(changed.long(), (1, 0)).cumsum(1)  # [B, T]: which run each frame is in
+            u = u.gather(2, run[:, None].expand(-1, 2, -1))
         voicing = 0.5 * frames[:, :1] + 0.5 * u[:, :1]
         pitch = frames[:, 1:2] + (u[:, 1:2] - 0.5) / 12.0
         return torch.cat([voicing, pitch, frames[:, 2:]], dim=1)
@@ -259,7 +275,11 @@ class SongGenerator(nn.Module):
         for conv in self.up:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = x + conv(F.gelu(x))
-        out = self.head(F.gelu(x))[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
+        out = self.head(F.gelu(x))
+        if cfg.note_hold:  # held over the margins too, so a note that starts there carries into the window
+            held = hold_between_onsets(torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1), out[:, -1])
+            return torch.cat([held, out[:, 2:-1]], dim=1)[..., cfg.anchor_every : -cfg.anchor_every]
+        out = out[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
         if cfg.pitch_mode == "continuous":  # voicing in 0..1, pitch as it is
             return torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:]], dim=1)
         if cfg.key_pitch:
@@ -282,6 +302,26 @@ class SongGenerator(nn.Module):
         `key_pitch`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
         soft = torch.softmax(self.key_head(style), dim=1)
         return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + soft - soft.detach()
+
+
+def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
+    """values [B, C, T], onset_logits [B, T] -> held values [B, C, T]: each frame repeats the values of the
+    last frame whose onset logit is > 0 (frame 0 always starts a note).
+
+    Forward, the onsets are hard, so the output is piecewise constant: a note. Backward, they are the
+    sigmoid's (straight-through): held_t = o_t * values_t + (1 - o_t) * held_(t-1), so the gradient tells an
+    onset logit how much starting a note there would change the output (values_t - held_(t-1)).
+    A loop over T frames: each step is a [B, C] product, about 20 ms for 600 frames.
+    """
+    soft = torch.sigmoid(onset_logits)
+    onset = (onset_logits > 0).to(soft) + soft - soft.detach()
+    held = values[..., 0]
+    out = [held]
+    for t in range(1, values.shape[-1]):
+        o = onset[:, t, None]
+        held = o * values[..., t] + (1 - o) * held
+        out.append(held)
+    return torch.stack(out, dim=-1)
 
 
 def key_shift(relative: Tensor, key: Tensor) -> Tensor:
