@@ -79,6 +79,7 @@ def _variant(args: argparse.Namespace) -> str:
         + ("_key" if args.key_pitch else "")
         + ("_histogram" if args.critic_histogram else "")
         + ("_hold" if args.note_hold else "")
+        + ("_degrees" if args.scale_degrees else "")
     )
 
 
@@ -187,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         help="train the GAN with SongGANConfig(note_hold=True) (implies --pitch-mode continuous): pitch held between onsets",
     )
     parser.add_argument(
+        "--scale-degrees",
+        action="store_true",
+        help="train the GAN with SongGANConfig(scale_degrees=True) (implies --note-hold): held degrees of a per-song key",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -194,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
-    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram", "note_hold")  # experimental GANs
+    args.note_hold = args.note_hold or args.scale_degrees  # the experimental GANs below are not shipped
+    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram", "note_hold", "scale_degrees")
     gan = {name: True for name in flags if getattr(args, name)}
     if args.note_hold:
         args.pitch_mode = "continuous"

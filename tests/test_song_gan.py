@@ -13,6 +13,7 @@ from musicgan_lib.models.song_gan import (
     SongGANConfig,
     SongGenerator,
     hold_between_onsets,
+    MODE_SCALES,
     key_shift,
     load_song_gan,
     save_song_gan,
@@ -352,3 +353,29 @@ def test_note_hold_writes_steady_notes_and_real_frames_are_dequantized_once_per_
     assert (noisy[:, 1, 2] != noisy[:, 1, 5]).all() and (noisy[:, 1, 7] != noisy[:, 1, 8]).all()
     with pytest.raises(ValueError, match="note_hold needs pitch_mode='continuous'"):
         dataclasses.replace(SMALL, note_hold=True)
+
+
+def test_scale_degrees_write_only_the_songs_key_exactly_and_pass_gradients_to_degree_key_and_mode():
+    cfg = dataclasses.replace(CONTINUOUS, n_pitches=57, lowest_pitch=40, note_hold=True, scale_degrees=True)
+    torch.manual_seed(0)
+    g = SongGenerator(cfg)
+    latents = torch.randn(8, cfg.latent_size, requires_grad=True)
+    frames = g(latents)
+    voicing, pitch = frames[:, 0], frames[:, 1]
+    assert set(voicing.detach().unique().tolist()) <= {0.0, 1.0}  # exact, as real frames are
+    midi = pitch.detach() * 12 + cfg.centre_pitch
+    assert torch.allclose(midi, midi.round(), atol=1e-4)  # whole semitones
+    _, style = g.split(latents.detach())
+    tonic, minor = g.song_key(style).argmax(1), g.song_mode(style).argmax(1)
+    for b in range(8):
+        scale = {int(v) for v in MODE_SCALES[minor[b]]}
+        classes = {int(c) for c in (midi[b].round().long() - tonic[b]) % 12}
+        inside = (midi[b] > cfg.lowest_pitch) & (midi[b] < cfg.lowest_pitch + cfg.n_pitches - 1)  # not clamped
+        assert {int(c) for c in (midi[b][inside].round().long() - tonic[b]) % 12} <= scale, (b, classes, scale)
+    codec = FrameCodec(cfg, torch.zeros(3), torch.ones(3))
+    assert codec.dequantize(frames) is frames  # exact frames on both sides: nothing to dequantize
+    pitch.sum().backward()
+    assert g.head.weight.grad[1].abs().sum() > 0  # the degree channel
+    assert g.key_head.weight.grad.abs().sum() > 0 and g.mode_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="scale_degrees needs note_hold"):
+        dataclasses.replace(CONTINUOUS, scale_degrees=True)

@@ -93,10 +93,19 @@ class SongGANConfig:
     # A held note may start before the margin, so windows equal the long pass only where a note starts
     # within the margin's 2 s; a song (`generate_song`) is one pass either way.
     note_hold: bool = False
+    # with note_hold: the held pitch number is a *scale degree* (1.0 = an octave = 7 degrees), and the song's
+    # style picks a tonic (12) and a mode (major or natural minor), straight-through one-hots. A degree is
+    # rounded and written as the semitone of that key's scale (`on_scale`), and voicing is rounded to 0 or
+    # 1, so generated frames are exact, as real ones are (no dequantization). A step is one degree, one
+    # or two semitones; a note outside the song's key cannot be written at all (the corpus has ~2 % such
+    # notes), which is a prior the GAN is given, not a thing it learns: say so wherever its scale is shown.
+    scale_degrees: bool = False
 
     def __post_init__(self) -> None:
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
+        if self.scale_degrees and not self.note_hold:
+            raise ValueError("scale_degrees needs note_hold=True (degrees are held from one onset to the next)")
         if self.note_hold and self.pitch_mode != "continuous":
             raise ValueError("note_hold needs pitch_mode='continuous' (it holds the voicing and pitch numbers)")
         if self.critic_histogram and self.pitch_mode != "onehot":
@@ -178,7 +187,7 @@ class FrameCodec:
         frames back exactly, and the critic cannot tell a fake by its pitch not being a whole
         semitone (the generator's output is continuous). With `note_hold` the two draws are made once per
         run of equal frames (a note or a rest). One-hot frames are returned as they are."""
-        if self.cfg.pitch_mode == "onehot":
+        if self.cfg.pitch_mode == "onehot" or self.cfg.scale_degrees:  # exact frames on both sides
             return frames
         u = torch.rand(frames.shape[0], 2, frames.shape[2], generator=generator).to(frames)
         if self.cfg.note_hold:  # one draw per run of equal (voicing, pitch): a note stays steady, as a held fake is
@@ -255,8 +264,10 @@ class SongGenerator(nn.Module):
         self.coarse = nn.Sequential(*(_Block(c, d) for d in coarse_dilations(cfg.anchor_every // 4)))
         self.up = nn.ModuleList(nn.Conv1d(c, c, 5, padding=2) for _ in range(2))
         self.head = nn.Conv1d(c, cfg.head_channels, 3, padding=1)
-        if cfg.key_pitch:
+        if cfg.key_pitch or cfg.scale_degrees:
             self.key_head = nn.Linear(cfg.style_dim, 12)  # style -> logits of the song's tonic
+        if cfg.scale_degrees:
+            self.mode_head = nn.Linear(cfg.style_dim, 2)  # style -> logits of major / natural minor
 
     def split(self, latents: Tensor) -> tuple[Tensor, Tensor]:
         """[B, latent_size] -> (anchors [B, A, anchor_dim], style [B, style_dim])."""
@@ -278,6 +289,8 @@ class SongGenerator(nn.Module):
         out = self.head(F.gelu(x))
         if cfg.note_hold:  # held over the margins too, so a note that starts there carries into the window
             held = hold_between_onsets(torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1), out[:, -1])
+            if cfg.scale_degrees:
+                held = self.on_scale(held, style)
             return torch.cat([held, out[:, 2:-1]], dim=1)[..., cfg.anchor_every : -cfg.anchor_every]
         out = out[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
         if cfg.pitch_mode == "continuous":  # voicing in 0..1, pitch as it is
@@ -297,11 +310,49 @@ class SongGenerator(nn.Module):
         """latents [B, latent_size] -> frames [B, C, window_frames]."""
         return self.frames_from(*self.split(latents))
 
+    def song_mode(self, style: Tensor) -> Tensor:
+        """style [B, style_dim] -> [B, 2]: one-hot of major (0) or natural minor (1), straight-through (`scale_degrees`)."""
+        soft = torch.softmax(self.mode_head(style), dim=1)
+        return F.one_hot(soft.argmax(1), 2).to(soft.dtype) + (soft - soft.detach())
+
+    def on_scale(self, held: Tensor, style: Tensor) -> Tensor:
+        """held [B, 2, T] (voicing in 0..1, pitch as scale degrees: 1.0 = 7 degrees) -> [B, 2, T] exact frames:
+        voicing 0 or 1, and pitch the semitone of the song's key (`song_key`, `song_mode`) in the frame layout's
+        octaves around `centre_pitch`. Degree 0 is the tonic above middle C's octave (MIDI 60 + tonic).
+
+        Both are rounded forward and passed straight through backward: the gradient of the pitch is that of
+        the straight line `degree * 12 / 7 semitones` (plus the tonic), so a critic's wish for "a little higher"
+        reaches the degree, and its wish for another key reaches the key's logits."""
+        cfg = self.cfg
+        voicing, degree = held[:, :1], held[:, 1:2]
+        voicing = (voicing > 0.5).to(voicing) + (voicing - voicing.detach())  # forward exactly 0 or 1
+        key, mode = self.song_key(style), self.song_mode(style)  # [B, 12], [B, 2]
+        tonic = (key * torch.arange(12, device=key.device, dtype=key.dtype)).sum(1)[:, None, None]  # [B, 1, 1]
+        n = torch.round(degree.detach() * 7).long()  # whole degrees
+        octave, step = torch.div(n, 7, rounding_mode="floor"), torch.remainder(n, 7)
+        top = cfg.lowest_pitch + cfg.n_pitches - 1
+        exact = torch.stack(  # [B, 2, 1, T]: the frame's pitch if the song were major / minor
+            [
+                (60 + tonic.detach() + 12 * octave + MODE_SCALES[m].to(n.device)[step]).clamp(cfg.lowest_pitch, top)
+                for m in (0, 1)
+            ],
+            dim=1,
+        ).to(degree.dtype)
+        exact = (exact - cfg.centre_pitch) / 12
+        # forward: the pitch in the song's mode; backward: d pitch / d mode is each mode's pitch
+        chosen = (mode[:, :, None, None] * exact).sum(1)
+        straight = degree + (60 + tonic - cfg.centre_pitch) / 12  # [B, 1, T]: the line the gradient follows
+        pitch = chosen.detach() + (straight - straight.detach()) + (chosen - chosen.detach())  # forward: exact
+        return torch.cat([voicing, pitch], dim=1)
+
     def song_key(self, style: Tensor) -> Tensor:
         """style [B, style_dim] -> the song's tonic [B, 12]: a one-hot of the most likely of 12 (needs
         `key_pitch`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
         soft = torch.softmax(self.key_head(style), dim=1)
-        return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + soft - soft.detach()
+        return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + (soft - soft.detach())
+
+
+MODE_SCALES = torch.tensor([[0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]])  # major, natural minor
 
 
 def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
