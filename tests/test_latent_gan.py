@@ -485,6 +485,8 @@ def test_the_sheet_fits_a_curve_per_condition_and_the_generator_can_only_write_p
         assert torch.allclose(generator.generate(noise, pitch[:6], family[:6]), on_sheet)
     with pytest.raises(ValueError, match="no sheet"):
         LatentGenerator(latent_dim=5, noise_dim=4, hidden=8, layers=1, embed_dim=2).fit_sheet(x, pitch, family, 1)
+    with pytest.raises(ValueError, match="a sheet of one piece takes no `branch` labels"):
+        generator.fit_sheet(x, pitch, family, 1, branch=torch.zeros_like(pitch))
 
 
 def test_a_branched_sheet_gives_each_instrument_its_own_piece_and_the_generator_picks_exactly_one():

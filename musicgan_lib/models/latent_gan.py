@@ -184,10 +184,8 @@ class LatentGenerator(nn.Module):
         self.branches = sheet_branches if sheet_dim else 1
         self.cond = _Conditioner(embed_dim, pitch_range, n_families)
         self.body = _mlp(noise_dim + self.cond.out_dim, hidden, layers)
-        # with a branched sheet the head also writes K logits: which piece of the sheet
-        self.head = nn.Linear(
-            hidden, sheet_dim + (self.branches if self.branches > 1 else 0) if sheet_dim else latent_dim
-        )
+        piece_logits = self.branches if self.branches > 1 else 0  # a branched sheet: which piece, as K logits
+        self.head = nn.Linear(hidden, sheet_dim + piece_logits if sheet_dim else latent_dim)
         sizes = (latent_dim, sheet_dim, hidden, layers, embed_dim, pitch_range, n_families, self.branches)
         self.sheet = LatentSheet(*sizes) if sheet_dim else None  # built only when used: the RNG stream stays as it was
         # the affine map between the GAN's (whitened) latents x and the autoencoder's z:
@@ -250,7 +248,9 @@ class LatentGenerator(nn.Module):
         k = self.branches
         if (branch is None) != (k == 1):
             raise ValueError(
-                f"a sheet of {k} pieces needs `branch` [N] in 0..{k - 1}" if k > 1 else "one piece: no branch"
+                f"a sheet of {k} pieces needs `branch` [N] in 0..{k - 1}"
+                if k > 1
+                else "a sheet of one piece takes no `branch` labels"
             )
         if branch is not None and (branch.shape != pitch.shape or branch.min() < 0 or branch.max() >= k):
             raise ValueError(f"branch must be [N] = {tuple(pitch.shape)} with values in 0..{k - 1}")
