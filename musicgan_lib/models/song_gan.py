@@ -91,14 +91,15 @@ class SongGANConfig:
     # pitch is a small change of the output when it is a small step. The critic sees real frames
     # dequantized once per note (`FrameCodec.dequantize`), so a held fake is not told by its steadiness.
     # A held note may start before the margin, so windows equal the long pass only where a note starts
-    # within the margin's 2 s; a song (`generate_song`) is one pass either way.
+    # within the margin's 2 s; a song (`generate_song`) is one pass either way. Measured (docs/experiments/
+    # 08_songs.md, attempts 7-8): part of the latent space learns to write no onsets at all (drones).
     note_hold: bool = False
     # with note_hold: the held pitch number is a *scale degree* (1.0 = an octave = 7 degrees), and the song's
     # style picks a tonic (12) and a mode (major or natural minor), straight-through one-hots. A degree is
     # rounded and written as the semitone of that key's scale (`on_scale`), and voicing is rounded to 0 or
     # 1, so generated frames are exact, as real ones are (no dequantization). A step is one degree, one
     # or two semitones; a note outside the song's key cannot be written at all (the corpus has ~2 % such
-    # notes), which is a prior the GAN is given, not a thing it learns: say so wherever its scale is shown.
+    # notes): a prior the GAN is given, not a thing it learns, so its scale consistency is no achievement.
     scale_degrees: bool = False
 
     def __post_init__(self) -> None:
@@ -347,7 +348,7 @@ class SongGenerator(nn.Module):
 
     def song_key(self, style: Tensor) -> Tensor:
         """style [B, style_dim] -> the song's tonic [B, 12]: a one-hot of the most likely of 12 (needs
-        `key_pitch`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
+        `key_pitch` or `scale_degrees`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
         soft = torch.softmax(self.key_head(style), dim=1)
         return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + (soft - soft.detach())
 
@@ -361,11 +362,11 @@ def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
 
     Forward, the onsets are hard, so the output is piecewise constant: a note. Backward, they are the
     sigmoid's (straight-through): held_t = o_t * values_t + (1 - o_t) * held_(t-1), so the gradient tells an
-    onset logit how much starting a note there would change the output (values_t - held_(t-1)).
-    A loop over T frames: each step is a [B, C] product, about 20 ms for 600 frames.
+    onset logit how much starting a note there would change the output (values_t - held_(t-1)); it
+    vanishes with the sigmoid's slope, so logits far below 0 get almost none. A Python loop over T frames.
     """
     soft = torch.sigmoid(onset_logits)
-    onset = (onset_logits > 0).to(soft) + soft - soft.detach()
+    onset = (onset_logits > 0).to(soft) + (soft - soft.detach())  # forward exactly 0 or 1
     held = values[..., 0]
     out = [held]
     for t in range(1, values.shape[-1]):
