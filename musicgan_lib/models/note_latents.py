@@ -196,8 +196,8 @@ def latent_source_key(config: Any, fingerprint: str, notes: NoteData) -> dict[st
 
 
 def training_instruments(data: ChapterData, config: Any) -> Tensor:
-    """Which of its family's instruments played each training note: [n_train] long, 0 or 1 (the family's
-    first or second General MIDI program, `DEFAULT_PROGRAMS`).
+    """Which of its family's instruments played each training note: [N] long (N = config.n_train), 0 or 1
+    (the family's first or second General MIDI program, `DEFAULT_PROGRAMS`).
 
     The labels are recomputed from the note stream (`soundfont_labels`, no rendering), so stored latents
     need not carry them; their pitches and velocities must match the stored ones. Synthetic notes have
