@@ -313,8 +313,7 @@ class SongGenerator(nn.Module):
 
     def song_mode(self, style: Tensor) -> Tensor:
         """style [B, style_dim] -> [B, 2]: one-hot of major (0) or natural minor (1), straight-through (`scale_degrees`)."""
-        soft = torch.softmax(self.mode_head(style), dim=1)
-        return F.one_hot(soft.argmax(1), 2).to(soft.dtype) + (soft - soft.detach())
+        return _straight_through_choice(self.mode_head(style))
 
     def on_scale(self, held: Tensor, style: Tensor) -> Tensor:
         """held [B, 2, T] (voicing in 0..1, pitch as scale degrees: 1.0 = 7 degrees) -> [B, 2, T] exact frames:
@@ -349,8 +348,13 @@ class SongGenerator(nn.Module):
     def song_key(self, style: Tensor) -> Tensor:
         """style [B, style_dim] -> the song's tonic [B, 12]: a one-hot of the most likely of 12 (needs
         `key_pitch` or `scale_degrees`), whose gradient is the softmax's (straight-through), so training can move a style's key."""
-        soft = torch.softmax(self.key_head(style), dim=1)
-        return F.one_hot(soft.argmax(1), 12).to(soft.dtype) + (soft - soft.detach())
+        return _straight_through_choice(self.key_head(style))
+
+
+def _straight_through_choice(logits: Tensor) -> Tensor:
+    """logits [B, K] -> one-hot [B, K] of the most likely, exactly, with the softmax's gradient (straight-through)."""
+    soft = torch.softmax(logits, dim=1)
+    return F.one_hot(soft.argmax(1), logits.shape[1]).to(soft.dtype) + (soft - soft.detach())
 
 
 MODE_SCALES = torch.tensor([[0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]])  # major, natural minor
