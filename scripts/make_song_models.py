@@ -80,6 +80,7 @@ def _variant(args: argparse.Namespace) -> str:
         + ("_histogram" if args.critic_histogram else "")
         + ("_hold" if args.note_hold else "")
         + ("_degrees" if args.scale_degrees else "")
+        + ("_clock" if args.onset_clock else "")
     )
 
 
@@ -193,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         help="train the GAN with SongGANConfig(scale_degrees=True) (implies --note-hold): held degrees of a per-song key",
     )
     parser.add_argument(
+        "--onset-clock",
+        action="store_true",
+        help="train the GAN with SongGANConfig(onset_clock=True) (implies --note-hold): notes start on a clock",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -200,8 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
-    args.note_hold = args.note_hold or args.scale_degrees  # the experimental GANs below are not shipped
-    flags = ("hard_pitch", "critic_intervals", "key_pitch", "critic_histogram", "note_hold", "scale_degrees")
+    args.note_hold = args.note_hold or args.scale_degrees or args.onset_clock  # experimental GANs, not shipped
+    flags = (
+        "hard_pitch",
+        "critic_intervals",
+        "key_pitch",
+        "critic_histogram",
+        "note_hold",
+        "scale_degrees",
+        "onset_clock",
+    )
     gan = {name: True for name in flags if getattr(args, name)}
     if args.note_hold:
         args.pitch_mode = "continuous"

@@ -1,6 +1,7 @@
 """Chapter 8's GAN: frame codec round trip, seamless songs by construction, WGAN-GP steps and exact resume."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from musicgan_lib.models.song_gan import (
     SongCritic,
     SongGANConfig,
     SongGenerator,
+    clock_onsets,
     hold_between_onsets,
     MODE_SCALES,
     key_shift,
@@ -379,3 +381,40 @@ def test_scale_degrees_write_only_the_songs_key_exactly_and_pass_gradients_to_de
     assert g.key_head.weight.grad.abs().sum() > 0 and g.mode_head.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="scale_degrees needs note_hold"):
         dataclasses.replace(CONTINUOUS, scale_degrees=True)
+
+
+def test_clock_onsets_start_notes_at_whole_phases_never_stop_and_pass_the_rate_gradient():
+    # logit 0 is the geometric middle of one note per 50 and per 2 frames: one per 10, so from phase 0.55 notes
+    # start where 0.55 + 0.1 (t + 1) passes 1, 2, 3, ...
+    rate_logits = torch.zeros(1, 40, requires_grad=True)
+    onsets = clock_onsets(rate_logits, torch.tensor([0.55]), shortest=2, longest=50)
+    assert set(onsets.detach().unique().tolist()) == {0.0, 1.0}
+    assert onsets.detach()[0].nonzero().flatten().tolist() == [4, 14, 24, 34]  # 0.55 + 0.1 * (t + 1) >= n
+    # however low the logits, notes keep coming at the slowest rate: one per 200 frames, never a drone
+    sunk = clock_onsets(torch.full((2, 1000), -50.0), torch.tensor([0.2512, 0.99]), shortest=6, longest=200)
+    assert sunk.detach().sum(1).tolist() == [5.0, 5.0] and sunk.detach()[1].nonzero()[0].item() == 1
+    fast = clock_onsets(torch.full((1, 60), 50.0), torch.tensor([0.01]), shortest=6, longest=200)
+    assert fast.detach().sum().item() == 10.0  # one per 6 frames at the fastest
+    # backward, an onset is its frame's rate: d onset_t / d logit_t = rate * log(fast / slow) * sigmoid'
+    onsets[0, 7].backward()
+    expected = 0.1 * math.log(25.0) * 0.25
+    assert torch.isclose(rate_logits.grad[0, 7], torch.tensor(expected)) and rate_logits.grad[0, 6] == 0
+
+
+def test_onset_clock_generator_writes_notes_everywhere_and_needs_note_hold():
+    cfg = dataclasses.replace(CONTINUOUS, note_hold=True, onset_clock=True, longest_note_frames=16)
+    assert cfg.head_channels == CONTINUOUS.head_channels + 1  # the rate channel
+    torch.manual_seed(0)
+    g = SongGenerator(cfg)
+    with torch.no_grad():
+        g.head.bias[-1] = -30.0  # the slowest rate: a threshold gate here would start no note at all
+    latents = torch.randn(4, cfg.latent_size, requires_grad=True)
+    frames = g(latents)
+    changes = (frames[:, :2, 1:] != frames[:, :2, :-1]).any(1).detach()  # [4, T - 1]
+    assert (changes.sum(1) >= 2).all()  # a new note at least every 16 frames, in every window (40 frames)
+    frames[:, 1].sum().backward()  # the critic's wish for other pitches reaches the pitch channel at each onset
+    assert g.head.weight.grad[1].abs().sum() > 0 and g.head.weight.grad[-1].abs().sum() > 0
+    with pytest.raises(ValueError, match="onset_clock needs note_hold"):
+        dataclasses.replace(CONTINUOUS, onset_clock=True)
+    with pytest.raises(ValueError, match="shortest_note_frames"):
+        dataclasses.replace(CONTINUOUS, shortest_note_frames=300)

@@ -101,8 +101,24 @@ class SongGANConfig:
     # or two semitones; a note outside the song's key cannot be written at all (the corpus has ~2 % such
     # notes): a prior the GAN is given, not a thing it learns, so its scale consistency is no achievement.
     scale_degrees: bool = False
+    # with note_hold: *when* notes start comes from a clock, not a threshold. The onset channel is a rate (one
+    # note per `longest_note_frames` up to one per `shortest_note_frames`, on a log scale), a phase adds it up
+    # frame by frame, and a note starts each time the phase passes a whole number (`clock_onsets`). A threshold
+    # gate can die: logits far below 0 get no gradient, and a third of attempt 8's windows became one held
+    # note. A clock cannot stop: at its slowest it still starts a note every 4 s, and every onset passes the
+    # critic's gradient on to the pitch written there. Backward, an onset is its rate (straight-through).
+    onset_clock: bool = False
+    longest_note_frames: int = 200  # the clock's slowest rate: a note every 4 s
+    shortest_note_frames: int = 6  # its fastest: a note every 0.12 s (sixteenths at 125 bpm)
 
     def __post_init__(self) -> None:
+        if self.onset_clock and not self.note_hold:
+            raise ValueError("onset_clock needs note_hold=True (the clock decides where held notes start)")
+        if not 1 < self.shortest_note_frames < self.longest_note_frames:
+            raise ValueError(
+                f"need 1 < shortest_note_frames ({self.shortest_note_frames}) < longest_note_frames "
+                f"({self.longest_note_frames})"
+            )
         if self.pitch_mode not in ("onehot", "continuous"):
             raise ValueError(f"pitch_mode must be 'onehot' or 'continuous', got {self.pitch_mode!r}")
         if self.scale_degrees and not self.note_hold:
@@ -139,7 +155,7 @@ class SongGANConfig:
     def head_channels(self) -> int:
         """Channels the generator's last layer writes: the frame, or with `key_pitch` the frame's
         no-pitch + `key_span` relative bins in place of the absolute ones; with `note_hold` one more, the
-        onset logits (last channel)."""
+        onset logits (last channel; with `onset_clock`, the clock's rate logits)."""
         return self.frame_channels - (11 if self.key_pitch else 0) + (1 if self.note_hold else 0)
 
     @property
@@ -289,7 +305,13 @@ class SongGenerator(nn.Module):
             x = x + conv(F.gelu(x))
         out = self.head(F.gelu(x))
         if cfg.note_hold:  # held over the margins too, so a note that starts there carries into the window
-            held = hold_between_onsets(torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1), out[:, -1])
+            if cfg.onset_clock:
+                # the clock's starting phase: the first anchor's first number, N(0, 1) -> U(0, 1)
+                phase = 0.5 * (1 + torch.erf(anchors[:, 0, 0] / math.sqrt(2)))
+                onsets = clock_onsets(out[:, -1], phase, cfg.shortest_note_frames, cfg.longest_note_frames)
+            else:
+                onsets = threshold_onsets(out[:, -1])
+            held = hold_notes(torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1), onsets)
             if cfg.scale_degrees:
                 held = self.on_scale(held, style)
             return torch.cat([held, out[:, 2:-1]], dim=1)[..., cfg.anchor_every : -cfg.anchor_every]
@@ -360,21 +382,46 @@ def _straight_through_choice(logits: Tensor) -> Tensor:
 MODE_SCALES = torch.tensor([[0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]])  # major, natural minor
 
 
-def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
-    """values [B, C, T], onset_logits [B, T] -> held values [B, C, T]: each frame repeats the values of the
-    last frame whose onset logit is > 0 (frame 0 always starts a note).
-
-    Forward, the onsets are hard, so the output is piecewise constant: a note. Backward, they are the
-    sigmoid's (straight-through): held_t = o_t * values_t + (1 - o_t) * held_(t-1), so the gradient tells an
-    onset logit how much starting a note there would change the output (values_t - held_(t-1)); it
-    vanishes with the sigmoid's slope, so logits far below 0 get almost none. A Python loop over T frames.
-    """
+def threshold_onsets(onset_logits: Tensor) -> Tensor:
+    """onset_logits [B, T] -> onsets [B, T]: forward exactly 1 where the logit is > 0, else 0; backward the
+    sigmoid's gradient (straight-through), which vanishes once logits are far below 0."""
     soft = torch.sigmoid(onset_logits)
-    onset = (onset_logits > 0).to(soft) + (soft - soft.detach())  # forward exactly 0 or 1
+    return (onset_logits > 0).to(soft) + (soft - soft.detach())
+
+
+def clock_onsets(rate_logits: Tensor, phase: Tensor, shortest: int, longest: int) -> Tensor:
+    """rate_logits [B, T], phase [B] in [0, 1) -> onsets [B, T]: forward exactly 1 where a note starts, else 0.
+
+    The rate is one note per `longest` frames at logit -inf up to one per `shortest` at +inf, geometric in
+    between (note lengths are multiplicative: a half note is two quarters). The phase starts at `phase` and adds
+    the rate every frame; a note starts where it passes a whole number, so notes keep coming at the slowest rate
+    whatever the logits (a threshold's notes stop where its logits sink). Backward, an onset is the frame's rate
+    (the expected number of onsets in it), so its gradient says where more or fewer notes would help.
+    """
+    slow, fast = 1.0 / longest, 1.0 / shortest
+    rate = slow * (fast / slow) ** torch.sigmoid(rate_logits)  # [B, T] notes per frame, below 1
+    passed = torch.floor(phase[:, None] + rate.cumsum(1))  # whole numbers passed by the end of each frame
+    onsets = torch.diff(passed, dim=1, prepend=torch.floor(phase)[:, None])
+    return onsets.detach() + (rate - rate.detach())
+
+
+def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
+    """values [B, C, T], onset_logits [B, T] -> held values [B, C, T]: `hold_notes` at `threshold_onsets`."""
+    return hold_notes(values, threshold_onsets(onset_logits))
+
+
+def hold_notes(values: Tensor, onsets: Tensor) -> Tensor:
+    """values [B, C, T], onsets [B, T] (forward 0 or 1) -> held values [B, C, T]: each frame repeats the values
+    of the last frame with an onset (frame 0 always starts a note).
+
+    Forward, the output is piecewise constant: a note. Backward, held_t = o_t * values_t + (1 - o_t) * held_(t-1)
+    with the onsets' straight-through gradient, so that gradient tells an onset how much starting a note there
+    would change the output (values_t - held_(t-1)). A Python loop over T frames.
+    """
     held = values[..., 0]
     out = [held]
     for t in range(1, values.shape[-1]):
-        o = onset[:, t, None]
+        o = onsets[:, t, None]
         held = o * values[..., t] + (1 - o) * held
         out.append(held)
     return torch.stack(out, dim=-1)
