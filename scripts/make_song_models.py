@@ -81,6 +81,7 @@ def _variant(args: argparse.Namespace) -> str:
         + ("_hold" if args.note_hold else "")
         + ("_degrees" if args.scale_degrees else "")
         + ("_clock" if args.onset_clock else "")
+        + ("_per_anchor" if args.clock_per_anchor else "")
     )
 
 
@@ -199,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         help="train the GAN with SongGANConfig(onset_clock=True) (implies --note-hold): notes start on a clock",
     )
     parser.add_argument(
+        "--clock-per-anchor",
+        action="store_true",
+        help="with --onset-clock: SongGANConfig(clock_per_anchor=True), the clock restarts at every anchor",
+    )
+    parser.add_argument(
         "--critic-intervals",
         action="store_true",
         help="train the GAN with SongGANConfig(critic_intervals=True): the critic also sees steps and key",
@@ -206,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
+    args.onset_clock = args.onset_clock or args.clock_per_anchor
     args.note_hold = args.note_hold or args.scale_degrees or args.onset_clock  # experimental GANs, not shipped
     flags = (
         "hard_pitch",
@@ -215,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "note_hold",
         "scale_degrees",
         "onset_clock",
+        "clock_per_anchor",
     )
     gan = {name: True for name in flags if getattr(args, name)}
     if args.note_hold:

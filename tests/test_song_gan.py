@@ -418,3 +418,24 @@ def test_onset_clock_generator_writes_notes_everywhere_and_needs_note_hold():
         dataclasses.replace(CONTINUOUS, onset_clock=True)
     with pytest.raises(ValueError, match="shortest_note_frames"):
         dataclasses.replace(CONTINUOUS, shortest_note_frames=300)
+
+
+def test_a_clock_per_anchor_keeps_windows_exact_pieces_of_the_long_pass_and_one_clock_does_not():
+    held = dict(pitch_mode="continuous", note_hold=True, scale_degrees=True, onset_clock=True, longest_note_frames=50)
+    equal = {}
+    for per_anchor in (True, False):
+        cfg = SongGANConfig(**held, clock_per_anchor=per_anchor)
+        torch.manual_seed(0)
+        g = SongGenerator(cfg).eval()
+        anchors, style = song_anchors(3, cfg, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            long = g.frames_from(anchors, style)
+            windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+        equal[per_anchor] = torch.allclose(long, windows, atol=1e-5)
+        onsets = g.clock(torch.full((1, 3 * cfg.anchor_every), -30.0), anchors[:, :4])
+        assert onsets.detach().sum() >= 3 * cfg.anchor_every // 50  # the slowest rate, in either clock
+        if per_anchor:  # a note starts at every anchor
+            assert onsets.detach()[0, :: cfg.anchor_every].tolist() == [1.0, 1.0, 1.0]
+    assert equal == {True: True, False: False}
+    with pytest.raises(ValueError, match="clock_per_anchor needs onset_clock"):
+        SongGANConfig(clock_per_anchor=True)

@@ -110,10 +110,18 @@ class SongGANConfig:
     onset_clock: bool = False
     longest_note_frames: int = 200  # the clock's slowest rate: a note every 4 s
     shortest_note_frames: int = 6  # its fastest: a note every 0.12 s (sixteenths at 125 bpm)
+    # with onset_clock: False, one clock runs through the whole song from the first anchor's phase (a window's
+    # clock starts at its own first anchor, so windows are not pieces of the long pass); True, the clock restarts
+    # at every anchor, with that anchor's phase, and a note starts there. Then every frame depends only on its
+    # own anchor gap, and windows equal the long pass exactly, as for the one-hot generator. The note at an
+    # anchor may keep the pitch it had: re-starting a note at the same pitch is not heard.
+    clock_per_anchor: bool = False
 
     def __post_init__(self) -> None:
         if self.onset_clock and not self.note_hold:
             raise ValueError("onset_clock needs note_hold=True (the clock decides where held notes start)")
+        if self.clock_per_anchor and not self.onset_clock:
+            raise ValueError("clock_per_anchor needs onset_clock=True")
         if not 1 < self.shortest_note_frames < self.longest_note_frames:
             raise ValueError(
                 f"need 1 < shortest_note_frames ({self.shortest_note_frames}) < longest_note_frames "
@@ -306,9 +314,7 @@ class SongGenerator(nn.Module):
         out = self.head(F.gelu(x))
         if cfg.note_hold:  # held over the margins too, so a note that starts there carries into the window
             if cfg.onset_clock:
-                # the clock's starting phase: the first anchor's first number, N(0, 1) -> U(0, 1)
-                phase = 0.5 * (1 + torch.erf(anchors[:, 0, 0] / math.sqrt(2)))
-                onsets = clock_onsets(out[:, -1], phase, cfg.shortest_note_frames, cfg.longest_note_frames)
+                onsets = self.clock(out[:, -1], anchors)
             else:
                 onsets = threshold_onsets(out[:, -1])
             held = hold_notes(torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1), onsets)
@@ -332,6 +338,23 @@ class SongGenerator(nn.Module):
     def forward(self, latents: Tensor) -> Tensor:
         """latents [B, latent_size] -> frames [B, C, window_frames]."""
         return self.frames_from(*self.split(latents))
+
+    def clock(self, rate_logits: Tensor, anchors: Tensor) -> Tensor:
+        """rate_logits [B, T], anchors [B, A, anchor_dim] (T = (A - 1) * anchor_every) -> onsets [B, T] (`onset_clock`).
+
+        The clock's starting phase is an anchor's first number, N(0, 1) -> U(0, 1): the first anchor's for one clock
+        over the whole stretch, or with `clock_per_anchor` each anchor's for the gap it starts, where a note starts.
+        """
+        cfg = self.cfg
+        phase = 0.5 * (1 + torch.erf(anchors[:, :-1, 0] / math.sqrt(2)))  # [B, A - 1]
+        if not cfg.clock_per_anchor:
+            return clock_onsets(rate_logits, phase[:, 0], cfg.shortest_note_frames, cfg.longest_note_frames)
+        b, gaps = phase.shape
+        per_gap = rate_logits.reshape(b * gaps, cfg.anchor_every)
+        onsets = clock_onsets(per_gap, phase.reshape(-1), cfg.shortest_note_frames, cfg.longest_note_frames)
+        first = torch.zeros_like(onsets)
+        first[:, 0] = 1.0 - onsets[:, 0].detach()  # forward exactly 1 at each anchor, the rate's gradient kept
+        return (onsets + first).reshape(b, gaps * cfg.anchor_every)
 
     def song_mode(self, style: Tensor) -> Tensor:
         """style [B, style_dim] -> [B, 2]: one-hot of major (0) or natural minor (1), straight-through (`scale_degrees`)."""
