@@ -6,6 +6,11 @@
     .venv/bin/python scripts/make_song_models.py --only evaluate      # assets/song_eval.json (the chapter's table)
     nohup .venv/bin/python scripts/make_song_models.py > runs/song_models.log 2>&1 &
 
+With no option flags the GAN is the shipped one (`ch8.HELD_DEGREES`: held scale degrees on an onset clock).
+The option flags (--pitch-mode, --hard-pitch, --note-hold, ...) rebuild an experiment of docs/experiments/08_songs.md:
+attempt 1's one-hot generator with those options on (`--pitch-mode onehot` alone is attempt 1). Each kind of GAN
+checkpoints under its own name in --work, so no run resumes another's.
+
 Tunes come from the music21 corpus (Essen folk songs), split by tune; the training tunes are
 played by SoundFont instruments (fluidsynth). The autoencoder learns from 2-s clips; the GAN
 from the autoencoder's encodings of 8-s windows of the same performances. Each run
@@ -31,7 +36,7 @@ from musicgan_lib.data.song_clips import SongData, load_song_data  # noqa: E402
 from musicgan_lib.data.soundfont import find_soundfont  # noqa: E402
 from musicgan_lib.metrics.song_report import evaluate as evaluate_songs  # noqa: E402
 from musicgan_lib.models.song_autoencoder import load_song_autoencoder, save_song_autoencoder  # noqa: E402
-from musicgan_lib.models.song_gan import gan_windows, load_song_gan, save_song_gan  # noqa: E402
+from musicgan_lib.models.song_gan import SongGANConfig, gan_windows, load_song_gan, save_song_gan  # noqa: E402
 from musicgan_lib.recipes import song_gan as ch8  # noqa: E402
 from musicgan_lib.train import Every  # noqa: E402
 
@@ -70,19 +75,33 @@ def make_autoencoder(args: argparse.Namespace, config: ch8.SongConfig, data: Son
     return 0
 
 
-def _variant(args: argparse.Namespace) -> str:
-    """The checkpoint's suffix for an experimental GAN, so it never resumes another variant's run."""
-    return (
-        ("_hard_pitch" if args.hard_pitch else "")
-        + ("_continuous" if args.pitch_mode == "continuous" else "")
-        + ("_intervals" if args.critic_intervals else "")
-        + ("_key" if args.key_pitch else "")
-        + ("_histogram" if args.critic_histogram else "")
-        + ("_hold" if args.note_hold else "")
-        + ("_degrees" if args.scale_degrees else "")
-        + ("_clock" if args.onset_clock else "")
-        + ("_per_anchor" if args.clock_per_anchor else "")
-    )
+# the generator's experimental options, each a --flag of this script (docs/experiments/08_songs.md)
+OPTIONS = (
+    "hard_pitch",
+    "critic_intervals",
+    "key_pitch",
+    "critic_histogram",
+    "note_hold",
+    "scale_degrees",
+    "onset_clock",
+    "clock_per_anchor",
+)
+
+
+def _variant(gan: SongGANConfig) -> str:
+    """The checkpoint's suffix: the GAN's options that are on, so a run never resumes another kind of GAN's run."""
+    on = {
+        "_hard_pitch": gan.hard_pitch,
+        "_continuous": gan.pitch_mode == "continuous",
+        "_intervals": gan.critic_intervals,
+        "_key": gan.key_pitch,
+        "_histogram": gan.critic_histogram,
+        "_hold": gan.note_hold,
+        "_degrees": gan.scale_degrees,
+        "_clock": gan.onset_clock,
+        "_per_anchor": gan.clock_per_anchor,
+    }
+    return "".join(suffix for suffix, used in on.items() if used)
 
 
 def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -> int:
@@ -99,7 +118,7 @@ def make_gan(args: argparse.Namespace, config: ch8.SongConfig, data: SongData) -
         config,
         frames,
         args.seed,
-        checkpoint_path=args.work / f"gan{_variant(args)}.ckpt",
+        checkpoint_path=args.work / f"gan{_variant(config.gan)}.ckpt",
         codec=codec,
     )
     trainer.loop.resume()
@@ -172,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pitch-mode",
         choices=("onehot", "continuous"),
         default=None,
-        help="SongGANConfig.pitch_mode (default: the profile's)",
+        help="SongGANConfig.pitch_mode of an experiment (onehot alone: attempt 1, shipped until session 20)",
     )
     parser.add_argument(
         "--key-pitch",
@@ -212,24 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ch8.SongConfig.for_profile(args.profile)
-    args.onset_clock = args.onset_clock or args.clock_per_anchor
-    args.note_hold = args.note_hold or args.scale_degrees or args.onset_clock  # experimental GANs, not shipped
-    flags = (
-        "hard_pitch",
-        "critic_intervals",
-        "key_pitch",
-        "critic_histogram",
-        "note_hold",
-        "scale_degrees",
-        "onset_clock",
-        "clock_per_anchor",
-    )
-    gan = {name: True for name in flags if getattr(args, name)}
-    if args.note_hold:
-        args.pitch_mode = "continuous"
-    if args.pitch_mode:
-        gan["pitch_mode"] = args.pitch_mode
-    config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))
+    chosen = {name: True for name in OPTIONS if getattr(args, name)}
+    if chosen or args.pitch_mode:  # an experiment: attempt 1's one-hot generator, with the options asked for
+        chosen["onset_clock"] = chosen.get("onset_clock", False) or args.clock_per_anchor
+        chosen["note_hold"] = chosen.get("note_hold", False) or args.scale_degrees or chosen["onset_clock"]
+        plain = SongGANConfig()
+        gan = {name: getattr(plain, name) for name in ch8.HELD_DEGREES} | chosen
+        gan["pitch_mode"] = "continuous" if gan["note_hold"] else (args.pitch_mode or "onehot")
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))
     t0 = time.perf_counter()
     data = load_song_data(config, cache_dir=args.work / "cache")
     print(

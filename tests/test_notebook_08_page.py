@@ -1,5 +1,6 @@
 """Chapter 8's page and library agree: the notebook's `anchor_lines` is the generator's `anchor_coordinates`,
-and its `frames_to_sound` is the harmonic half of the song autoencoder's `decode`."""
+its `note_clock` is `clock_onsets`, and its `frames_to_sound` is the harmonic half of the song autoencoder's
+`decode`."""
 
 import numpy as np
 import torch
@@ -8,7 +9,7 @@ from notebook_page import page_definitions
 from musicgan_lib.kernels.harmonic_synth import harmonic_synth, normalize_harmonic_distribution
 from musicgan_lib.models.ddsp_synth import ddsp_scale, frames_to_samples
 from musicgan_lib.models.song_autoencoder import SongAutoencoder, SongEncoding, fill_unvoiced
-from musicgan_lib.models.song_gan import anchor_coordinates
+from musicgan_lib.models.song_gan import anchor_coordinates, clock_onsets
 
 SR, HOP = 16000, 320
 
@@ -24,6 +25,20 @@ def test_anchor_lines_on_the_page_equal_the_library():
         assert torch.allclose(anchor_lines(anchors[0], gap), anchor_coordinates(anchors, gap)[0].T, atol=1e-5)
     mid = anchor_lines(anchors[0], 4)[2]  # halfway from anchor 0 to anchor 1
     assert torch.allclose(mid, (anchors[0, 0] + anchors[0, 1]) / 2)
+
+
+def test_note_clock_on_the_page_equals_the_library():
+    note_clock = page("note_clock")
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(6, 300, generator=g)  # rates from one note per 200 frames to one per 6
+    phases = torch.rand(6, generator=g)
+    library = clock_onsets(logits, phases, shortest=6, longest=200)
+    rates = (1 / 200) * (200 / 6) ** torch.sigmoid(logits)  # the library's rate for each logit
+    for row in range(6):
+        on_page = note_clock(rates[row], float(phases[row]))
+        assert torch.equal(on_page, library[row].detach()), row
+        assert on_page.sum() >= 1  # 300 frames at one note per 200 at the slowest
+    assert note_clock(torch.full((10,), 0.25), 0.0).tolist() == [0, 0, 0, 1, 0, 0, 0, 1, 0, 0]
 
 
 def test_frames_to_sound_on_the_page_is_the_library_upsampling_and_synth():

@@ -1,12 +1,14 @@
 """Chapter 8's GAN: it writes songs as sequences of frame encodings (pitch, loudness, timbre z).
 
 **What a frame looks like to the GAN.** The song autoencoder writes 50 frames a second of
-(f0, loudness, z). For the GAN the frame's f0 becomes a one-hot over semitones plus a "no
-pitch" bin -- the same 1/12-octave grid CREPE's pitch output uses -- so the generator writes a
-probability per semitone and the decoded pitch is the most likely one. Loudness is scaled to
-about -1..1 and z is standardised. The generator never sees notes, MIDI or a score: pitch,
-rhythm (where the pitch changes and loudness falls), phrasing and timbre are all frames it
-writes.
+(f0, loudness, z). Loudness is scaled to about -1..1 and z is standardised. The frame's f0 is
+written in one of two ways (`SongGANConfig.pitch_mode`): a one-hot over semitones plus a "no
+pitch" bin -- the same 1/12-octave grid CREPE's pitch output uses -- from which the decoded pitch
+is the most likely bin; or, as the shipped generator does (`recipes.song_gan.HELD_DEGREES`),
+voicing and pitch as one number each, the pitch a scale degree of a key the song picks, held
+from one onset to the next, the onsets from a clock whose rate the generator writes. The
+generator never sees notes, MIDI or a score: pitch, rhythm, phrasing and timbre are all frames
+it writes.
 
 **Songs of any length without seams (after Musika).** A window of `window_frames` frames
 (8 s) is made from random *anchor* vectors placed every `anchor_every` frames (2 s, both

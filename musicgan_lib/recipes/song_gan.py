@@ -39,6 +39,14 @@ from ..train import Every, GANTrainer, TrainLoop
 
 EVAL_PATH = AE_PATH.with_name("song_eval.json")  # the shipped models' evaluation table (make_song_models.py)
 
+# How the shipped GAN writes pitch (docs/experiments/08_songs.md, attempts 1-10): a song picks a key (tonic and
+# major or minor); each note is a scale degree of it, held until the next onset; onsets come from a clock whose
+# rate the generator writes, restarted at every anchor so windows stay exact pieces of one long pass. Without
+# these the generator writes a softmax over semitone bins (attempt 1: out of key, and moving by leaps).
+HELD_DEGREES = dict(
+    pitch_mode="continuous", note_hold=True, scale_degrees=True, onset_clock=True, clock_per_anchor=True
+)
+
 
 @dataclass(frozen=True)
 class SongConfig:
@@ -59,8 +67,8 @@ class SongConfig:
     ae_batch: int = 8  # clips per step
     ae_lr: float = 1e-3  # Adam; decays linearly to 5 % over the run
     checkpoint_every: int = 100  # steps between checkpoints of a long run: a killed run loses at most this many
-    # -- the GAN over frame encodings (its sizes: models.song_gan.SongGANConfig)
-    gan: SongGANConfig = field(default_factory=SongGANConfig)
+    # -- the GAN over frame encodings (its sizes: models.song_gan.SongGANConfig; how it writes pitch: HELD_DEGREES)
+    gan: SongGANConfig = field(default_factory=lambda: SongGANConfig(**HELD_DEGREES))
     window_step_s: float = 4.0  # seconds between training windows (8 s each) of a tune: they overlap by half
     gan_steps: int = 3000  # generator steps (the shipped run: 36 min on a CPU)
     gan_batch: int = 16  # windows per critic step
@@ -81,7 +89,7 @@ FULL = dict(
     model=SongAEConfig(latent_dim=16, hidden=512),
     ae_steps=30_000,
     ae_batch=32,
-    gan=SongGANConfig(latent_dim=16, channels=256),
+    gan=SongGANConfig(latent_dim=16, channels=256, **HELD_DEGREES),
     gan_steps=50_000,
     gan_batch=64,
 )
@@ -279,6 +287,7 @@ __all__ = [
     "EVAL_PATH",
     "FULL",
     "GAN_PATH",
+    "HELD_DEGREES",
     "SongConfig",
     "SongModels",
     "frame_codec",

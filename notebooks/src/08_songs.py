@@ -257,10 +257,43 @@ play(transfer[0], SR, name="08_your_transfer", folder=OUT)
 # %% [markdown]
 # ## 3. The GAN writes frames
 #
-# For the GAN a frame's f0 becomes a one-hot over semitones plus a "no pitch" bin (the pitch grid a
-# tracker like CREPE also uses); loudness and the standardised $z$ follow. The generator writes 8-s
-# windows from random **anchors** placed every 2 s, drawn as straight lines between them (this is the
-# whole trick that makes songs of any length seamless, after Musika):
+# For the GAN a frame is (voicing, pitch, loudness, $z$). *How* it writes the pitch decides the music.
+# A softmax over semitones moved by leaps and wandered out of key; a free pitch number glided through
+# every semitone on the way (`docs/experiments/08_songs.md` has the ten tries). The shipped generator
+# writes a melody the way a player reads one:
+#
+# * each song picks a **key** from its style vector: a tonic, and major or minor;
+# * a pitch is a **scale degree** of that key, rounded, so a step to the next note of the scale is a small
+#   change of the generator's output. A note outside the key cannot be written at all: that is a prior the
+#   GAN is given, not something it learns (about 2 % of the corpus's notes lie outside its key);
+# * a note **holds** its pitch until the next onset, and onsets come from a **clock**: the generator writes
+#   a rate, a phase adds it up frame by frame, and a note starts each time the phase passes a whole number.
+#
+# The clock, on the page (the library's `clock_onsets` does the same for a batch, with gradients):
+
+
+# %%
+def note_clock(rates, phase):
+    """rates [T] (notes per frame, each below 1), phase in [0, 1) -> onsets [T]: 1.0 where a note starts."""
+    onsets = torch.zeros_like(rates)
+    for t, rate in enumerate(rates):
+        onsets[t] = float(int(phase + rate) > int(phase))  # the phase passed a whole number in this frame
+        phase = phase + rate
+    return onsets
+
+
+rates = torch.cat([torch.full((50,), 1 / 25), torch.full((50,), 1 / 8)])  # 2 notes a second for 1 s, then 6.25
+print("notes start at frames", note_clock(rates, 0.3).nonzero().flatten().tolist())
+
+# %% [markdown]
+# Why a clock and not "start a note where the onset output is above 0"? Such a gate can die: where its
+# outputs sink below 0 no note starts, and the gradient that could start one vanishes with them. A GAN
+# built that way wrote a single held note for a third of its windows. A clock cannot stop: at its slowest
+# it still ticks. It restarts at every anchor (a note starts there; it may keep its pitch), so the frames
+# of one anchor gap depend on that gap alone, which the next cells need.
+#
+# The generator writes 8-s windows from random **anchors** placed every 2 s, drawn as straight lines
+# between them (this is the whole trick that makes songs of any length seamless, after Musika):
 
 
 # %%
@@ -325,11 +358,12 @@ print(
 # has no score to draw).
 
 # %%
-songs_audio = []
+songs_audio, songs_frames = [], []
 for k in range(3):
     frames = generate_song(gan, 40.0, seed=SEED + 100 + k)
     audio = decode_frames(ae, gan.codec, frames)[0]
     songs_audio.append(audio)
+    songs_frames.append(frames)
     write_wav(OUT / f"song_{k + 1}.wav", audio, SR)
 heard = transcribe_clips(torch.stack(songs_audio), SR)
 for k, (audio, (notes, f0, rate)) in enumerate(zip(songs_audio, heard)):
@@ -343,6 +377,27 @@ for k, (audio, (notes, f0, rate)) in enumerate(zip(songs_audio, heard)):
     )
     plt.show()
     play(audio, SR, name=f"08_song_{k + 1}", folder=OUT)
+
+# %% [markdown]
+# The clock restarts at every anchor, and a note starts there. Does the melody then change at the anchors
+# more often than elsewhere? Counted on the three songs' frames:
+
+# %%
+gap = gan.generator.cfg.anchor_every
+at_anchor, elsewhere = [], []
+for frames in songs_frames:
+    f0 = gan.codec.from_frames(frames)[0][0]  # [T] Hz, 0 = no pitch
+    changed = (f0[1:] != f0[:-1]).float()  # [T - 1]: the pitch entering frame t + 1 differs
+    on_anchor = torch.arange(1, len(f0)) % gap == 0
+    at_anchor.append(changed[on_anchor])
+    elsewhere.append(changed[~on_anchor])
+change_at_anchor, change_elsewhere = float(torch.cat(at_anchor).mean()), float(torch.cat(elsewhere).mean())
+print(
+    f"the pitch changes at {change_at_anchor:.0%} of the anchors and at {change_elsewhere:.1%} of the other frames: "
+    f"{change_at_anchor / max(change_elsewhere, 1e-9):.0f} times as often where the clock restarts"
+)
+record("pitch_change_at_anchors", change_at_anchor)
+record("pitch_change_elsewhere", change_elsewhere)
 
 # %% [markdown]
 # ## 5. Measured, next to the corpus, the ceiling and two baselines
@@ -466,6 +521,26 @@ check_targets(
 )
 
 # %% [markdown]
+# Why the misses, if any (written from the numbers above, so the sentences follow the models):
+
+# %%
+entropy_gap = gan_row["pitch_class_entropy"] - rows["corpus"]["pitch_class_entropy"]
+if abs(entropy_gap) > 0.3:
+    print(
+        f"Pitch-class entropy: the GAN's clips use {gan_row['pitch_class_entropy']:.2f} bits of pitch classes, the "
+        f"corpus {rows['corpus']['pitch_class_entropy']:.2f}, with {gan_row['notes_per_s']:.2f} notes a second against "
+        f"the real audio's {real['notes_per_s']:.2f}: {'more' if entropy_gap > 0 else 'fewer'} notes, spread "
+        f"{'more' if entropy_gap > 0 else 'less'} evenly over the pitch classes than the folk tunes do."
+    )
+if gan_row["fd"] > 2 * recon["fd"]:
+    print(
+        f"FD <= 2 x the reconstruction floor: that floor ({recon['fd']:.2f}) compares each reconstruction with the "
+        f"very clip it copies, every other row with clips it has not seen. Real held-out music against other "
+        f"held-out clips scores {real['fd']:.2f}, {'above' if real['fd'] > 2 * recon['fd'] else 'below'} "
+        f"2 x the floor ({2 * recon['fd']:.2f}) at N = {evaluation['n']}."
+    )
+
+# %% [markdown]
 # ## 6. How long can it go?
 #
 # One piece of three minutes, in one pass, measured on each 8-s segment: does it drift off key, fall
@@ -495,7 +570,12 @@ record("long_piece_scale_consistency_min", float(np.nanmin([m["scale_consistency
 # * Read each number next to its floor and its baselines, as printed above: where the GAN sits between
 #   the Gaussian (no time at all) and the Markov chain (a real model of melody) says what it learned.
 # * Seamless length is a property of the architecture, not of training: shared anchors and a reach
-#   shorter than the margin make windows exact pieces of one long pass.
+#   shorter than the margin make windows exact pieces of one long pass. The note clock had to respect
+#   it too (it restarts at each anchor), and the count in section 4 shows what that costs.
+# * How the generator writes pitch is a design choice with musical consequences: held scale degrees of a
+#   key the song picks, started by a clock, give steps and a key that a softmax over semitones did not.
+#   The key is built in, so its scale consistency is not something the GAN learned; compare the
+#   measures it did have to learn (entropy, steps, note lengths, FD) with the Markov chain's.
 
 # %% [markdown]
 # ## Exercises
@@ -503,7 +583,7 @@ record("long_piece_scale_consistency_min", float(np.nanmin([m["scale_consistency
 # Each cell below holds an answer set to `None`. Write yours, run the cell, and the check
 # says right, or not yet and why. (Batch runs skip these cells.)
 #
-# 1. **From a semitone to Hz.** The GAN writes pitch as a semitone bin; the decoder needs f0 in Hz.
+# 1. **From a semitone to Hz.** The GAN's frames carry pitch in semitones; the decoder needs f0 in Hz.
 #    Write `midi_to_hz(pitch)`: MIDI note numbers [N] to Hz [N], equal-tempered, with A4 = MIDI 69
 #    = 440 Hz.
 # 2. **A song in frames.** How many frames does the generator write for one of the 40-s songs of
