@@ -50,15 +50,22 @@ def test_codec_round_trip():
     assert torch.allclose(loud_back, loud) and torch.allclose(z_back, z, atol=1e-6)
 
 
+def long_pass_and_windows(cfg: SongGANConfig, n_windows: int) -> tuple[Tensor, Tensor]:
+    """A fresh generator (seed 0) over n_windows windows' anchors (seed 1): one long pass [1, C, T] and the
+    windows generated one by one, joined [1, C, T]."""
+    torch.manual_seed(0)
+    g = SongGenerator(cfg).eval()
+    anchors, style = song_anchors(n_windows, cfg, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        long = g.frames_from(anchors, style)
+        windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+    return long, windows
+
+
 def test_a_long_song_is_its_windows_joined_exactly():
     """The seam property: windows sharing border anchors equal one long pass, frame for frame."""
-    torch.manual_seed(0)
     for cfg in (SMALL, SongGANConfig()):
-        g = SongGenerator(cfg).eval()
-        anchors, style = song_anchors(5, cfg, torch.Generator().manual_seed(1))
-        with torch.no_grad():
-            long = g.frames_from(anchors, style)
-            windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+        long, windows = long_pass_and_windows(cfg, 5)
         assert long.shape == (1, cfg.frame_channels, 5 * cfg.window_frames)
         assert torch.allclose(long, windows, atol=1e-5)
         k = cfg.n_pitches + 1
@@ -173,12 +180,7 @@ def test_continuous_codec_round_trip_and_dequantization():
 
 
 def test_continuous_generator_writes_voicing_in_0_1_and_joins_windows_exactly():
-    torch.manual_seed(0)
-    g = SongGenerator(CONTINUOUS).eval()
-    anchors, style = song_anchors(3, CONTINUOUS, torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        long = g.frames_from(anchors, style)
-        windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, CONTINUOUS)], dim=2)
+    long, windows = long_pass_and_windows(CONTINUOUS, 3)
     assert long.shape == (1, CONTINUOUS.frame_channels, 3 * CONTINUOUS.window_frames)
     assert torch.allclose(long, windows, atol=1e-5)
     assert 0 < long[:, 0].min() and long[:, 0].max() < 1
@@ -425,14 +427,10 @@ def test_a_clock_per_anchor_keeps_windows_exact_pieces_of_the_long_pass_and_one_
     equal = {}
     for per_anchor in (True, False):
         cfg = SongGANConfig(**held, clock_per_anchor=per_anchor)
-        torch.manual_seed(0)
-        g = SongGenerator(cfg).eval()
-        anchors, style = song_anchors(3, cfg, torch.Generator().manual_seed(1))
-        with torch.no_grad():
-            long = g.frames_from(anchors, style)
-            windows = torch.cat([g(latent[None]) for latent in window_latents(anchors, style, cfg)], dim=2)
+        long, windows = long_pass_and_windows(cfg, 3)
         equal[per_anchor] = torch.allclose(long, windows, atol=1e-5)
-        onsets = g.clock(torch.full((1, 3 * cfg.anchor_every), -30.0), anchors[:, :4])
+        anchors, _ = song_anchors(3, cfg, torch.Generator().manual_seed(1))
+        onsets = SongGenerator(cfg).clock(torch.full((1, 3 * cfg.anchor_every), -30.0), anchors[:, :4])
         assert onsets.detach().sum() >= 3 * cfg.anchor_every // 50  # the slowest rate, in either clock
         if per_anchor:  # a note starts at every anchor
             assert onsets.detach()[0, :: cfg.anchor_every].tolist() == [1.0, 1.0, 1.0]
