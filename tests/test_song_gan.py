@@ -15,6 +15,8 @@ from musicgan_lib.models.song_gan import (
     SongGenerator,
     clock_onsets,
     hold_between_onsets,
+    hold_notes,
+    hold_notes_per_gap,
     MODE_SCALES,
     key_shift,
     load_song_gan,
@@ -437,3 +439,17 @@ def test_a_clock_per_anchor_keeps_windows_exact_pieces_of_the_long_pass_and_one_
     assert equal == {True: True, False: False}
     with pytest.raises(ValueError, match="clock_per_anchor needs onset_clock"):
         SongGANConfig(clock_per_anchor=True)
+
+
+def test_holding_gaps_side_by_side_equals_one_hold_when_every_gap_starts_a_note():
+    g = torch.Generator().manual_seed(0)
+    values = torch.randn(3, 2, 60, generator=g, requires_grad=True)
+    onsets = (torch.rand(3, 60, generator=g) < 0.2).float()
+    onsets[:, ::20] = 1.0  # every gap of 20 frames starts a note
+    together, side_by_side = hold_notes(values, onsets), hold_notes_per_gap(values, onsets, 20)
+    assert torch.equal(together, side_by_side)
+    (grad_together,) = torch.autograd.grad(together.pow(2).sum(), values)
+    (grad_side,) = torch.autograd.grad(side_by_side.pow(2).sum(), values)
+    assert torch.allclose(grad_together, grad_side)
+    onsets[:, 20] = 0.0  # a note that crosses a gap's start: the two differ
+    assert not torch.equal(hold_notes(values, onsets), hold_notes_per_gap(values, onsets, 20))

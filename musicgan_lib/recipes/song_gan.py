@@ -70,7 +70,7 @@ class SongConfig:
     # -- the GAN over frame encodings (its sizes: models.song_gan.SongGANConfig; how it writes pitch: HELD_DEGREES)
     gan: SongGANConfig = field(default_factory=lambda: SongGANConfig(**HELD_DEGREES))
     window_step_s: float = 4.0  # seconds between training windows (8 s each) of a tune: they overlap by half
-    gan_steps: int = 3000  # generator steps (the shipped run: 36 min on a CPU)
+    gan_steps: int = 3000  # generator steps (the shipped run: 33 min on one CPU thread)
     gan_batch: int = 16  # windows per critic step
     n_critic: int = 5  # critic steps per generator step (WGAN-GP's official 5)
     gan_lr: float = 1e-4  # Adam, betas (0, 0.9): WGAN-GP's official settings
