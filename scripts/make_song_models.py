@@ -85,6 +85,7 @@ OPTIONS = (
     "scale_degrees",
     "onset_clock",
     "clock_per_anchor",
+    "perform_notes",
 )
 
 
@@ -100,6 +101,7 @@ def _variant(gan: SongGANConfig) -> str:
         "_degrees": gan.scale_degrees,
         "_clock": gan.onset_clock,
         "_per_anchor": gan.clock_per_anchor,
+        "_perform": gan.perform_notes,
     }
     return "".join(suffix for suffix, used in on.items() if used)
 
@@ -222,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         "--clock-per-anchor",
         action="store_true",
         help="with --onset-clock: SongGANConfig(clock_per_anchor=True), the clock restarts at every anchor",
+    )
+    parser.add_argument(
+        "--perform-notes",
+        action="store_true",
+        help="with --note-hold: SongGANConfig(perform_notes=True), loudness and z written after, and from, the notes",
     )
     parser.add_argument(
         "--critic-intervals",

@@ -19,6 +19,7 @@ from musicgan_lib.models.song_gan import (
     hold_notes_per_gap,
     MODE_SCALES,
     key_shift,
+    note_features,
     load_song_gan,
     save_song_gan,
     song_anchors,
@@ -453,3 +454,27 @@ def test_holding_gaps_side_by_side_equals_one_hold_when_every_gap_starts_a_note(
     assert torch.allclose(grad_together, grad_side)
     onsets[:, 20] = 0.0  # a note that crosses a gap's start: the two differ
     assert not torch.equal(hold_notes(values, onsets), hold_notes_per_gap(values, onsets, 20))
+
+
+def test_note_features_say_where_each_note_started_and_how_long_ago():
+    onsets = torch.tensor([[0.0, 0, 1, 0, 0, 0, 1, 0]], requires_grad=True)  # frame 0 starts a note by definition
+    voicing = torch.tensor([[[1.0, 1, 0, 0, 0, 0, 1, 1]]])
+    feats = note_features(onsets, voicing)
+    assert feats.shape == (1, 5, 8)
+    since = torch.tensor([0.0, 1, 0, 1, 2, 3, 0, 1])
+    for k, tau in enumerate((2.0, 8.0, 32.0)):
+        assert torch.allclose(feats[0, 2 + k], torch.exp(-since / tau))
+    assert torch.equal(feats[0, 1], voicing[0, 0])
+    feats[0, 0].sum().backward()  # the onset channel passes the clock's straight-through gradient on
+    assert onsets.grad.tolist() == [[1.0] * 8]
+
+
+def test_performed_loudness_keeps_windows_exact_and_learns_from_the_notes():
+    cfg = SongGANConfig(**ch8.HELD_DEGREES, perform_notes=True)
+    long, windows = long_pass_and_windows(cfg, 3)
+    assert torch.allclose(long, windows, atol=1e-5)
+    g = SongGenerator(cfg)
+    g(torch.randn(2, cfg.latent_size))[:, 2].sum().backward()  # the loudness channel
+    assert g.perform[0].weight.grad[:, -5:].abs().sum() > 0  # it reads the note features
+    with pytest.raises(ValueError, match="perform_notes needs note_hold"):
+        SongGANConfig(perform_notes=True)

@@ -118,8 +118,15 @@ class SongGANConfig:
     # own anchor gap, and windows equal the long pass exactly, as for the one-hot generator. The note at an
     # anchor may keep the pitch it had: re-starting a note at the same pitch is not heard.
     clock_per_anchor: bool = False
+    # with note_hold: loudness and z are written *after* the notes, from the generator's features and the notes
+    # (`note_features`: where each note starts and how long ago), one frame at a time. Without it they come from
+    # the same layer as the onsets and cannot see where the clock fires (the phase is summed after the network),
+    # so a real note's attack, which comes with its pitch change, cannot be matched to the generated pitch.
+    perform_notes: bool = False
 
     def __post_init__(self) -> None:
+        if self.perform_notes and not self.note_hold:
+            raise ValueError("perform_notes needs note_hold=True (loudness and z are written around held notes)")
         if self.onset_clock and not self.note_hold:
             raise ValueError("onset_clock needs note_hold=True (the clock decides where held notes start)")
         if self.clock_per_anchor and not self.onset_clock:
@@ -295,6 +302,10 @@ class SongGenerator(nn.Module):
             self.key_head = nn.Linear(cfg.style_dim, 12)  # style -> logits of the song's tonic
         if cfg.scale_degrees:
             self.mode_head = nn.Linear(cfg.style_dim, 2)  # style -> logits of major / natural minor
+        if cfg.perform_notes:  # per frame (kernel 1), so a frame's loudness reads no note outside its own gap
+            self.perform = nn.Sequential(
+                nn.Conv1d(c + NOTE_FEATURES, c, 1), nn.GELU(), nn.Conv1d(c, 1 + cfg.latent_dim, 1)
+            )
 
     def split(self, latents: Tensor) -> tuple[Tensor, Tensor]:
         """[B, latent_size] -> (anchors [B, A, anchor_dim], style [B, style_dim])."""
@@ -316,14 +327,17 @@ class SongGenerator(nn.Module):
         out = self.head(F.gelu(x))
         if cfg.note_hold:  # held over the margins too, so a note that starts there carries into the window
             values = torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:2]], dim=1)  # [B, 2, T]: voicing, pitch
+            onsets = self.clock(out[:, -1], anchors) if cfg.onset_clock else threshold_onsets(out[:, -1])
             if cfg.clock_per_anchor:  # every gap starts a note, so the gaps are held side by side
-                held = hold_notes_per_gap(values, self.clock(out[:, -1], anchors), cfg.anchor_every)
+                held = hold_notes_per_gap(values, onsets, cfg.anchor_every)
             else:
-                onsets = self.clock(out[:, -1], anchors) if cfg.onset_clock else threshold_onsets(out[:, -1])
                 held = hold_notes(values, onsets)
             if cfg.scale_degrees:
                 held = self.on_scale(held, style)
-            return torch.cat([held, out[:, 2:-1]], dim=1)[..., cfg.anchor_every : -cfg.anchor_every]
+            performed = out[:, 2:-1]  # [B, 1 + Z, T]: loudness and z
+            if cfg.perform_notes:
+                performed = self.perform(torch.cat([F.gelu(x), note_features(onsets, held[:, :1])], dim=1))
+            return torch.cat([held, performed], dim=1)[..., cfg.anchor_every : -cfg.anchor_every]
         out = out[..., cfg.anchor_every : -cfg.anchor_every]  # crop one gap each side
         if cfg.pitch_mode == "continuous":  # voicing in 0..1, pitch as it is
             return torch.cat([torch.sigmoid(out[:, :1]), out[:, 1:]], dim=1)
@@ -451,6 +465,21 @@ def hold_notes(values: Tensor, onsets: Tensor) -> Tensor:
         held = o * values[..., t] + (1 - o) * held
         out.append(held)
     return torch.stack(out, dim=-1)
+
+
+NOTE_TIMES = (2.0, 8.0, 32.0)  # frames: how fast each of `note_features`' "since the onset" channels decays
+NOTE_FEATURES = 2 + len(NOTE_TIMES)
+
+
+def note_features(onsets: Tensor, voicing: Tensor) -> Tensor:
+    """onsets [B, T] (forward 0 or 1; frame 0 starts a note), held voicing [B, 1, T] -> [B, NOTE_FEATURES, T]:
+    the onset, the voicing, and exp(-frames since the onset / tau) for each tau of `NOTE_TIMES` (an attack, a
+    decay, a long note's sustain). A frame's features depend on no frame after it nor before its note's onset."""
+    t = torch.arange(onsets.shape[1], device=onsets.device).expand_as(onsets)
+    started = torch.where(onsets.detach() > 0.5, t, torch.zeros_like(t)).cummax(1).values  # [B, T]: the note's onset
+    since = (t - started).to(onsets.dtype)
+    decays = [torch.exp(-since / tau) for tau in NOTE_TIMES]
+    return torch.stack([onsets, voicing[:, 0], *decays], dim=1)
 
 
 def hold_notes_per_gap(values: Tensor, onsets: Tensor, gap: int) -> Tensor:
