@@ -259,7 +259,7 @@ play(transfer[0], SR, name="08_your_transfer", folder=OUT)
 #
 # For the GAN a frame is (voicing, pitch, loudness, $z$). *How* it writes the pitch decides the music.
 # A softmax over semitones moved by leaps and wandered out of key; a free pitch number glided through
-# every semitone on the way (`docs/experiments/08_songs.md` has the ten tries). The shipped generator
+# every semitone on the way (`docs/experiments/08_songs.md` has every try). The shipped generator
 # writes a melody the way a player reads one:
 #
 # * each song picks a **key** from its style vector: a tonic, and major or minor;
