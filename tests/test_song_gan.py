@@ -14,12 +14,12 @@ from musicgan_lib.models.song_gan import (
     SongGANConfig,
     SongGenerator,
     clock_onsets,
-    hold_between_onsets,
     hold_notes,
     hold_notes_per_gap,
     MODE_SCALES,
     key_shift,
     note_features,
+    threshold_onsets,
     load_song_gan,
     save_song_gan,
     song_anchors,
@@ -321,10 +321,10 @@ def test_the_sorted_pitch_class_histogram_tells_a_scale_from_a_drone_in_any_key(
         SongGANConfig(pitch_mode="continuous", critic_histogram=True)
 
 
-def test_hold_between_onsets_holds_each_note_and_passes_the_straight_through_gradient():
+def test_threshold_onsets_hold_each_note_and_pass_the_straight_through_gradient():
     values = torch.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0], [0.1, 0.2, 0.3, 0.4, 0.5]]], requires_grad=True)
     onset_logits = torch.tensor([[-3.0, -1.0, 2.0, -0.5, 1.0]], requires_grad=True)
-    held = hold_between_onsets(values, onset_logits)
+    held = hold_notes(values, threshold_onsets(onset_logits))
     # frame 0 always starts a note; onsets at frames 2 and 4 (logit > 0)
     assert torch.allclose(held, torch.tensor([[[1.0, 1.0, 3.0, 3.0, 5.0], [0.1, 0.1, 0.3, 0.3, 0.5]]]))
     held[0, 0].sum().backward()

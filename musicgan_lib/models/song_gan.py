@@ -88,7 +88,7 @@ class SongGANConfig:
     # holds one or two (a drone), which strided convolutions averaged over 8 s see only indirectly
     critic_histogram: bool = False
     # with pitch_mode="continuous": the generator also writes an onset channel, and voicing and pitch are
-    # *held* from one onset to the next (`hold_between_onsets`). The one-hot leaps and the free continuous
+    # *held* from one onset to the next (`hold_notes` at `threshold_onsets`). The one-hot leaps and the free continuous
     # pitch glides; a held continuous pitch can do neither: a note keeps its pitch, and the next note's
     # pitch is a small change of the output when it is a small step. The critic sees real frames
     # dequantized once per note (`FrameCodec.dequantize`), so a held fake is not told by its steadiness.
@@ -444,11 +444,6 @@ def clock_onsets(rate_logits: Tensor, phase: Tensor, shortest: int, longest: int
     passed = torch.floor(phase[:, None] + rate.cumsum(1))  # whole numbers passed by the end of each frame
     onsets = torch.diff(passed, dim=1, prepend=torch.floor(phase)[:, None])
     return onsets.detach() + (rate - rate.detach())
-
-
-def hold_between_onsets(values: Tensor, onset_logits: Tensor) -> Tensor:
-    """values [B, C, T], onset_logits [B, T] -> held values [B, C, T]: `hold_notes` at `threshold_onsets`."""
-    return hold_notes(values, threshold_onsets(onset_logits))
 
 
 def hold_notes(values: Tensor, onsets: Tensor) -> Tensor:
