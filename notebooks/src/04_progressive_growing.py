@@ -135,7 +135,8 @@ x = torch.randn(2, 8, 3, 3) * 5
 print("pixel norm: mean square per pixel ->", PixelNorm()(x).pow(2).mean(1).flatten()[:4].round(decimals=4).tolist())
 batch = torch.zeros(4, 2, 1, 1)
 batch[0], batch[2], batch[1], batch[3] = 1.0, 3.0, 5.0, 5.0
-print("minibatch std channel:", MinibatchStdDev(group_size=2)(batch)[:, 2].flatten().tolist())
+std_channel = MinibatchStdDev(group_size=2)(batch)[:, 2].flatten().tolist()
+print("minibatch std channel:", [round(v, 6) for v in std_channel])  # rounded: the last float32 bit varies by CPU
 
 # %% [markdown]
 # **Fade-in.** When the generator grows from $R$ to $2R$, its output becomes
