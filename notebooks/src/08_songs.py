@@ -383,12 +383,12 @@ for k, (audio, (notes, f0, rate)) in enumerate(zip(songs_audio, heard)):
 # more often than elsewhere? Counted on the three songs' frames:
 
 # %%
-gap = gan.generator.cfg.anchor_every
+frames_per_anchor = gan.generator.cfg.anchor_every
 at_anchor, elsewhere = [], []
 for frames in songs_frames:
     f0 = gan.codec.from_frames(frames)[0][0]  # [T] Hz, 0 = no pitch
     changed = (f0[1:] != f0[:-1]).float()  # [T - 1]: the pitch entering frame t + 1 differs
-    on_anchor = torch.arange(1, len(f0)) % gap == 0
+    on_anchor = torch.arange(1, len(f0)) % frames_per_anchor == 0
     at_anchor.append(changed[on_anchor])
     elsewhere.append(changed[~on_anchor])
 change_at_anchor, change_elsewhere = float(torch.cat(at_anchor).mean()), float(torch.cat(elsewhere).mean())
